@@ -1,0 +1,147 @@
+/**
+ * One sandbox container: its hardened create spec, and starting it up to a ready executor.
+ */
+import type Docker from 'dockerode';
+import type { Duplex } from 'node:stream';
+import { HgymError, hgymError } from '../env/errors.js';
+import { ExecutorConnection } from './protocol.js';
+import { ownerLabels, type Owner } from './owner.js';
+
+export interface SandboxLimits {
+  memoryBytes: number;
+  /** CPU share in billionths of a CPU (1e9 = one core). */
+  nanoCpus: number;
+  pidsLimit: number;
+  workspaceBytes: number;
+  tmpBytes: number;
+  homeBytes: number;
+  /** After this the executor ends the container by itself, whatever the server does. */
+  lifetimeMs: number;
+}
+
+export const DEFAULT_LIMITS: SandboxLimits = {
+  memoryBytes: 1024 * 2 ** 20,
+  nanoCpus: 1e9,
+  pidsLimit: 256,
+  workspaceBytes: 1024 * 2 ** 20,
+  tmpBytes: 256 * 2 ** 20,
+  homeBytes: 64 * 2 ** 20,
+  lifetimeMs: 2 * 3600 * 1000,
+};
+
+export const AGENT_UID = 1000;
+export const WORKSPACE = '/workspace';
+
+function tmpfs(bytes: number, extra = ''): string {
+  return `rw,nosuid,nodev,${extra}size=${bytes},uid=${AGENT_UID},gid=${AGENT_UID},mode=0755`;
+}
+
+/** The create options of a sandbox container: everything that locks it down is here. */
+export function containerSpec(image: string, limits: SandboxLimits, owner: Owner, nowMs: number): Docker.ContainerCreateOptions {
+  return {
+    Image: image,
+    Env: [`HGYM_LIFETIME_S=${Math.ceil(limits.lifetimeMs / 1000)}`],
+    Labels: ownerLabels(owner, nowMs + limits.lifetimeMs),
+    User: `${AGENT_UID}:${AGENT_UID}`,
+    WorkingDir: WORKSPACE,
+    // The executor talks over the attached stdio. StdinOnce: when the server's attach
+    // connection goes away (even by SIGKILL), stdin closes and the executor ends the container.
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    OpenStdin: true,
+    StdinOnce: true,
+    Tty: false,
+    NetworkDisabled: true,
+    HostConfig: {
+      NetworkMode: 'none',
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      ReadonlyRootfs: true,
+      Memory: limits.memoryBytes,
+      MemorySwap: limits.memoryBytes,
+      NanoCpus: limits.nanoCpus,
+      PidsLimit: limits.pidsLimit,
+      Tmpfs: {
+        [WORKSPACE]: tmpfs(limits.workspaceBytes, 'exec,'),
+        '/tmp': tmpfs(limits.tmpBytes, 'exec,').replace('mode=0755', 'mode=1777'),
+        '/home/agent': tmpfs(limits.homeBytes),
+      },
+      Ulimits: [{ Name: 'nofile', Soft: 4096, Hard: 4096 }],
+      IpcMode: 'private',
+      AutoRemove: true,
+      Init: false,
+    },
+  };
+}
+
+/** Maps dockerode's failures (HTTP status from the engine, socket errors) to coded errors. */
+export function translateDockerError(err: unknown, image: string): HgymError {
+  if (err instanceof HgymError) return err;
+  const e = err as { statusCode?: number; code?: string; message?: string; json?: { message?: string } };
+  const detail = e.json?.message ?? e.message ?? String(err);
+  if (e.statusCode === 404 && /image/i.test(detail)) return new HgymError('HGYM_ERR_IMAGE_MISSING', [image], { cause: err });
+  if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT' || e.code === 'EACCES') {
+    return new HgymError('HGYM_ERR_DOCKER_UNAVAILABLE', [detail], { cause: err });
+  }
+  return new HgymError('HGYM_ERR_SANDBOX_START', [detail], { cause: err });
+}
+
+export interface StartedContainer {
+  container: Docker.Container;
+  conn: ExecutorConnection;
+  ready: { pidsMax: number | null };
+}
+
+/**
+ * Creates, attaches and starts a container and waits for its executor to say ready.
+ * Attaching before start means no frame the executor writes can be missed. If any step
+ * fails the container is removed and the original error is rethrown (coded).
+ */
+export async function startContainer(
+  docker: Docker,
+  spec: Docker.ContainerCreateOptions,
+  readyTimeoutMs: number,
+  log: (line: string) => void,
+): Promise<StartedContainer> {
+  let container: Docker.Container | undefined;
+  let conn: ExecutorConnection | undefined;
+  try {
+    container = await docker.createContainer(spec);
+    const stream = (await container.attach({
+      stream: true,
+      stdin: true,
+      stdout: true,
+      stderr: true,
+      hijack: true,
+    })) as unknown as Duplex;
+    conn = new ExecutorConnection(stream, log);
+    await container.start();
+    const lost = new Promise<never>((_, reject) => conn!.onLost((why) => reject(hgymError('HGYM_ERR_SANDBOX_START', why))));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(hgymError('HGYM_ERR_SANDBOX_START', `the executor did not report ready within ${readyTimeoutMs} ms`)),
+        readyTimeoutMs,
+      );
+    });
+    const frame = await Promise.race([conn.ready, lost, timeout]).finally(() => clearTimeout(timer));
+    const pidsMax = typeof frame.pids_max === 'number' ? frame.pids_max : null;
+    return { container, conn, ready: { pidsMax } };
+  } catch (err) {
+    conn?.close('start failed');
+    if (container) await removeContainer(container, log);
+    throw translateDockerError(err, String(spec.Image));
+  }
+}
+
+/** Force-removes a container; one that is already gone (404) or being removed (409) is fine. */
+export async function removeContainer(container: Docker.Container, log: (line: string) => void): Promise<void> {
+  try {
+    await container.remove({ force: true });
+  } catch (err) {
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status === 404 || status === 409) return;
+    log(`removing container ${container.id.slice(0, 12)} failed: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * Container handles by lifecycle stage: a WarmContainer sits in the pool; lease() turns it
+ * into a LeasedSandbox (the Sandbox port) exactly once; a released or lost sandbox rejects
+ * every call.
+ */
+import type Docker from 'dockerode';
+import { hgymError, HgymError } from '../env/errors.js';
+import {
+  SandboxFileError,
+  type DirListing,
+  type ExecOptions,
+  type ExecResult,
+  type FileRead,
+  type ReadOptions,
+  type Sandbox,
+  type WriteOptions,
+} from '../env/sandbox.js';
+import type { ExecutorConnection, Frame } from './protocol.js';
+
+/** Slack on top of a command's own timeout for the executor's kill-and-restart to report. */
+const EXEC_GRACE_MS = 15_000;
+const FILE_OP_DEADLINE_MS = 30_000;
+const PING_DEADLINE_MS = 3_000;
+
+export class WarmContainer {
+  private taken = false;
+
+  constructor(
+    readonly container: Docker.Container,
+    readonly conn: ExecutorConnection,
+    readonly createdAt: number,
+  ) {}
+
+  get id(): string {
+    return this.container.id;
+  }
+
+  /** Confirms the executor answers before the container is handed out. */
+  async check(): Promise<boolean> {
+    if (this.conn.lost !== null) return false;
+    try {
+      const frame = await this.conn.request({ op: 'ping' }, PING_DEADLINE_MS);
+      return frame.type === 'pong' && frame.busy === false;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Hands the container over to an episode; a WarmContainer can be leased once. */
+  lease(onRelease: (sandbox: LeasedSandbox) => Promise<void>): LeasedSandbox {
+    if (this.taken) throw new Error('a warm container was leased twice');
+    this.taken = true;
+    return new LeasedSandbox(this.container, this.conn, onRelease);
+  }
+}
+
+function fileError(frame: Frame): Error {
+  const code = String(frame.code);
+  const message = String(frame.message);
+  if (code === 'BUSY') return new HgymError('HGYM_ERR_SANDBOX_BUSY');
+  if (/^E[A-Z0-9]+$/.test(code)) return new SandboxFileError(code, message);
+  return hgymError('HGYM_ERR_EXECUTOR', `${code}: ${message}`);
+}
+
+export class LeasedSandbox implements Sandbox {
+  private released = false;
+  private releasing: Promise<void> | null = null;
+
+  constructor(
+    private readonly container: Docker.Container,
+    private readonly conn: ExecutorConnection,
+    private readonly onRelease: (sandbox: LeasedSandbox) => Promise<void>,
+  ) {}
+
+  get id(): string {
+    return this.container.id;
+  }
+
+  get usable(): boolean {
+    return !this.released && this.conn.lost === null;
+  }
+
+  /** Why the sandbox was lost, or null while it is alive. */
+  get lostReason(): string | null {
+    return this.conn.lost;
+  }
+
+  onLost(listener: (reason: string) => void): void {
+    this.conn.onLost(listener);
+  }
+
+  private async call(body: Record<string, unknown>, deadlineMs: number, onOutput?: ExecOptions['onOutput']): Promise<Frame> {
+    if (this.released) throw hgymError('HGYM_ERR_SANDBOX_RELEASED', this.id.slice(0, 12));
+    const frame = await this.conn.request(body, deadlineMs, onOutput);
+    if (frame.type === 'error') throw fileError(frame);
+    return frame;
+  }
+
+  async exec(command: string, options: ExecOptions): Promise<ExecResult> {
+    const frame = await this.call(
+      {
+        op: 'exec',
+        command,
+        timeout_ms: Math.max(1, Math.round(options.timeoutMs)),
+        max_output: options.maxOutput ?? 32_768,
+        stream: options.onOutput !== undefined,
+      },
+      options.timeoutMs + EXEC_GRACE_MS,
+      options.onOutput,
+    );
+    return {
+      exitCode: typeof frame.exit_code === 'number' ? frame.exit_code : null,
+      timedOut: frame.timed_out === true,
+      output: String(frame.output ?? ''),
+      outputChars: Number(frame.output_chars ?? 0),
+      cutChars: Number(frame.cut_chars ?? 0),
+      note: typeof frame.note === 'string' ? frame.note : null,
+      cwd: String(frame.cwd ?? ''),
+      durationMs: Number(frame.duration_ms ?? 0),
+    };
+  }
+
+  async readFile(path: string, options: ReadOptions = {}): Promise<FileRead> {
+    const frame = await this.call(
+      {
+        op: 'read',
+        path,
+        max_bytes: options.maxBytes ?? 4 * 2 ** 20,
+        ...(options.lines ? { start_line: options.lines[0], end_line: options.lines[1] } : {}),
+      },
+      FILE_OP_DEADLINE_MS,
+    );
+    const kind = frame.kind;
+    if (kind === 'missing' || kind === 'dir' || kind === 'other') return { kind };
+    return {
+      kind: 'file',
+      size: Number(frame.size ?? 0),
+      ...(typeof frame.text === 'string' ? { text: frame.text } : {}),
+      ...(frame.binary === true ? { binary: true } : {}),
+      ...(frame.too_large === true ? { tooLarge: true } : {}),
+      ...(typeof frame.total_lines === 'number' ? { totalLines: frame.total_lines } : {}),
+    };
+  }
+
+  async writeFile(path: string, text: string, options: WriteOptions = {}): Promise<void> {
+    await this.call({ op: 'write', path, text, exclusive: options.exclusive === true, parents: options.parents === true }, FILE_OP_DEADLINE_MS);
+  }
+
+  async removeFile(path: string): Promise<void> {
+    await this.call({ op: 'unlink', path }, FILE_OP_DEADLINE_MS);
+  }
+
+  async listDir(path: string, depth: number): Promise<DirListing> {
+    const frame = await this.call({ op: 'list', path, depth }, FILE_OP_DEADLINE_MS);
+    return { entries: frame.entries as DirListing['entries'], truncated: frame.truncated === true };
+  }
+
+  release(): Promise<void> {
+    if (!this.releasing) {
+      this.released = true;
+      this.releasing = this.onRelease(this);
+    }
+    return this.releasing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.release();
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The one registry of coded errors. Every error hgym reports to a trainer carries one of
+ * these codes; docs/errors.md lists them and a test keeps the two in step.
+ * Tests and clients branch on `code`, never on the message.
+ */
+export const ERRORS = {
+  HGYM_ERR_SANDBOX_LOST: {
+    status: 502,
+    message: 'The sandbox was lost: %s',
+    doc: 'The container running the episode died or stopped answering (killed from outside, out of memory, engine restart). The episode cannot continue; this is an infrastructure failure, never a reward of 0.',
+  },
+  HGYM_ERR_SANDBOX_START: {
+    status: 503,
+    message: 'A sandbox could not be started: %s',
+    doc: 'Creating or starting a container failed, or its executor did not report ready in time. The container was removed.',
+  },
+  HGYM_ERR_SANDBOX_RELEASED: {
+    status: 409,
+    message: 'The sandbox %s was already released',
+    doc: 'A call was made on a sandbox handle after it was released. Handles are never reused.',
+  },
+  HGYM_ERR_SANDBOX_BUSY: {
+    status: 409,
+    message: 'The sandbox is already running a command',
+    doc: 'One command at a time runs in a sandbox; a second exec was sent before the first finished.',
+  },
+  HGYM_ERR_POOL_CLOSED: {
+    status: 503,
+    message: 'The sandbox pool is closed',
+    doc: 'The pool is draining or was destroyed (the server is shutting down); no new sandbox is handed out.',
+  },
+  HGYM_ERR_CAPACITY: {
+    status: 503,
+    message: 'No sandbox is free: %s',
+    doc: 'Every sandbox the pool may run is leased and none was released within the wait. Retry later (the HTTP answer carries Retry-After).',
+  },
+  HGYM_ERR_DOCKER_UNAVAILABLE: {
+    status: 503,
+    message: 'The Docker engine is not reachable: %s',
+    doc: 'No Docker engine answers at the configured address. Run `npx hgym setup` (or start dockerd / set DOCKER_HOST).',
+  },
+  HGYM_ERR_IMAGE_MISSING: {
+    status: 503,
+    message: 'The sandbox image %s is not present',
+    doc: 'The sandbox image has not been built on this engine. Run `npx hgym setup`.',
+  },
+  HGYM_ERR_EXECUTOR: {
+    status: 502,
+    message: 'The sandbox executor failed: %s',
+    doc: 'The in-container executor answered with an error the request could not have caused (a protocol or I/O failure inside the sandbox).',
+  },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class HgymError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+
+  constructor(code: ErrorCode, args: readonly unknown[] = [], options?: { cause?: unknown }) {
+    const spec = ERRORS[code];
+    let i = 0;
+    super(spec.message.replace(/%s/g, () => String(args[i++] ?? '')), options);
+    this.name = 'HgymError';
+    this.code = code;
+    this.statusCode = spec.status;
+  }
+}
+
+export function hgymError(code: ErrorCode, ...args: unknown[]): HgymError {
+  return new HgymError(code, args);
+}
+
+export function isHgymError(err: unknown, code?: ErrorCode): err is HgymError {
+  return err instanceof HgymError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,115 @@
+/**
+ * The Sandbox port: everything the domain needs from the place an episode's commands run.
+ * The Docker adapter (docker/pool.ts) implements it with pooled containers; tests may use
+ * any in-memory implementation.
+ */
+
+export type OutputStream = 'stdout' | 'stderr';
+
+export interface OutputChunk {
+  stream: OutputStream;
+  data: string;
+}
+
+export interface ExecOptions {
+  /** Hard limit; on expiry the command's process group and every process it left are killed. */
+  timeoutMs: number;
+  /** Characters of output kept (half from the start, half from the end). */
+  maxOutput?: number;
+  /** Called with each chunk of output as it is produced (only the kept head is streamed). */
+  onOutput?: (chunk: OutputChunk) => void;
+}
+
+export interface ExecResult {
+  /** Exit status; 128+N when killed by signal N; null when timed out or killed by the sandbox. */
+  exitCode: number | null;
+  timedOut: boolean;
+  /** stdout and stderr merged in arrival order, cut to maxOutput with a note where cut. */
+  output: string;
+  outputChars: number;
+  cutChars: number;
+  /** What the sandbox did beyond running the command (timeout kill, shell restart), if anything. */
+  note: string | null;
+  /** Working directory of the shell after the command. */
+  cwd: string;
+  durationMs: number;
+}
+
+export type FileRead =
+  | { kind: 'missing' }
+  | { kind: 'dir' }
+  | { kind: 'other' }
+  | { kind: 'file'; size: number; text?: string; binary?: boolean; tooLarge?: boolean; totalLines?: number };
+
+export interface ReadOptions {
+  maxBytes?: number;
+  /** Read only lines start..end (1-based, inclusive, end -1 = to the end); reports totalLines. */
+  lines?: readonly [number, number];
+}
+
+export interface WriteOptions {
+  /** Fail with EEXIST when the file exists. */
+  exclusive?: boolean;
+  /** Create missing parent directories. */
+  parents?: boolean;
+}
+
+export interface DirEntry {
+  path: string;
+  dir: boolean;
+}
+
+export interface DirListing {
+  entries: DirEntry[];
+  truncated: boolean;
+}
+
+/** A file operation refused by the sandbox's filesystem (errno-style code, e.g. ENOENT, EACCES). */
+export class SandboxFileError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SandboxFileError';
+  }
+}
+
+/** A sandbox leased for one episode. After release every method rejects. */
+export interface Sandbox extends AsyncDisposable {
+  readonly id: string;
+  /** Whether the sandbox can still run commands (not released, not lost). */
+  readonly usable: boolean;
+  exec(command: string, options: ExecOptions): Promise<ExecResult>;
+  readFile(path: string, options?: ReadOptions): Promise<FileRead>;
+  writeFile(path: string, text: string, options?: WriteOptions): Promise<void>;
+  removeFile(path: string): Promise<void>;
+  listDir(path: string, depth: number): Promise<DirListing>;
+  /** Ends the sandbox for good; idempotent. */
+  release(): Promise<void>;
+}
+
+export interface PoolStats {
+  warm: number;
+  starting: number;
+  leased: number;
+  created: number;
+  lost: number;
+  failed: number;
+}
+
+export interface AcquireOptions {
+  /** How long to wait for a free sandbox when the pool is at its maximum. */
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Hands out sandboxes, one per episode, never reused. */
+export interface SandboxPool extends AsyncDisposable {
+  acquire(options?: AcquireOptions): Promise<Sandbox>;
+  stats(): PoolStats;
+  /** Graceful: stop handing out, remove warm sandboxes, wait for leases to end; idempotent. */
+  close(): Promise<void>;
+  /** Forced: remove every sandbox now; idempotent. */
+  destroy(reason?: Error): Promise<void>;
+}
