@@ -1,0 +1,15 @@
+/** What one tool call gives back to the agent. */
+export interface Observation {
+  /** The text the agent reads. */
+  text: string;
+  /** The call ended the episode (finish). */
+  finished?: boolean;
+  /** The call was malformed or refused; it still costs a step. */
+  invalid?: boolean;
+  /** For execute_bash: what the sandbox reported, for trajectories and metrics. */
+  exec?: { exitCode: number | null; timedOut: boolean; cutChars: number; durationMs: number };
+}
+
+export function invalid(text: string): Observation {
+  return { text: `ERROR: ${text}`, invalid: true };
+}
