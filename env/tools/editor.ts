@@ -33,6 +33,8 @@ function numberWhole(text: string): string {
 
 /** The file's lines, without the empty string after a final newline. */
 function splitLines(text: string): string[] {
+  // An empty file has no lines (as the executor counts them for view_range and insert).
+  if (text === '') return [];
   const lines = text.split('\n');
   if (text.endsWith('\n')) lines.pop();
   return lines;
@@ -128,7 +130,8 @@ export class Editor {
 
   private async viewDir(path: string): Promise<Observation> {
     const listing = await this.sandbox.listDir(path, 2);
-    const base = path === '/' ? '' : path;
+    // posix.normalize keeps a trailing slash; without stripping it rows read /workspace//a.
+    const base = path.replace(/\/+$/, '');
     const rows = listing.entries.map((e) => `${base}/${e.path}${e.dir ? '/' : ''}`);
     const note = listing.truncated ? `\n[The listing was cut after ${rows.length} entries.]` : '';
     return { text: `Here are the files and directories up to 2 levels deep in ${path}, excluding hidden items:\n${[path, ...rows].join('\n')}${note}` };

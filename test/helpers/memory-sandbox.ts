@@ -60,6 +60,12 @@ function pieces(text: string): string[] {
   return parts[parts.length - 1] === '' ? parts.slice(0, -1) : parts;
 }
 
+/** A path as the filesystem resolves it: /a//b/ and /a/b are the same directory. */
+function norm(path: string): string {
+  const p = posix.normalize(path);
+  return p.length > 1 ? p.replace(/\/+$/, '') : p;
+}
+
 function bytes(value: string | Uint8Array): number {
   return typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.byteLength;
 }
@@ -82,20 +88,21 @@ export class MemorySandbox implements Sandbox {
   // ---- test set-up and inspection (not part of the port) ----
 
   /** Seeds a file (text, or binary bytes), creating its parent directories. */
-  put(path: string, content: string | Uint8Array): this {
+  put(raw: string, content: string | Uint8Array): this {
+    const path = norm(raw);
     this.mkdirs(posix.dirname(path));
     this.files.set(path, content);
     return this;
   }
 
   mkdir(path: string): this {
-    this.mkdirs(path);
+    this.mkdirs(norm(path));
     return this;
   }
 
   /** A file's content as stored (undefined when there is no such file). */
   content(path: string): string | Uint8Array | undefined {
-    return this.files.get(path);
+    return this.files.get(norm(path));
   }
 
   // ---- the port ----
@@ -106,7 +113,8 @@ export class MemorySandbox implements Sandbox {
     return this.options.exec ? this.options.exec(command, options) : execResult();
   }
 
-  async readFile(path: string, options: ReadOptions = {}): Promise<FileRead> {
+  async readFile(raw: string, options: ReadOptions = {}): Promise<FileRead> {
+    const path = norm(raw);
     this.enter('read', path);
     if (this.isDir(path)) return { kind: 'dir' };
     const value = this.files.get(path);
@@ -128,7 +136,8 @@ export class MemorySandbox implements Sandbox {
     return { kind: 'file', size, text: value };
   }
 
-  async writeFile(path: string, text: string, options: WriteOptions = {}): Promise<void> {
+  async writeFile(raw: string, text: string, options: WriteOptions = {}): Promise<void> {
+    const path = norm(raw);
     this.enter('write', path);
     this.refuseReadOnly(path);
     if (this.isDir(path)) throw new SandboxFileError('EISDIR', `Is a directory: ${path}`);
@@ -142,14 +151,16 @@ export class MemorySandbox implements Sandbox {
     this.files.set(path, text);
   }
 
-  async removeFile(path: string): Promise<void> {
+  async removeFile(raw: string): Promise<void> {
+    const path = norm(raw);
     this.enter('remove', path);
     this.refuseReadOnly(path);
     if (this.isDir(path)) throw new SandboxFileError('EISDIR', `Is a directory: ${path}`);
     if (!this.files.delete(path)) throw new SandboxFileError('ENOENT', `No such file or directory: ${path}`);
   }
 
-  async listDir(path: string, depth: number): Promise<DirListing> {
+  async listDir(raw: string, depth: number): Promise<DirListing> {
+    const path = norm(raw);
     this.enter('list', path);
     if (!this.isDir(path)) throw new SandboxFileError('ENOTDIR', `${path} is not a directory`);
     const limit = this.options.listLimit ?? 2000;

@@ -1,0 +1,174 @@
+/**
+ * The warm pool against a real engine: hardening, lifecycle, loss, refill, capacity,
+ * lifetime, and cleanup after a crashed owner.
+ */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import t from 'tap';
+import { containerSpec, DEFAULT_LIMITS, startContainer } from '../../docker/container.js';
+import { currentOwner, ownerLabels, LABEL_OWNER } from '../../docker/owner.js';
+import { DockerSandboxPool, DEFAULT_IMAGE } from '../../docker/pool.js';
+import { docker, eventually, ownedBy } from '../helpers/docker.js';
+
+t.test('a pooled container carries every hardening setting', async (t) => {
+  await using pool = await DockerSandboxPool.start({ warm: 1, max: 2 });
+  await using sb = await pool.acquire();
+  const info = await docker.getContainer(sb.id).inspect();
+  const host = info.HostConfig;
+  t.equal(host.NetworkMode, 'none');
+  t.same(host.CapDrop, ['ALL']);
+  t.same(host.CapAdd ?? [], []);
+  t.same(host.SecurityOpt, ['no-new-privileges']);
+  t.equal(host.ReadonlyRootfs, true);
+  t.equal(host.Memory, DEFAULT_LIMITS.memoryBytes);
+  t.equal(host.MemorySwap, DEFAULT_LIMITS.memoryBytes, 'no swap beyond the memory limit');
+  t.equal(host.NanoCpus, DEFAULT_LIMITS.nanoCpus);
+  t.equal(host.PidsLimit, DEFAULT_LIMITS.pidsLimit);
+  t.equal(host.Privileged, false);
+  t.same(Object.keys(host.Tmpfs ?? {}).sort(), ['/home/agent', '/tmp', '/workspace']);
+  t.match(host.Tmpfs?.['/workspace'], new RegExp(`size=${DEFAULT_LIMITS.workspaceBytes}`));
+  t.equal(info.Config.User, '1000:1000');
+  t.equal(info.Config.Labels[LABEL_OWNER], pool.owner.id);
+  const inside = await sb.exec('id -u; grep -E "^(CapEff|CapPrm|CapBnd|NoNewPrivs)" /proc/self/status; ls /sys/class/net', { timeoutMs: 5_000 });
+  t.equal(
+    inside.output,
+    '1000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nNoNewPrivs:\t1\nlo\n',
+    'commands run as uid 1000 with no capabilities and no network',
+  );
+});
+
+t.test('checkout, release, and a released handle', async (t) => {
+  await using pool = await DockerSandboxPool.start({ warm: 1, max: 2 });
+  await pool.waitWarm(1);
+  const sb = await pool.acquire();
+  t.equal(pool.stats().leased, 1);
+  t.ok(sb.usable);
+  await sb.release();
+  await sb.release();
+  t.notOk(sb.usable);
+  await t.rejects(sb.exec('echo', { timeoutMs: 1000 }), { code: 'HGYM_ERR_SANDBOX_RELEASED' });
+  await t.rejects(sb.readFile('/etc/hostname'), { code: 'HGYM_ERR_SANDBOX_RELEASED' });
+  t.ok(await eventually(async () => (await docker.listContainers({ all: true, filters: { id: [sb.id] } })).length === 0, 10_000), 'its container is gone');
+  const next = await pool.acquire();
+  t.not(next.id, sb.id, 'containers are never reused');
+  await next.release();
+});
+
+t.test('a container killed from outside is reported lost, and the pool refills', async (t) => {
+  await using pool = await DockerSandboxPool.start({ warm: 2, max: 4 });
+  await pool.waitWarm(2);
+  const sb = await pool.acquire();
+  await docker.getContainer(sb.id).kill();
+  await t.rejects(sb.exec('echo', { timeoutMs: 5000 }), { code: 'HGYM_ERR_SANDBOX_LOST' });
+  t.notOk(sb.usable);
+  t.equal(pool.stats().lost, 1);
+  await sb.release();
+  // A warm one killed from outside is replaced too.
+  t.ok(await eventually(() => pool.stats().warm === 2 && pool.stats().starting === 0, 20_000));
+  const warmIds = (await ownedBy(pool.owner.id)).map((c) => c.Id).filter((id) => id !== sb.id);
+  t.equal(warmIds.length, 2);
+  await docker.getContainer(warmIds[0]!).kill();
+  t.ok(await eventually(() => pool.stats().lost === 2, 10_000), 'the warm loss is noticed');
+  t.ok(await eventually(() => pool.stats().warm === 2, 20_000), 'the pool is back to two warm sandboxes');
+});
+
+t.test('capacity: beyond max, acquire waits for a release or fails with CAPACITY', async (t) => {
+  await using pool = await DockerSandboxPool.start({ warm: 0, max: 1 });
+  const first = await pool.acquire();
+  await t.rejects(pool.acquire({ waitMs: 200 }), { code: 'HGYM_ERR_CAPACITY' });
+  const waiting = pool.acquire({ waitMs: 20_000 });
+  setTimeout(() => void first.release(), 100);
+  const second = await waiting;
+  t.ok(second.usable);
+  t.not(second.id, first.id);
+  await second.release();
+});
+
+t.test('close drains: later acquires fail, no container of this owner remains; close and destroy are idempotent', async (t) => {
+  const pool = await DockerSandboxPool.start({ warm: 2, max: 4 });
+  await pool.waitWarm(2);
+  const leased = await pool.acquire();
+  const closing = pool.close();
+  await t.rejects(pool.acquire(), { code: 'HGYM_ERR_POOL_CLOSED' });
+  t.ok(leased.usable, 'a leased sandbox keeps working while the pool drains');
+  await leased.release();
+  await closing;
+  await pool.close();
+  await pool.destroy();
+  t.same(await ownedBy(pool.owner.id), []);
+});
+
+t.test('destroy removes leased sandboxes too', async (t) => {
+  const pool = await DockerSandboxPool.start({ warm: 1, max: 3 });
+  const leased = await pool.acquire();
+  await pool.destroy(new Error('test teardown'));
+  await pool.destroy();
+  t.notOk(leased.usable);
+  t.same(await ownedBy(pool.owner.id), []);
+});
+
+t.test('the maximum lifetime is enforced inside the container', async (t) => {
+  await using pool = await DockerSandboxPool.start({ warm: 0, max: 1, limits: { lifetimeMs: 2_000 } });
+  const sb = await pool.acquire();
+  t.ok(await eventually(() => !sb.usable, 10_000), 'the sandbox ends by itself');
+  await t.rejects(sb.exec('echo', { timeoutMs: 1000 }), { code: 'HGYM_ERR_SANDBOX_LOST' });
+  t.ok(await eventually(async () => (await ownedBy(pool.owner.id)).length === 0, 10_000), 'its container is removed');
+  await sb.release();
+});
+
+t.test('a container whose executor never becomes ready is removed and the error is coded', async (t) => {
+  const owner = currentOwner('readiness-test');
+  const spec = { ...containerSpec(DEFAULT_IMAGE, DEFAULT_LIMITS, owner, Date.now()), Entrypoint: ['sleep', '600'] };
+  await t.rejects(startContainer(docker, spec, 1_000, () => {}), { code: 'HGYM_ERR_SANDBOX_START' });
+  t.same(await ownedBy('readiness-test'), []);
+  const exits = { ...spec, Entrypoint: ['false'] };
+  await t.rejects(startContainer(docker, exits, 10_000, () => {}), { code: 'HGYM_ERR_SANDBOX_START' });
+  t.ok(await eventually(async () => (await ownedBy('readiness-test')).length === 0, 10_000), 'the exited container is removed');
+});
+
+t.test('a missing image is a coded error at start', async (t) => {
+  await t.rejects(DockerSandboxPool.start({ image: 'hgym/no-such-image:never' }), { code: 'HGYM_ERR_IMAGE_MISSING' });
+});
+
+t.test('start removes containers of a dead owner, never unlabelled or live-elsewhere ones', async (t) => {
+  const dead = { ...currentOwner('dead-owner'), pid: 2 ** 22 + 12345 };
+  const remote = { id: 'remote-owner', host: 'another-host', pid: 1, start: '1' };
+  const create = async (labels: Record<string, string>) => {
+    const c = await docker.createContainer({ Image: DEFAULT_IMAGE, Entrypoint: ['sleep', '600'], Labels: labels, HostConfig: { NetworkMode: 'none' } });
+    await c.start();
+    return c;
+  };
+  const orphan = await create(ownerLabels(dead, Date.now() + 3_600_000));
+  const unlabelled = await create({ 'hgym.test': 'unlabelled' });
+  const elsewhere = await create(ownerLabels(remote, Date.now() + 3_600_000));
+  t.teardown(async () => {
+    for (const c of [orphan, unlabelled, elsewhere]) await c.remove({ force: true }).catch(() => {});
+  });
+  await using pool = await DockerSandboxPool.start({ warm: 0, max: 1 });
+  const exists = async (id: string) => (await docker.listContainers({ all: true, filters: { id: [id] } })).length === 1;
+  t.notOk(await exists(orphan.id), 'the dead owner\'s container is removed');
+  t.ok(await exists(unlabelled.id), 'an unlabelled container is untouched');
+  t.ok(await exists(elsewhere.id), 'a container of an owner on another host is untouched');
+  t.ok(pool.owner.id);
+});
+
+t.test('an owner killed with SIGKILL leaves nothing once the next server starts', async (t) => {
+  const child = spawn(process.execPath, ['--import=tsx', new URL('../helpers/pool-owner.ts', import.meta.url).pathname], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the owner process did not report in 60 s')), 60_000);
+    createInterface({ input: child.stdout! }).once('line', (l) => (clearTimeout(timer), resolve(l)));
+    child.once('exit', (code) => reject(new Error(`the owner process exited early (${code})`)));
+  });
+  const { owner, leased } = JSON.parse(line) as { owner: string; leased: string };
+  const before = (await ownedBy(owner)).map((c) => c.Id);
+  t.ok(before.includes(leased) && before.length >= 2, `warm and leased containers belong to it (${before.length})`);
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+  const started = Date.now();
+  await using pool = await DockerSandboxPool.start({ warm: 0, max: 1 });
+  t.ok(await eventually(async () => (await ownedBy(owner)).length === 0, 10_000), `nothing of the dead owner left after ${Date.now() - started} ms`);
+  t.ok(pool.owner.id !== owner);
+});
