@@ -29,7 +29,8 @@ export async function executeBash(
   });
   const lines = [result.output.replace(/\n$/, '')];
   if (result.timedOut) {
-    lines.push(`[The command timed out after ${timeoutMs / 1000} s and was killed, with every process it started. Output so far is shown above.]`);
+    const partial = result.output === '' ? '' : ' Its output so far is shown above.';
+    lines.push(`[The command timed out after ${timeoutMs / 1000} s and was killed, with every process it started.${partial}]`);
   } else if (result.note) {
     lines.push(`[${result.note}]`);
   }

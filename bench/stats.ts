@@ -1,0 +1,18 @@
+/** Order statistics for benchmark samples (milliseconds). */
+export function percentile(samples: readonly number[], p: number): number {
+  if (samples.length === 0) return NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return round(sorted[rank]!);
+}
+
+export function round(ms: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(ms * f) / f;
+}
+
+export async function timeIt(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}

@@ -1,0 +1,89 @@
+/**
+ * `hgym <command>`: setup (Docker engine, base and sandbox image) and demo (a few tool
+ * calls in a real sandbox). The server commands arrive with the server.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { DockerSandboxPool } from '../docker/pool.js';
+import { ToolBox } from '../env/tools/toolbox.js';
+import { isHgymError } from '../env/errors.js';
+
+const USAGE = `usage: hgym <command>
+
+commands:
+  setup   make sure a Docker engine answers and the sandbox image is built
+  demo    run setup, then a short scripted episode of tool calls in a sandbox
+  help    show this text
+`;
+
+function packageRoot(): string {
+  // This file runs from dist/bin/ (installed) or bin/ (tsx); the root holds docker/.
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  return here.replace(/\/(dist\/)?bin\/?$/, '');
+}
+
+export function setup(): number {
+  const script = `${packageRoot()}/docker/setup.sh`;
+  const r = spawnSync('bash', [script], { stdio: 'inherit' });
+  return r.status ?? 1;
+}
+
+const DEMO_ACTIONS = [
+  { tool: 'execute_bash', arguments: { command: 'mkdir -p /workspace/demo && cd /workspace/demo && export GREETING=hello && pwd' } },
+  { tool: 'str_replace_editor', arguments: { command: 'create', path: '/workspace/demo/greet.py', file_text: 'def greet(name):\n    return "hi " + name\n\nprint(greet("world"))\n' } },
+  { tool: 'str_replace_editor', arguments: { command: 'str_replace', path: '/workspace/demo/greet.py', old_str: '"hi " + name', new_str: 'f"{__import__(\'os\').environ[\'GREETING\']} {name}"' } },
+  { tool: 'execute_bash', arguments: { command: 'python3 greet.py' } },
+  { tool: 'str_replace_editor', arguments: { command: 'view', path: '/workspace/demo' } },
+  { tool: 'execute_bash', arguments: { command: 'sleep 30', timeout: 1 } },
+  { tool: 'think', arguments: { thought: 'The greeting works; time to finish.' } },
+  { tool: 'finish', arguments: { message: 'done' } },
+];
+
+export async function demo(): Promise<number> {
+  const status = setup();
+  if (status !== 0) return status;
+  const pool = await DockerSandboxPool.start({ warm: 1, max: 2 });
+  try {
+    const started = performance.now();
+    const sandbox = await pool.acquire();
+    console.log(`sandbox ${sandbox.id.slice(0, 12)} leased in ${(performance.now() - started).toFixed(1)} ms`);
+    const tools = new ToolBox(sandbox, { bash: { timeoutMs: 30_000 } });
+    for (const action of DEMO_ACTIONS) {
+      const t0 = performance.now();
+      const obs = await tools.run(action);
+      console.log(`\n>>> ${JSON.stringify(action)}\n${obs.text}\n(${(performance.now() - t0).toFixed(1)} ms)`);
+      if (obs.finished) break;
+    }
+    await sandbox.release();
+    return 0;
+  } finally {
+    await pool.close();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command] = argv;
+  try {
+    switch (command) {
+      case 'setup':
+        return setup();
+      case 'demo':
+        return await demo();
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`hgym: unknown command ${JSON.stringify(command)}\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (isHgymError(err)) {
+      process.stderr.write(`hgym: ${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
