@@ -253,15 +253,18 @@ export class DockerSandboxPool implements SandboxPool {
     this.fill();
   }
 
+  /** A newly started container goes to the longest waiter, or else into the warm list. */
+  private deliver(warm: WarmContainer): void {
+    const waiter = this.waiters[0];
+    if (waiter) waiter.resolve(this.lease(warm));
+    else this.warm.push(warm);
+  }
+
   /** Gives a new container to the first waiter, if any, or refills. */
   private handOff(): void {
     if (this.waiters.length > 0 && !this.closed && this.total < this.max) {
       this.startOne().then(
-        (warm) => {
-          const waiter = this.waiters[0];
-          if (waiter) waiter.resolve(this.lease(warm));
-          else this.warm.push(warm);
-        },
+        (warm) => this.deliver(warm),
         (err: Error) => this.waiters[0]?.reject(err),
       );
       return;
@@ -275,9 +278,7 @@ export class DockerSandboxPool implements SandboxPool {
     while (this.warm.length + this.starting < this.warmTarget && this.total < this.max && this.starting < this.startConcurrency) {
       this.startOne().then(
         (warm) => {
-          const waiter = this.waiters[0];
-          if (waiter) waiter.resolve(this.lease(warm));
-          else this.warm.push(warm);
+          this.deliver(warm);
           this.fill();
         },
         (err: Error) => {

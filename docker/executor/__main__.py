@@ -17,7 +17,6 @@ other process in the container, and a fresh shell continues with the last known
 working directory and environment.
 """
 
-import codecs
 import ctypes
 import errno
 import json
@@ -25,39 +24,19 @@ import os
 import selectors
 import shlex
 import signal
-import stat
 import sys
 import time
+
+import files
+from output import Output
+from shell import Shell
+
+FILE_OPS = {"read": files.read, "write": files.write, "unlink": files.unlink, "list": files.listing}
 
 PROTOCOL = 1
 MAX_FRAME = 64 * 1024 * 1024
 CHUNK = 65536
 WATCHDOG_S = 0.2
-
-DRIVER = r"""
-__hgym_run() { eval "$1"; }
-eval "$__HGYM_RESTORE" >/dev/null 2>&1
-unset __HGYM_RESTORE
-while IFS= read -r -d '' -u 4 __hgym_cmd; do
-  __hgym_run "$__hgym_cmd" </dev/null 3>&- 4<&-
-  __hgym_rc=$?
-  { printf '%s\0%s\0' "$__hgym_rc" "$PWD"; export -p; printf '\0'; } >&3
-done
-"""
-
-BASE_ENV = {
-    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    "HOME": os.environ.get("HOME", "/home/agent"),
-    "USER": "agent",
-    "LOGNAME": "agent",
-    "SHELL": "/bin/bash",
-    "LANG": "C.UTF-8",
-    "LC_ALL": "C.UTF-8",
-    "TERM": "dumb",
-    "PAGER": "cat",
-    "GIT_PAGER": "cat",
-    "PYTHONDONTWRITEBYTECODE": "1",
-}
 
 
 def now():
@@ -73,15 +52,6 @@ def set_not_dumpable():
         pass
 
 
-def lower_priority_for_oom():
-    # Agent processes go first when the container runs out of memory.
-    try:
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write("1000")
-    except OSError:
-        pass
-
-
 def read_first(paths):
     for p in paths:
         try:
@@ -90,105 +60,6 @@ def read_first(paths):
         except OSError:
             continue
     return None
-
-
-class Output:
-    """Capped, merged stdout/stderr of one command: head kept whole, tail kept rolling."""
-
-    def __init__(self, cap):
-        self.head_cap = cap // 2
-        self.tail_cap = cap - self.head_cap
-        self.head = []
-        self.head_len = 0
-        self.tail = ""
-        self.total = 0
-        self.dropped = 0
-        self.decoders = {
-            "stdout": codecs.getincrementaldecoder("utf-8")("replace"),
-            "stderr": codecs.getincrementaldecoder("utf-8")("replace"),
-        }
-
-    def add(self, stream, data, final=False):
-        """Returns the part of the text that belongs to the head (to stream), or ''."""
-        text = self.decoders[stream].decode(data, final)
-        if not text:
-            return ""
-        self.total += len(text)
-        room = self.head_cap - self.head_len
-        streamed = text[:room] if room > 0 else ""
-        if streamed:
-            self.head.append(streamed)
-            self.head_len += len(streamed)
-        rest = text[len(streamed):]
-        if rest:
-            combined = self.tail + rest
-            if len(combined) > self.tail_cap:
-                self.dropped += len(combined) - self.tail_cap
-                combined = combined[-self.tail_cap:]
-            self.tail = combined
-        return streamed
-
-    def text(self):
-        head = "".join(self.head)
-        if self.dropped:
-            note = "\n[... %d characters of output cut here; the first %d and the last %d are kept ...]\n" % (
-                self.dropped, self.head_len, len(self.tail))
-            return head + note + self.tail
-        return head + self.tail
-
-
-class Shell:
-    def __init__(self, restore):
-        cmd_r, self.cmd_w = os.pipe()
-        self.ctl_r, ctl_w = os.pipe()
-        self.out_r, out_w = os.pipe()
-        self.err_r, err_w = os.pipe()
-        env = dict(BASE_ENV)
-        env["__HGYM_RESTORE"] = restore
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.setsid()
-                lower_priority_for_oom()
-                devnull = os.open("/dev/null", os.O_RDONLY)
-                os.dup2(devnull, 0)
-                os.dup2(out_w, 1)
-                os.dup2(err_w, 2)
-                os.dup2(ctl_w, 3)
-                os.dup2(cmd_r, 4)
-                os.closerange(5, 65536)
-                for s in range(1, signal.NSIG):
-                    try:
-                        signal.signal(s, signal.SIG_DFL)
-                    except (OSError, ValueError):
-                        pass
-                os.execve("/bin/bash", ["bash", "--noprofile", "--norc", "-c", DRIVER, "bash"], env)
-            finally:
-                os._exit(127)
-        for fd in (cmd_r, ctl_w, out_w, err_w):
-            os.close(fd)
-        for fd in (self.ctl_r, self.out_r, self.err_r):
-            os.set_blocking(fd, False)
-        self.pid = pid
-        self.ctl_buf = b""
-        self.exit_status = None
-
-    def send(self, command):
-        data = command.encode("utf-8") + b"\0"
-        os.write(self.cmd_w, data) if len(data) < 65536 else self._write_all(data)
-
-    def _write_all(self, data):
-        view = memoryview(data)
-        while view:
-            n = os.write(self.cmd_w, view)
-            view = view[n:]
-
-    def close_fds(self):
-        for fd in (self.cmd_w, self.ctl_r, self.out_r, self.err_r):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
 
 
 class Executor:
@@ -405,110 +276,6 @@ class Executor:
             self.emit({"type": "notice", "message": note})
         self.start_shell()
 
-    # ---- files ----
-    def op_read(self, req):
-        path = req.get("path")
-        max_bytes = int(req.get("max_bytes", 4 * 1024 * 1024))
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            return self.emit({"id": req["id"], "type": "file", "kind": "missing"})
-        if stat.S_ISDIR(st.st_mode):
-            return self.emit({"id": req["id"], "type": "file", "kind": "dir"})
-        if not stat.S_ISREG(st.st_mode):
-            return self.emit({"id": req["id"], "type": "file", "kind": "other"})
-        if req.get("start_line") is not None:
-            return self.read_lines(req, path, st.st_size, max_bytes)
-        if st.st_size > max_bytes:
-            return self.emit({"id": req["id"], "type": "file", "kind": "file", "size": st.st_size,
-                              "too_large": True})
-        with open(path, "rb") as f:
-            data = f.read(max_bytes + 1)
-        frame = {"id": req["id"], "type": "file", "kind": "file", "size": len(data)}
-        if b"\0" in data[:8192]:
-            frame["binary"] = True
-        else:
-            try:
-                frame["text"] = data.decode("utf-8")
-            except UnicodeDecodeError:
-                frame["binary"] = True
-        self.emit(frame)
-
-    def read_lines(self, req, path, size, max_bytes):
-        """Lines start..end (1-based, inclusive; end -1 = last) of a file of any size."""
-        start = int(req["start_line"])
-        end = int(req.get("end_line", -1))
-        kept, kept_bytes, total, binary = [], 0, 0, False
-        with open(path, "rb") as f:
-            if b"\0" in f.read(8192):
-                binary = True
-            f.seek(0)
-            for total, line in enumerate(f, 1):
-                if total >= start and (end < 0 or total <= end) and kept_bytes <= max_bytes:
-                    kept.append(line)
-                    kept_bytes += len(line)
-        frame = {"id": req["id"], "type": "file", "kind": "file", "size": size, "total_lines": total}
-        if binary:
-            frame["binary"] = True
-        elif kept_bytes > max_bytes:
-            frame["too_large"] = True
-        else:
-            try:
-                frame["text"] = b"".join(kept).decode("utf-8")
-            except UnicodeDecodeError:
-                frame["binary"] = True
-        self.emit(frame)
-
-    def op_unlink(self, req):
-        os.unlink(req["path"])
-        self.emit({"id": req["id"], "type": "written", "bytes": 0})
-
-    def op_write(self, req):
-        path = req["path"]
-        data = req["text"].encode("utf-8")
-        if req.get("parents"):
-            os.makedirs(os.path.dirname(path) or "/", exist_ok=True)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | (os.O_EXCL if req.get("exclusive") else 0)
-        fd = os.open(path, flags, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
-        self.emit({"id": req["id"], "type": "written", "bytes": len(data)})
-
-    def op_list(self, req):
-        root = req["path"]
-        depth = max(1, int(req.get("depth", 2)))
-        limit = int(req.get("limit", 2000))
-        entries = []
-        truncated = False
-
-        def walk(d, rel, level):
-            nonlocal truncated
-            try:
-                names = sorted(os.listdir(d))
-            except OSError:
-                return
-            for name in names:
-                if name.startswith("."):
-                    continue
-                if len(entries) >= limit:
-                    truncated = True
-                    return
-                full = os.path.join(d, name)
-                is_dir = os.path.isdir(full) and not os.path.islink(full)
-                entries.append({"path": rel + name, "dir": is_dir})
-                if is_dir and level < depth:
-                    walk(full, rel + name + "/", level + 1)
-
-        if not os.path.isdir(root):
-            return self.emit({"id": req["id"], "type": "error", "code": "ENOTDIR",
-                              "message": "%s is not a directory" % root})
-        walk(root, "", 1)
-        self.emit({"id": req["id"], "type": "listing", "entries": entries, "truncated": truncated})
-
     # ---- dispatch ----
     def handle(self, line):
         try:
@@ -521,14 +288,10 @@ class Executor:
         try:
             if op == "exec":
                 self.op_exec(req)
-            elif op == "read":
-                self.op_read(req)
-            elif op == "write":
-                self.op_write(req)
-            elif op == "list":
-                self.op_list(req)
-            elif op == "unlink":
-                self.op_unlink(req)
+            elif op in FILE_OPS:
+                frame = FILE_OPS[op](req)
+                frame["id"] = req["id"]
+                self.emit(frame)
             elif op == "ping":
                 self.emit({"id": req.get("id"), "type": "pong", "busy": self.job is not None})
             else:

@@ -1,0 +1,112 @@
+"""File operations of the executor, for the editor tool. Each takes a request and returns
+the answer frame; filesystem refusals raise OSError, which the caller turns into an
+errno-coded error frame."""
+
+import os
+import stat
+
+
+def read(req):
+    path = req.get("path")
+    max_bytes = int(req.get("max_bytes", 4 * 1024 * 1024))
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return {"type": "file", "kind": "missing"}
+    if stat.S_ISDIR(st.st_mode):
+        return {"type": "file", "kind": "dir"}
+    if not stat.S_ISREG(st.st_mode):
+        return {"type": "file", "kind": "other"}
+    if req.get("start_line") is not None:
+        return read_lines(req, path, st.st_size, max_bytes)
+    if st.st_size > max_bytes:
+        return {"type": "file", "kind": "file", "size": st.st_size, "too_large": True}
+    with open(path, "rb") as f:
+        data = f.read(max_bytes + 1)
+    frame = {"type": "file", "kind": "file", "size": len(data)}
+    if b"\0" in data[:8192]:
+        frame["binary"] = True
+    else:
+        try:
+            frame["text"] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            frame["binary"] = True
+    return frame
+
+
+def read_lines(req, path, size, max_bytes):
+    """Lines start..end (1-based, inclusive; end -1 = last) of a file of any size."""
+    start = int(req["start_line"])
+    end = int(req.get("end_line", -1))
+    kept, kept_bytes, total, binary = [], 0, 0, False
+    with open(path, "rb") as f:
+        if b"\0" in f.read(8192):
+            binary = True
+        f.seek(0)
+        for total, line in enumerate(f, 1):
+            if total >= start and (end < 0 or total <= end) and kept_bytes <= max_bytes:
+                kept.append(line)
+                kept_bytes += len(line)
+    frame = {"type": "file", "kind": "file", "size": size, "total_lines": total}
+    if binary:
+        frame["binary"] = True
+    elif kept_bytes > max_bytes:
+        frame["too_large"] = True
+    else:
+        try:
+            frame["text"] = b"".join(kept).decode("utf-8")
+        except UnicodeDecodeError:
+            frame["binary"] = True
+    return frame
+
+
+def unlink(req):
+    os.unlink(req["path"])
+    return {"type": "written", "bytes": 0}
+
+
+def write(req):
+    path = req["path"]
+    data = req["text"].encode("utf-8")
+    if req.get("parents"):
+        os.makedirs(os.path.dirname(path) or "/", exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | (os.O_EXCL if req.get("exclusive") else 0)
+    fd = os.open(path, flags, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+    return {"type": "written", "bytes": len(data)}
+
+
+def listing(req):
+    root = req["path"]
+    depth = max(1, int(req.get("depth", 2)))
+    limit = int(req.get("limit", 2000))
+    entries = []
+    truncated = False
+
+    def walk(d, rel, level):
+        nonlocal truncated
+        try:
+            names = sorted(os.listdir(d))
+        except OSError:
+            return
+        for name in names:
+            if name.startswith("."):
+                continue
+            if len(entries) >= limit:
+                truncated = True
+                return
+            full = os.path.join(d, name)
+            is_dir = os.path.isdir(full) and not os.path.islink(full)
+            entries.append({"path": rel + name, "dir": is_dir})
+            if is_dir and level < depth:
+                walk(full, rel + name + "/", level + 1)
+
+    if not os.path.isdir(root):
+        return {"type": "error", "code": "ENOTDIR", "message": "%s is not a directory" % root}
+    walk(root, "", 1)
+    return {"type": "listing", "entries": entries, "truncated": truncated}
