@@ -20,17 +20,15 @@ export const ExecuteBashArgs = Type.Object(
 );
 export type ExecuteBashArgs = Static<typeof ExecuteBashArgs>;
 
-export const EditorCommand = Type.Union([
-  Type.Literal('view'),
-  Type.Literal('create'),
-  Type.Literal('str_replace'),
-  Type.Literal('insert'),
-  Type.Literal('undo_edit'),
-]);
+export const EDITOR_COMMANDS = ['view', 'create', 'str_replace', 'insert', 'undo_edit'] as const;
+export type EditorCommand = (typeof EDITOR_COMMANDS)[number];
 
 export const StrReplaceEditorArgs = Type.Object(
   {
-    command: Type.Union(EditorCommand.anyOf, {
+    // A plain enum (not a union of constants) so that models and validation messages see the list.
+    command: Type.Unsafe<EditorCommand>({
+      type: 'string',
+      enum: [...EDITOR_COMMANDS],
       description: 'view: show a file with line numbers, or a directory two levels deep. create: write a new file. str_replace: replace the one occurrence of old_str. insert: add new_str after line insert_line. undo_edit: revert the last edit of the file.',
     }),
     path: Type.String({ description: 'Absolute path of a file or directory, e.g. /workspace/repo/module.py.' }),

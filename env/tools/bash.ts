@@ -1,5 +1,5 @@
 /** execute_bash: one command in the episode's persistent shell. */
-import type { OutputChunk, Sandbox } from '../sandbox.js';
+import { SandboxFileError, type OutputChunk, type Sandbox } from '../sandbox.js';
 import type { ExecuteBashArgs } from '../../schemas/tools.js';
 import { invalid, type Observation } from './observation.js';
 
@@ -22,11 +22,18 @@ export async function executeBash(
   if (args.command.trim() === '') return invalid('the command is empty; nothing was run');
   const asked = args.timeout === undefined ? limits.timeoutMs : Math.round(args.timeout * 1000);
   const timeoutMs = Math.max(1, Math.min(asked, limits.timeoutMs));
-  const result = await sandbox.exec(args.command, {
-    timeoutMs,
-    maxOutput: limits.maxOutputChars,
-    ...(onOutput ? { onOutput } : {}),
-  });
+  let result;
+  try {
+    result = await sandbox.exec(args.command, {
+      timeoutMs,
+      maxOutput: limits.maxOutputChars,
+      ...(onOutput ? { onOutput } : {}),
+    });
+  } catch (err) {
+    // The sandbox is alive but could not start the command (no process slot for a shell).
+    if (err instanceof SandboxFileError) return invalid(`the command could not be started: ${err.message} (${err.code}).`);
+    throw err;
+  }
   const lines = [result.output.replace(/\n$/, '')];
   if (result.timedOut) {
     const partial = result.output === '' ? '' : ' Its output so far is shown above.';

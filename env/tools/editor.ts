@@ -119,6 +119,9 @@ export class Editor {
     if (end !== -1 && end < start) return invalid(`view_range end (${end}) must be -1 or at least start (${start}).`);
     const read = await this.sandbox.readFile(path, { maxBytes: MAX_EDIT_BYTES, lines: [start, end] });
     if (read.kind === 'dir') return invalid('view_range applies to files, not directories.');
+    if (read.kind === 'file' && read.tooLarge && !read.binary) {
+      return invalid(`lines ${start} to ${end} of ${path} hold more than ${MAX_EDIT_BYTES} bytes; ask for a smaller view_range.`);
+    }
     const problem = this.describe(path, read);
     if (problem) return problem;
     const total = read.kind === 'file' ? (read.totalLines ?? 0) : 0;
@@ -208,12 +211,15 @@ export class Editor {
   private async undo(path: string): Promise<Observation> {
     const stack = this.history.get(path);
     if (!stack || stack.length === 0) return invalid(`no edit history found for ${path}.`);
-    const previous = stack.pop()!;
+    // Pop only once the undo has happened: a refused write keeps the step for a retry.
+    const previous = stack[stack.length - 1]!;
     if (previous === null) {
       await this.sandbox.removeFile(path);
+      stack.pop();
       return { text: `Undid the creation of ${path}; the file was removed.` };
     }
     await this.sandbox.writeFile(path, previous);
+    stack.pop();
     return { text: `Last edit to ${path} undone successfully. Here is the result of running \`cat -n\` on ${path}:\n${numberWhole(previous)}` };
   }
 }

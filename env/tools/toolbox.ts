@@ -63,8 +63,20 @@ const validators = Object.fromEntries(
   Object.entries(ARGUMENT_SCHEMAS).map(([name, schema]) => [name, ajv.compile(schema)]),
 ) as Record<ToolName, ValidateFunction>;
 
+/** The schema's complaint in words an agent can act on: which argument, what was expected. */
 function complaint(validate: ValidateFunction, what: string): string {
-  return ajv.errorsText(validate.errors, { dataVar: what, separator: '; ' });
+  const seen = new Set<string>();
+  for (const e of validate.errors ?? []) {
+    const where = `${what}${e.instancePath.replace(/\//g, '.')}`;
+    const params = e.params as { additionalProperty?: string; allowedValues?: unknown[] };
+    let text: string;
+    if (e.keyword === 'additionalProperties') text = `${where} has an unknown field ${JSON.stringify(params.additionalProperty)}`;
+    else if (e.keyword === 'enum') text = `${where} must be one of ${(params.allowedValues ?? []).map((v) => JSON.stringify(v)).join(', ')}`;
+    else if (e.keyword === 'anyOf' || e.keyword === 'oneOf') continue;
+    else text = `${where} ${e.message ?? 'is invalid'}`;
+    seen.add(text);
+  }
+  return seen.size > 0 ? [...seen].join('; ') : ajv.errorsText(validate.errors, { dataVar: what });
 }
 
 function isToolName(name: string): name is ToolName {

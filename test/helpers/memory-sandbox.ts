@@ -1,6 +1,6 @@
 /**
  * An in-memory Sandbox for unit tests of the tools: no Docker, no real filesystem.
- * It follows the Docker adapter's observable contract (docker/executor.py): file kinds,
+ * It follows the Docker adapter's observable contract (docker/executor/): file kinds,
  * maxBytes/tooLarge, line ranges with totalLines, errno-style SandboxFileErrors, listings
  * without hidden entries, and a handle that rejects every call once released.
  * A Uint8Array value marks a binary file; exec answers with a scripted function.

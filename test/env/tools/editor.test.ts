@@ -1,4 +1,5 @@
 import t from 'tap';
+import { SandboxFileError } from '../../../env/sandbox.js';
 import { Editor } from '../../../env/tools/editor.js';
 import type { Observation } from '../../../env/tools/observation.js';
 import type { StrReplaceEditorArgs } from '../../../schemas/tools.js';
@@ -513,6 +514,20 @@ t.test('undo_edit', async (t) => {
     t.notOk(obs.invalid);
     t.equal(sb.content('/workspace/new.py'), undefined);
     t.equal((await run({ command: 'view', path: '/workspace/new.py' })).invalid, true);
+  });
+
+  t.test('an undo the sandbox refuses keeps its step for a retry', async (t) => {
+    let refuse = true;
+    const { sb, run } = setup({ '/workspace/f': 'a\n' }, {
+      fault: (op) => (op === 'write' && refuse && sb.content('/workspace/f') === 'b\n' ? new SandboxFileError('ENOSPC', 'No space left on device') : undefined),
+    });
+    await run({ command: 'str_replace', path: '/workspace/f', old_str: 'a', new_str: 'b' });
+    const refused = await run({ command: 'undo_edit', path: '/workspace/f' });
+    t.equal(refused.invalid, true);
+    t.match(refused.text, /ENOSPC/);
+    refuse = false;
+    t.notOk((await run({ command: 'undo_edit', path: '/workspace/f' })).invalid);
+    t.equal(sb.content('/workspace/f'), 'a\n');
   });
 
   t.test('repeated undos walk back one edit at a time, then there is no history', async (t) => {

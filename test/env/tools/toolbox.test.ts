@@ -276,7 +276,28 @@ t.test('str_replace_editor runs through the toolbox, which keeps the undo histor
   t.equal(obs.invalid, true, 'another episode does not share the history');
 });
 
+t.test('the complaint names the offending field and the allowed values', async (t) => {
+  const { toolbox } = setup();
+  const unknownField = await toolbox.run({ tool: 'execute_bash', arguments: { command: 'ls', cwd: '/' } });
+  t.match(unknownField.text, /"cwd"/);
+  const badCommand = await toolbox.run({ tool: 'str_replace_editor', arguments: { command: 'delete', path: '/a' } });
+  for (const allowed of ['view', 'create', 'str_replace', 'insert', 'undo_edit']) t.match(badCommand.text, `"${allowed}"`);
+  const wrongType = await toolbox.run({ tool: 'execute_bash', arguments: { command: 5 } });
+  t.match(wrongType.text, /command must be string/);
+});
+
 t.test('failures', async (t) => {
+  t.test('a shell that cannot be started is an invalid observation, not a crash', async (t) => {
+    const { toolbox } = setup({
+      exec: () => {
+        throw new SandboxFileError('EAGAIN', 'Resource temporarily unavailable');
+      },
+    });
+    const obs = await toolbox.run({ tool: 'execute_bash', arguments: { command: 'ls' } });
+    t.equal(obs.invalid, true);
+    t.match(obs.text, /EAGAIN/);
+  });
+
   t.test('a filesystem refusal is an invalid observation naming the errno', async (t) => {
     const { toolbox } = setup({
       fault: (op, path) => (path.startsWith('/root') ? new SandboxFileError('EACCES', `Permission denied: ${path} (${op})`) : undefined),
