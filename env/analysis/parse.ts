@@ -1,0 +1,50 @@
+/** One tree-sitter parser for Python, with the bounds every parse in hgym goes through. */
+import Parser from 'tree-sitter';
+import Python from 'tree-sitter-python';
+
+export type SyntaxNode = Parser.SyntaxNode;
+export type Tree = Parser.Tree;
+
+/** Larger files are skipped: generated tables, vendored bundles. */
+export const MAX_FILE_CHARS = 1_000_000;
+/** A parse that takes longer is abandoned (pathological input). */
+export const PARSE_TIMEOUT_MICROS = 5_000_000;
+
+const language = Python as unknown as Parser.Language;
+let parser: Parser | null = null;
+
+function getParser(): Parser {
+  if (!parser) {
+    parser = new Parser();
+    parser.setLanguage(language);
+    parser.setTimeoutMicros(PARSE_TIMEOUT_MICROS);
+  }
+  return parser;
+}
+
+export type ParseResult = { tree: Tree } | { error: string };
+
+/** Parses Python source; files too large, unparseable or with syntax errors are reported, not thrown. */
+export function parsePython(source: string): ParseResult {
+  if (source.length > MAX_FILE_CHARS) return { error: `larger than ${MAX_FILE_CHARS} characters` };
+  let tree: Tree | undefined;
+  try {
+    // A string input (not a callback) lets node.text slice the source instead of calling
+    // back for it; the buffer must hold the whole file.
+    tree = getParser().parse(source, undefined, { bufferSize: source.length * 2 + 1024 });
+  } catch (err) {
+    return { error: `parse failed: ${(err as Error).message}` };
+  }
+  if (!tree) return { error: 'parse timed out' };
+  if (tree.rootNode.hasError) return { error: `syntax error near line ${firstErrorLine(tree.rootNode)}` };
+  return { tree };
+}
+
+function firstErrorLine(root: SyntaxNode): number {
+  const error = root.descendantsOfType('ERROR')[0] ?? root.descendantsOfType('MISSING')[0];
+  return (error?.startPosition.row ?? 0) + 1;
+}
+
+export function query(source: string): Parser.Query {
+  return new Parser.Query(language, source);
+}

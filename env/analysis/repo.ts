@@ -1,0 +1,119 @@
+/** Analysis of a whole repository snapshot: every Python file, then one resolution index. */
+import { availableParallelism } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
+import { join, relative } from 'node:path';
+import { analyzeFile, type FileAnswer } from './module.js';
+import { RepoIndex } from './resolve.js';
+import type { ModuleAnalysis, SkippedFile } from './types.js';
+
+const SKIP_DIRS = new Set(['.git', '.hg', '.svn', '__pycache__', 'node_modules', '.tox', '.venv', 'venv', 'build', 'dist']);
+
+export interface RepoAnalysis {
+  root: string;
+  modules: ModuleAnalysis[];
+  index: RepoIndex;
+  skipped: SkippedFile[];
+  stats: { files: number; bytes: number; ms: number };
+}
+
+/** Python files under root, relative, sorted (so every run sees them in the same order). */
+export async function pythonFiles(root: string): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(dir: string): Promise<void> {
+    const entries = await readdir(dir, { withFileTypes: true });
+    for (const e of entries) {
+      if (e.isDirectory()) {
+        if (!SKIP_DIRS.has(e.name) && !e.name.startsWith('.')) await walk(join(dir, e.name));
+      } else if (e.isFile() && e.name.endsWith('.py')) {
+        out.push(relative(root, join(dir, e.name)).split('\\').join('/'));
+      }
+    }
+  }
+  await walk(root);
+  return out.sort();
+}
+
+// Compiled, the worker is worker.js beside this file. Run from source (tests, tsx) it is
+// worker.ts, loaded through tsx's loader, which a worker does not inherit.
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.meta.url);
+
+function startWorker(root: string): Worker {
+  if (!FROM_SOURCE) return new Worker(WORKER_URL, { workerData: { root } });
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
+  return new Worker(boot, { eval: true, workerData: { root } });
+}
+
+/** Small repositories are analysed in-process: starting workers would cost more. */
+const IN_PROCESS_BELOW = 64;
+
+/** How many threads parse at once: one per core, at most four. */
+export function analysisThreads(): number {
+  return Math.max(1, Math.min(4, availableParallelism()));
+}
+
+/**
+ * Parses files on worker threads (tree-sitter parsing is CPU-bound and per file), two or
+ * more files in flight per worker so that reading overlaps parsing.
+ */
+async function analyzeFiles(root: string, files: string[], threads: number, onAnswer: (a: FileAnswer) => void): Promise<void> {
+  if (files.length === 0) return;
+  if (threads <= 1 || files.length < IN_PROCESS_BELOW) {
+    for (const file of files) onAnswer(await analyzeFile(root, file));
+    return;
+  }
+  const workers = Array.from({ length: Math.min(threads, files.length) }, () =>
+    startWorker(root),
+  );
+  let next = 0;
+  let answered = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const feed = (w: Worker): void => {
+        if (next < files.length) w.postMessage(files[next++]!);
+      };
+      for (const w of workers) {
+        w.on('message', (a: FileAnswer) => {
+          onAnswer(a);
+          if (++answered === files.length) resolve();
+          else feed(w);
+        });
+        w.on('error', reject);
+        feed(w);
+        feed(w);
+      }
+    });
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+export async function analyzeRepo(
+  root: string,
+  options: { threads?: number; onFile?: (done: number, total: number, bytes: number) => void } = {},
+): Promise<RepoAnalysis> {
+  const started = performance.now();
+  const files = await pythonFiles(root);
+  const results = new Map<string, FileAnswer>();
+  let bytes = 0;
+  await analyzeFiles(root, files, options.threads ?? analysisThreads(), (a) => {
+    results.set(a.file, a);
+    bytes += a.bytes;
+    options.onFile?.(results.size, files.length, bytes);
+  });
+  const modules: ModuleAnalysis[] = [];
+  const skipped: SkippedFile[] = [];
+  // In file order, whatever order the workers answered in: results are reproducible.
+  for (const file of files) {
+    const a = results.get(file)!;
+    if ('error' in a) skipped.push({ file, reason: a.error });
+    else modules.push(a.analysis);
+  }
+  return { root, modules, index: new RepoIndex(modules), skipped, stats: { files: files.length, bytes, ms: performance.now() - started } };
+}
+
+/** The text of a repository file (definitions carry offsets into it). */
+export function readSource(root: string, file: string): Promise<string> {
+  return readFile(join(root, file), 'utf8');
+}
