@@ -137,7 +137,6 @@ export class RepoIndex {
     if (!callee) return null;
     const sup = /^super\(\)\.(\w+)$/.exec(callee);
     const [head, ...rest] = callee.split('.');
-    let entity: Entity | null;
     if (sup || head === 'self' || head === 'cls') {
       const cls = this.enclosingClass(def);
       if (!cls || rest.length === 0) return null;
@@ -150,7 +149,7 @@ export class RepoIndex {
       if (rest.length > 1) return null;
       return this.lookupInClass(cls, rest[0]!, 0, new Set());
     }
-    entity = this.path(def.module, callee, def, 0);
+    const entity = this.path(def.module, callee, def, 0);
     return entity?.kind === 'def' ? entity.def : null;
   }
 
