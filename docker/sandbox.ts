@@ -7,6 +7,8 @@ import type Docker from 'dockerode';
 import { hgymError, HgymError } from '../env/errors.js';
 import {
   SandboxFileError,
+  type Digest,
+  type DigestEntry,
   type DirListing,
   type ExecOptions,
   type ExecResult,
@@ -153,6 +155,11 @@ export class LeasedSandbox implements Sandbox {
   async listDir(path: string, depth: number): Promise<DirListing> {
     const frame = await this.call({ op: 'list', path, depth }, FILE_OP_DEADLINE_MS);
     return { entries: frame.entries as DirListing['entries'], truncated: frame.truncated === true };
+  }
+
+  async digest(root: string): Promise<Digest> {
+    const frame = await this.call({ op: 'digest', path: root }, FILE_OP_DEADLINE_MS);
+    return { entries: frame.entries as DigestEntry[], truncated: frame.truncated === true };
   }
 
   release(): Promise<void> {

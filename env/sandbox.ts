@@ -59,6 +59,17 @@ export interface DirEntry {
   dir: boolean;
 }
 
+/** One entry of a digest: what a directory tree holds, for telling what an episode changed. */
+export type DigestEntry =
+  | { path: string; kind: 'file'; size: number; sha256: string }
+  | { path: string; kind: 'symlink'; target: string }
+  | { path: string; kind: 'other'; size: number };
+
+export interface Digest {
+  entries: DigestEntry[];
+  truncated: boolean;
+}
+
 export interface DirListing {
   entries: DirEntry[];
   truncated: boolean;
@@ -85,6 +96,11 @@ export interface Sandbox extends AsyncDisposable {
   writeFile(path: string, text: string, options?: WriteOptions): Promise<void>;
   removeFile(path: string): Promise<void>;
   listDir(path: string, depth: number): Promise<DirListing>;
+  /**
+   * Every file under `root` (but `.git`) with its sha256, read by the sandbox itself and not
+   * through the agent's shell, so nothing the agent defined can change the answer.
+   */
+  digest(root: string): Promise<Digest>;
   /** Ends the sandbox for good; idempotent. */
   release(): Promise<void>;
 }

@@ -6,7 +6,7 @@ writes to stdout, and it is not dumpable, so nothing the agent runs can write a 
 a command's output reaches the server only as a JSON string inside an `out` or `exit`
 frame.
 
-Requests  {"id": N, "op": "exec"|"read"|"write"|"unlink"|"list"|"ping", ...}
+Requests  {"id": N, "op": "exec"|"read"|"write"|"unlink"|"list"|"digest"|"ping", ...}
 Answers   {"id": N, "type": "out"|"exit"|"file"|"written"|"listing"|"pong"|"error", ...}
 Unsolicited frames: {"type": "ready"} once, {"type": "expired"} before the lifetime ends it.
 
@@ -31,7 +31,9 @@ import files
 from output import Output
 from shell import Shell
 
-FILE_OPS = {"read": files.read, "write": files.write, "unlink": files.unlink, "list": files.listing}
+FILE_OPS = {
+    "read": files.read, "write": files.write, "unlink": files.unlink, "list": files.listing, "digest": files.digest,
+}
 
 PROTOCOL = 1
 MAX_FRAME = 64 * 1024 * 1024

@@ -2,6 +2,7 @@
 the answer frame; filesystem refusals raise OSError, which the caller turns into an
 errno-coded error frame."""
 
+import hashlib
 import os
 import stat
 
@@ -110,3 +111,41 @@ def listing(req):
         return {"type": "error", "code": "ENOTDIR", "message": "%s is not a directory" % root}
     walk(root, "", 1)
     return {"type": "listing", "entries": entries, "truncated": truncated}
+
+
+def digest(req):
+    """Every entry under a directory (but .git), with a sha256 for regular files. Walks
+    without following symlinks and never opens anything but regular files, so a planted
+    FIFO or a link to /dev/zero cannot stall it."""
+    root = req["path"]
+    limit = int(req.get("limit", 200000))
+    max_bytes = int(req.get("max_bytes", 512 * 1024 * 1024))
+    entries, hashed, truncated = [], 0, False
+    for d, dirs, names in os.walk(root):
+        dirs[:] = sorted(x for x in dirs if not (d == root and x == ".git"))
+        rel_dir = os.path.relpath(d, root)
+        for name in sorted(names) + [x for x in dirs if os.path.islink(os.path.join(d, x))]:
+            if len(entries) >= limit:
+                truncated = True
+                break
+            full = os.path.join(d, name)
+            rel = name if rel_dir == "." else rel_dir + "/" + name
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                entries.append({"path": rel, "kind": "symlink", "target": os.readlink(full)})
+            elif stat.S_ISREG(st.st_mode) and hashed + st.st_size <= max_bytes:
+                h = hashlib.sha256()
+                fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                try:
+                    while True:
+                        chunk = os.read(fd, 1 << 20)
+                        if not chunk:
+                            break
+                        h.update(chunk)
+                finally:
+                    os.close(fd)
+                hashed += st.st_size
+                entries.append({"path": rel, "kind": "file", "size": st.st_size, "sha256": h.hexdigest()})
+            else:
+                entries.append({"path": rel, "kind": "other", "size": st.st_size})
+    return {"type": "digest", "entries": entries, "truncated": truncated}

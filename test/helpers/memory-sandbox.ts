@@ -5,10 +5,13 @@
  * without hidden entries, and a handle that rejects every call once released.
  * A Uint8Array value marks a binary file; exec answers with a scripted function.
  */
+import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { hgymError } from '../../env/errors.js';
 import {
   SandboxFileError,
+  type Digest,
+  type DigestEntry,
   type DirEntry,
   type DirListing,
   type ExecOptions,
@@ -181,6 +184,21 @@ export class MemorySandbox implements Sandbox {
     };
     walk(path, '', 1);
     return { entries, truncated };
+  }
+
+  async digest(raw: string): Promise<Digest> {
+    this.enter('list', raw);
+    const root = norm(raw);
+    const prefix = root === '/' ? '/' : `${root}/`;
+    const entries: DigestEntry[] = [];
+    for (const [path, content] of [...this.files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      if (!path.startsWith(prefix)) continue;
+      const rel = path.slice(prefix.length);
+      if (rel === '.git' || rel.startsWith('.git/')) continue;
+      const sha256 = createHash('sha256').update(content).digest('hex');
+      entries.push({ path: rel, kind: 'file', size: bytes(content), sha256 });
+    }
+    return { entries, truncated: false };
   }
 
   async release(): Promise<void> {

@@ -1,0 +1,42 @@
+/** What a generator works from: one analysed repository snapshot and the options of the run. */
+import { createHash } from 'node:crypto';
+import type { Static } from '@sinclair/typebox';
+import type { RepoAnalysis } from '../analysis/repo.js';
+import type { RepoRef } from '../../schemas/tasks.js';
+import type { Rng } from './rng.js';
+
+export interface RepoContext {
+  /** Repository name: the workspace is /workspace/<name>. */
+  name: string;
+  ref: Static<typeof RepoRef>;
+  analysis: RepoAnalysis;
+  /** The text of a file of the snapshot. */
+  source(file: string): Promise<string>;
+}
+
+/** Writes a description with a model; null means "use the rule-based one". */
+export type Describer = (input: { docstring: string; kind: string; name: string; qualname: string }) => Promise<string | null>;
+
+export interface GenerateOptions {
+  seed: number;
+  rng: Rng;
+  maxPerRepo: number;
+  describe?: Describer;
+}
+
+export const WORKSPACE_ROOT = '/workspace';
+
+export function workspacePath(repo: string): string {
+  return `${WORKSPACE_ROOT}/${repo}`;
+}
+
+/** Test modules and test directories: their functions are not targets. */
+export function isTestFile(file: string): boolean {
+  return /(^|\/)(tests?|testing)\//.test(file) || /(^|\/)(test_[^/]*|[^/]*_test|conftest)\.py$/.test(file);
+}
+
+/** A stable id: the family, the repository, its snapshot and what was picked. */
+export function instanceId(task: string, ctx: RepoContext, parts: readonly string[]): string {
+  const hash = createHash('sha256').update([ctx.ref.snapshot, ...parts].join('\0')).digest('hex').slice(0, 12);
+  return `${task}.${ctx.name.replace(/[^A-Za-z0-9_-]/g, '_')}.${hash}`;
+}

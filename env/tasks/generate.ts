@@ -1,0 +1,117 @@
+/**
+ * Corpus generation: analyse repository snapshots and write one JSONL file per task family,
+ * every line valid against its schema.
+ */
+import { mkdir, open, readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { Ajv } from 'ajv';
+import { TASK_SCHEMAS, type TaskInstance } from '../../schemas/tasks.js';
+import { analyzeRepo } from '../analysis/repo.js';
+import { snapshotOf } from '../corpus/snapshot.js';
+import type { Describer, RepoContext } from './context.js';
+import { generateDepSearch } from './dep-search.js';
+import { generateFuncLocalize } from './func-localize.js';
+import { hashSeed, Rng } from './rng.js';
+
+export const FAMILIES = ['func_localize', 'dep_search'] as const;
+export type Family = (typeof FAMILIES)[number];
+
+export interface RepoInput {
+  root: string;
+  name?: string;
+  license?: string;
+  version?: string;
+}
+
+export interface GenerateRunOptions {
+  tasks?: readonly Family[];
+  seed?: number;
+  maxPerRepo?: number;
+  describe?: Describer;
+  /** Called as files are analysed and repositories finished. */
+  onProgress?: (event: { repo: string; files: number; total: number; bytes: number }) => void;
+}
+
+export interface RepoSummary {
+  repo: string;
+  snapshot: string;
+  files: number;
+  skipped: { file: string; reason: string }[];
+  bytes: number;
+  analysisMs: number;
+  instances: Partial<Record<Family, number>>;
+  generationMs: Partial<Record<Family, number>>;
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validators = Object.fromEntries(Object.entries(TASK_SCHEMAS).map(([k, s]) => [k, ajv.compile(s)]));
+
+/** Throws when an instance does not match its family's schema (a generator bug, never data). */
+export function assertValid(instance: TaskInstance): void {
+  const { task, instance_id: id } = instance;
+  const validate = validators[task]!;
+  if (!validate(instance)) throw new Error(`invalid ${task} instance ${id}: ${ajv.errorsText(validate.errors)}`);
+}
+
+export async function generateForRepo(input: RepoInput, options: GenerateRunOptions = {}): Promise<{ instances: TaskInstance[]; summary: RepoSummary }> {
+  const name = input.name ?? basename(input.root);
+  const seed = options.seed ?? 0;
+  const snapshot = await snapshotOf(input.root);
+  const analysis = await analyzeRepo(input.root, {
+    onFile: (files, total, bytes) => options.onProgress?.({ repo: name, files, total, bytes }),
+  });
+  const ctx: RepoContext = {
+    name,
+    ref: { name, snapshot: snapshot.id, license: input.license ?? 'unknown', ...(input.version ? { version: input.version } : {}) },
+    analysis,
+    source: (file) => readFile(join(input.root, file), 'utf8'),
+  };
+  const summary: RepoSummary = {
+    repo: name,
+    snapshot: snapshot.id,
+    files: analysis.stats.files,
+    skipped: analysis.skipped,
+    bytes: analysis.stats.bytes,
+    analysisMs: Math.round(analysis.stats.ms),
+    instances: {},
+    generationMs: {},
+  };
+  const instances: TaskInstance[] = [];
+  for (const family of options.tasks ?? FAMILIES) {
+    const started = performance.now();
+    // Each family and repository draws from its own stream: adding a repository or a
+    // family does not change the instances of the others.
+    const generateOptions = { seed, rng: new Rng(hashSeed(`${family}:${snapshot.id}`, seed)), maxPerRepo: options.maxPerRepo ?? 150, ...(options.describe ? { describe: options.describe } : {}) };
+    const made = family === 'func_localize' ? await generateFuncLocalize(ctx, generateOptions) : await generateDepSearch(ctx, generateOptions);
+    for (const instance of made) assertValid(instance);
+    instances.push(...made);
+    summary.instances[family] = made.length;
+    summary.generationMs[family] = Math.round(performance.now() - started);
+  }
+  return { instances, summary };
+}
+
+/** Writes instances as `<out>/<family>.jsonl`, one line each, in the order given. */
+export async function writeInstances(out: string, instances: readonly TaskInstance[], families: readonly Family[]): Promise<Record<string, string>> {
+  await mkdir(out, { recursive: true });
+  const paths: Record<string, string> = {};
+  for (const family of families) {
+    const path = join(out, `${family}.jsonl`);
+    const file = await open(path, 'w');
+    try {
+      for (const instance of instances) if (instance.task === family) await file.write(`${JSON.stringify(instance)}\n`);
+    } finally {
+      await file.close();
+    }
+    paths[family] = path;
+  }
+  return paths;
+}
+
+export async function readInstances(path: string): Promise<TaskInstance[]> {
+  const text = await readFile(path, 'utf8');
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as TaskInstance);
+}

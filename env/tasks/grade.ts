@@ -1,0 +1,81 @@
+/** What every grader shares: the result shape, the code-change rule, and text similarity. */
+import { analyzeModule } from '../analysis/module.js';
+import type { Definition } from '../analysis/types.js';
+import type { Changes, ModifiedFile } from './changes.js';
+import { codeSkeleton } from './skeleton.js';
+
+export interface GradeResult {
+  /** In [0, 1]. */
+  reward: number;
+  /** Which rule decided, and the breakdown. */
+  info: Record<string, unknown> & { rule: string };
+}
+
+export interface CodeChange {
+  file: string;
+  reason: string;
+}
+
+/**
+ * Changes beyond comments and docstrings: a Python file whose skeleton differs (or that no
+ * longer parses), any other file modified, any file deleted. Files the agent added are not
+ * code changes of the repository (scratch scripts); graders report them.
+ */
+export function codeChanges(changes: Changes): CodeChange[] {
+  const out: CodeChange[] = [];
+  for (const m of changes.modified) {
+    if (!m.path.endsWith('.py')) out.push({ file: m.path, reason: 'a non-Python file was modified' });
+    else if (m.before === null || m.after === null) out.push({ file: m.path, reason: 'the file is no longer readable as text' });
+    else {
+      const after = codeSkeleton(m.after);
+      if (after === null) out.push({ file: m.path, reason: 'the file no longer parses' });
+      else if (after !== codeSkeleton(m.before)) out.push({ file: m.path, reason: 'code changed (not only comments or docstrings)' });
+    }
+  }
+  for (const path of changes.deleted) out.push({ file: path, reason: 'the file was deleted' });
+  return out;
+}
+
+/** Definitions of a file's text by qualname (empty when it does not parse). */
+export function definitionsOf(file: string, text: string | null): Map<string, Definition> {
+  if (text === null) return new Map();
+  const result = analyzeModule(file, text);
+  return 'error' in result ? new Map() : new Map(result.analysis.definitions.map((d) => [d.qualname, d]));
+}
+
+export function modifiedFile(changes: Changes, path: string): ModifiedFile | undefined {
+  return changes.modified.find((m) => m.path === path);
+}
+
+/** Token-level F1 of two texts (lower-cased words), as a similarity in [0, 1]. */
+export function tokenF1(a: string, b: string): number {
+  const tokens = (s: string) => s.toLowerCase().match(/[a-z0-9]+/g) ?? [];
+  const ta = tokens(a);
+  const tb = tokens(b);
+  if (ta.length === 0 || tb.length === 0) return 0;
+  const counts = new Map<string, number>();
+  for (const t of tb) counts.set(t, (counts.get(t) ?? 0) + 1);
+  let overlap = 0;
+  for (const t of ta) {
+    const n = counts.get(t) ?? 0;
+    if (n > 0) {
+      overlap++;
+      counts.set(t, n - 1);
+    }
+  }
+  if (overlap === 0) return 0;
+  const p = overlap / ta.length;
+  const r = overlap / tb.length;
+  return (2 * p * r) / (p + r);
+}
+
+export function f1(tp: number, fp: number, fn: number): { precision: number; recall: number; f1: number } {
+  const precision = tp + fp === 0 ? 0 : tp / (tp + fp);
+  const recall = tp + fn === 0 ? 0 : tp / (tp + fn);
+  const score = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
+  return { precision: round(precision), recall: round(recall), f1: round(score) };
+}
+
+export function round(x: number): number {
+  return Math.round(x * 10_000) / 10_000;
+}

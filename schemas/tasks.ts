@@ -1,0 +1,110 @@
+/**
+ * JSON Schemas of task instance records: one JSON line each, one schema per family.
+ * Paths are relative to the repository root; lines are 1-based in the workspace the agent
+ * is given.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+export const RepoRef = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    /** Content hash of the snapshot the instance was generated from. */
+    snapshot: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    license: Type.String(),
+    version: Type.Optional(Type.String()),
+  },
+  { $id: 'hgym.task.repo', additionalProperties: false },
+);
+
+/** Lines start..end of a file replaced by text: how a task's change is applied to the snapshot. */
+export const Edit = Type.Object(
+  {
+    file: Type.String({ minLength: 1 }),
+    start: Type.Integer({ minimum: 1 }),
+    end: Type.Integer({ minimum: 0 }),
+    text: Type.String(),
+  },
+  { $id: 'hgym.task.edit', additionalProperties: false },
+);
+export type Edit = Static<typeof Edit>;
+
+const common = {
+  instance_id: Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }),
+  repo: RepoRef,
+  instruction: Type.String({ minLength: 1 }),
+  /** Applied to the snapshot, in order, to make the workspace. */
+  edits: Type.Array(Edit),
+  seed: Type.Optional(Type.Integer()),
+};
+
+const Location = Type.Object({ file: Type.String(), qualname: Type.String() }, { additionalProperties: false });
+
+export const FuncLocalizeInstance = Type.Object(
+  {
+    ...common,
+    task: Type.Literal('func_localize'),
+    variant: Type.Union([Type.Literal('named'), Type.Literal('masked'), Type.Literal('multi')]),
+    /** How the description was written: by rule from the removed docstring, or by a model. */
+    description_source: Type.Union([Type.Literal('rule'), Type.Literal('model')]),
+    gold: Type.Object(
+      {
+        targets: Type.Array(
+          Type.Object(
+            {
+              file: Type.String(),
+              qualname: Type.String(),
+              /** The removed docstring's text. */
+              docstring: Type.String(),
+              /** The `def` line in the workspace. */
+              line: Type.Integer({ minimum: 1 }),
+              description: Type.String(),
+            },
+            { additionalProperties: false },
+          ),
+          { minItems: 1, maxItems: 3 },
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { $id: 'hgym.task.func_localize', additionalProperties: false },
+);
+export type FuncLocalizeInstance = Static<typeof FuncLocalizeInstance>;
+
+export const DepSearchInstance = Type.Object(
+  {
+    ...common,
+    task: Type.Literal('dep_search'),
+    gold: Type.Object(
+      {
+        target: Location,
+        /** The exact comment expected above each dependency. */
+        comment: Type.String(),
+        dependencies: Type.Array(
+          Type.Object(
+            {
+              file: Type.String(),
+              qualname: Type.String(),
+              /** The `def`/`class` line. */
+              line: Type.Integer({ minimum: 1 }),
+              /** The first line of the definition: its first decorator, or the `def`/`class` line. */
+              start: Type.Integer({ minimum: 1 }),
+            },
+            { additionalProperties: false },
+          ),
+          { minItems: 1 },
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { $id: 'hgym.task.dep_search', additionalProperties: false },
+);
+export type DepSearchInstance = Static<typeof DepSearchInstance>;
+
+export const TASK_SCHEMAS: Record<string, TSchema> = {
+  func_localize: FuncLocalizeInstance,
+  dep_search: DepSearchInstance,
+};
+
+export type TaskInstance = FuncLocalizeInstance | DepSearchInstance;
