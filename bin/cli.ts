@@ -1,9 +1,14 @@
 /**
- * `hgym <command>`: setup (Docker engine, base and sandbox image) and demo (a few tool
- * calls in a real sandbox). The server commands arrive with the server.
+ * `hgym <command>`: setup (Docker engine, sandbox image, default corpus), generate (task
+ * instances from repositories) and demo (a few tool calls in a real sandbox).
  */
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildDefaultCorpus } from '../env/corpus/default.js';
+import { modelDescriber } from '../env/tasks/llm.js';
+import { generate, GENERATE_USAGE } from './generate.js';
+import { progressBar } from './progress.js';
 import { DockerSandboxPool } from '../docker/pool.js';
 import { ToolBox } from '../env/tools/toolbox.js';
 import { isHgymError } from '../env/errors.js';
@@ -11,9 +16,11 @@ import { isHgymError } from '../env/errors.js';
 const USAGE = `usage: hgym <command>
 
 commands:
-  setup   make sure a Docker engine answers and the sandbox image is built
-  demo    run setup, then a short scripted episode of tool calls in a sandbox
-  help    show this text
+  setup      make sure a Docker engine answers, the sandbox image is built and the
+             default corpus is generated (HGYM_CORPUS_DIR, default .hgym/corpus)
+  generate   write task instances for repositories (hgym generate --help)
+  demo       run setup, then a short scripted episode of tool calls in a sandbox
+  help       show this text
 `;
 
 function packageRoot(): string {
@@ -22,10 +29,27 @@ function packageRoot(): string {
   return here.replace(/\/(dist\/)?bin\/?$/, '');
 }
 
-export function setup(): number {
+export function corpusDir(): string {
+  return process.env.HGYM_CORPUS_DIR ?? join(packageRoot(), '.hgym', 'corpus');
+}
+
+export async function setup(): Promise<number> {
   const script = `${packageRoot()}/docker/setup.sh`;
   const r = spawnSync('bash', [script], { stdio: 'inherit' });
-  return r.status ?? 1;
+  if (r.status !== 0) return r.status ?? 1;
+  const fetching = progressBar('fetching libraries');
+  const analysing = progressBar('generating tasks');
+  const describe = modelDescriber(process.env);
+  const summary = await buildDefaultCorpus(corpusDir(), {
+    onFetch: (done, total, name) => fetching.update(done, total, name),
+    onProgress: (e) => analysing.update(e.files, e.total, e.repo),
+    ...(describe ? { describe } : {}),
+  });
+  fetching.stop();
+  analysing.stop();
+  const counts = Object.entries(summary.instances).map(([k, v]) => `${v} ${k}`).join(', ');
+  process.stderr.write(`hgym setup: default corpus at ${corpusDir()}: ${counts}${summary.reused ? ' (up to date)' : ` (built in ${(summary.ms / 1000).toFixed(1)} s)`}\n`);
+  return 0;
 }
 
 const DEMO_ACTIONS = [
@@ -40,7 +64,7 @@ const DEMO_ACTIONS = [
 ];
 
 export async function demo(): Promise<number> {
-  const status = setup();
+  const status = await setup();
   if (status !== 0) return status;
   const pool = await DockerSandboxPool.start({ warm: 1, max: 2 });
   try {
@@ -66,7 +90,13 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'setup':
-        return setup();
+        return await setup();
+      case 'generate':
+        if (argv.includes('--help') || argv.includes('-h')) {
+          process.stdout.write(`${GENERATE_USAGE}\n`);
+          return 0;
+        }
+        return await generate(argv.slice(1));
       case 'demo':
         return await demo();
       case undefined:
@@ -83,6 +113,10 @@ export async function main(argv: string[]): Promise<number> {
     if (isHgymError(err)) {
       process.stderr.write(`hgym: ${err.code}: ${err.message}\n`);
       return 1;
+    }
+    if (String((err as { code?: string }).code).startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`hgym: ${(err as Error).message}\n`);
+      return 2;
     }
     throw err;
   }

@@ -1,0 +1,56 @@
+/**
+ * The default corpus: the Debian-packaged libraries (env/corpus/debian.ts) and the task
+ * instances generated from them, under one directory:
+ *   manifest.json            libraries, versions, licences
+ *   repos/<name>/            the repositories
+ *   tasks/<family>.jsonl     instances, one JSON line each
+ *   tasks/summary.json       what generation found, and the key that decides regeneration
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TaskInstance } from '../../schemas/tasks.js';
+import { fetchDebianLibraries } from './debian.js';
+import { FAMILIES, generateForRepo, writeInstances, type GenerateRunOptions, type RepoSummary } from '../tasks/generate.js';
+
+/** Bumped whenever generation changes what it produces, so existing corpora are rebuilt. */
+export const GENERATOR_VERSION = 1;
+export const DEFAULT_SEED = 1;
+export const DEFAULT_MAX_PER_REPO = 150;
+
+export interface CorpusSummary {
+  key: string;
+  repos: RepoSummary[];
+  instances: Record<string, number>;
+  ms: number;
+}
+
+export async function buildDefaultCorpus(
+  dir: string,
+  options: Pick<GenerateRunOptions, 'onProgress' | 'describe'> & { onFetch?: (done: number, total: number, name: string) => void } = {},
+): Promise<CorpusSummary & { reused: boolean }> {
+  const started = performance.now();
+  const libraries = await fetchDebianLibraries({ dir, ...(options.onFetch ? { onProgress: options.onFetch } : {}) });
+  const key = JSON.stringify({ generator: GENERATOR_VERSION, seed: DEFAULT_SEED, max: DEFAULT_MAX_PER_REPO, libraries: libraries.map((l) => [l.name, l.version]) });
+  const summaryPath = join(dir, 'tasks', 'summary.json');
+  if (existsSync(summaryPath)) {
+    const previous = JSON.parse(await readFile(summaryPath, 'utf8')) as CorpusSummary;
+    if (previous.key === key && FAMILIES.every((f) => existsSync(join(dir, 'tasks', `${f}.jsonl`)))) return { ...previous, reused: true };
+  }
+  const all: TaskInstance[] = [];
+  const repos: RepoSummary[] = [];
+  for (const lib of libraries) {
+    const { instances, summary } = await generateForRepo(
+      { root: lib.root, name: lib.name, license: lib.license, version: lib.version },
+      { seed: DEFAULT_SEED, maxPerRepo: DEFAULT_MAX_PER_REPO, ...options },
+    );
+    all.push(...instances);
+    repos.push(summary);
+  }
+  await mkdir(join(dir, 'tasks'), { recursive: true });
+  await writeInstances(join(dir, 'tasks'), all, FAMILIES);
+  const counts = Object.fromEntries(FAMILIES.map((f) => [f, all.filter((i) => i.task === f).length]));
+  const summary: CorpusSummary = { key, repos, instances: counts, ms: Math.round(performance.now() - started) };
+  await writeFile(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
+  return { ...summary, reused: false };
+}
