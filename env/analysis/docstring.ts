@@ -45,20 +45,22 @@ function isStringStatement(node: SyntaxNode | null): node is SyntaxNode {
   return !/[fFbB]/.test(prefix);
 }
 
-function firstStatement(block: SyntaxNode): { first: SyntaxNode | null; statements: number } {
+function firstStatements(block: SyntaxNode): { first: SyntaxNode | null; second: SyntaxNode | null; statements: number } {
   let first: SyntaxNode | null = null;
+  let second: SyntaxNode | null = null;
   let statements = 0;
   for (const child of block.namedChildren) {
     if (child.type === 'comment') continue;
     if (!first) first = child;
+    else if (!second) second = child;
     statements++;
   }
-  return { first, statements };
+  return { first, second, statements };
 }
 
 /** The docstring of a body (a `block`, or the module root), if its first statement is a string literal. */
 export function findDocstring(block: SyntaxNode, source: string): Docstring | null {
-  const { first, statements } = firstStatement(block);
+  const { first, second, statements } = firstStatements(block);
   if (!isStringStatement(first)) return null;
   const raw = first.firstNamedChild!.text;
   const value = literalValue(raw);
@@ -68,7 +70,7 @@ export function findDocstring(block: SyntaxNode, source: string): Docstring | nu
   let lineEnd = source.indexOf('\n', span.endIndex);
   if (lineEnd < 0) lineEnd = source.length;
   const ownLines = !source.slice(lineStart, span.startIndex).trim() && !source.slice(span.endIndex, lineEnd).trim();
-  return { span, raw, text: cleandoc(value), ownLines, hasFollowingStatements: statements > 1 };
+  return { span, raw, text: cleandoc(value), ownLines, hasFollowingStatements: statements > 1, nextIsString: isStringStatement(second) };
 }
 
 /**

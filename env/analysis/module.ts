@@ -15,6 +15,13 @@ function structureQuery(): ReturnType<typeof query> {
     (lambda) @lambda
     (import_statement) @import
     (import_from_statement) @import
+    (assignment left: (_) @bind)
+    (augmented_assignment left: (_) @bind)
+    (for_statement left: (_) @bind)
+    (for_in_clause left: (_) @bind)
+    (as_pattern_target) @bind
+    (named_expression name: (_) @bind)
+    (lambda parameters: (_) @bind)
   `);
   return structure;
 }
@@ -37,6 +44,16 @@ function calleePath(node: SyntaxNode): string | null {
   if (DOTTED.test(text)) return text;
   const sup = /^super\(\)\.([A-Za-z_][A-Za-z0-9_]*)$/.exec(text);
   return sup ? `super().${sup[1]}` : null;
+}
+
+/** The names a binding target or a parameter list binds; attributes and subscripts bind none. */
+function boundNames(node: SyntaxNode): string[] {
+  if (node.type === 'identifier') return [node.text];
+  if (node.type === 'attribute' || node.type === 'subscript' || node.type === 'type') return [];
+  // A parameter with a default: its name only, not the names its default value mentions.
+  const name = node.childForFieldName('name');
+  if (name && (node.type === 'default_parameter' || node.type === 'typed_default_parameter')) return boundNames(name);
+  return node.namedChildren.flatMap(boundNames);
 }
 
 function signatureEnd(def: SyntaxNode, body: SyntaxNode): number {
@@ -72,6 +89,7 @@ function definitionOf(node: SyntaxNode, source: string, module: string, file: st
     body: textSpan(body),
     docstring: findDocstring(body, source),
     calls: [],
+    locals: isClass ? [] : boundNames(node.childForFieldName('parameters')!),
     parent: parent?.qualname ?? null,
     bases,
   };
@@ -180,6 +198,13 @@ export function analyzeModule(file: string, source: string): ModuleResult {
       }
       case 'import':
         imports.push(...importsOf(node, module, isPackage));
+        break;
+      case 'bind':
+        // Names bound in a function body (or in a lambda or comprehension inside it) are
+        // its locals; class bodies are not scopes that functions see.
+        if (current && current.kind !== 'class' && node.startIndex >= current.body.startIndex) {
+          for (const local of boundNames(node)) if (!current.locals.includes(local)) current.locals.push(local);
+        }
         break;
     }
   }

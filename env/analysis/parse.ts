@@ -40,9 +40,16 @@ export function parsePython(source: string): ParseResult {
   return { tree };
 }
 
+/** The line of the first ERROR node or MISSING token (a missing token has the type it lacks, not MISSING). */
 function firstErrorLine(root: SyntaxNode): number {
-  const error = root.descendantsOfType('ERROR')[0] ?? root.descendantsOfType('MISSING')[0];
-  return (error?.startPosition.row ?? 0) + 1;
+  let node = root;
+  // Down the first child that holds an error; each step goes one level deeper.
+  while (!node.isError && !node.isMissing) {
+    const next = node.children.find((c) => c.hasError || c.isMissing);
+    if (!next) break;
+    node = next;
+  }
+  return node.startPosition.row + 1;
 }
 
 export function query(source: string): Parser.Query {

@@ -26,6 +26,8 @@ export function defKey(def: Pick<Definition, 'module' | 'qualname'>): string {
 
 export class RepoIndex {
   private readonly modules = new Map<string, ModuleIndex>();
+  /** Every package a module sits in, `__init__.py` or not (namespace packages). */
+  private readonly packages = new Set<string>();
 
   constructor(analyses: readonly ModuleAnalysis[]) {
     for (const analysis of analyses) {
@@ -40,6 +42,8 @@ export class RepoIndex {
       }
       const imports = new Map(analysis.imports.map((b) => [b.local, b]));
       this.modules.set(analysis.module, { analysis, byQualname, children, imports, assigned: new Set(analysis.assigned) });
+      const parts = analysis.module.split('.');
+      for (let i = 1; i < parts.length; i++) this.packages.add(parts.slice(0, i).join('.'));
     }
   }
 
@@ -60,6 +64,8 @@ export class RepoIndex {
       if (scope.kind === 'class') continue;
       const local = mod.children.get(scope.qualname)?.get(name);
       if (local) return { kind: 'def', def: local };
+      // A parameter or variable of the function hides the module's name: not known statically.
+      if (scope.locals.includes(name)) return null;
     }
     return this.member(module, name, depth);
   }
@@ -72,15 +78,21 @@ export class RepoIndex {
       const def = mod.children.get(null)?.get(name);
       if (def) return { kind: 'def', def };
       const binding = mod.imports.get(name);
-      if (binding) return this.binding(binding, depth + 1);
+      // `from . import name` in a package's __init__ binds its own submodule: not a re-export.
+      const ownSubmodule = binding?.kind === 'from' && binding.from === module && binding.name === name;
+      if (binding && !ownSubmodule) return this.binding(binding, depth + 1);
       if (mod.assigned.has(name)) return null;
     }
     const sub = `${module}.${name}`;
-    return this.modules.has(sub) ? { kind: 'module', module: sub } : null;
+    return this.isModule(sub) ? { kind: 'module', module: sub } : null;
+  }
+
+  private isModule(name: string): boolean {
+    return this.modules.has(name) || this.packages.has(name);
   }
 
   private binding(binding: ImportBinding, depth: number): Entity | null {
-    if (binding.kind === 'module') return this.modules.has(binding.target) ? { kind: 'module', module: binding.target } : null;
+    if (binding.kind === 'module') return this.isModule(binding.target) ? { kind: 'module', module: binding.target } : null;
     return this.member(binding.from!, binding.name!, depth);
   }
 

@@ -22,6 +22,8 @@ export interface Docstring {
   ownLines: boolean;
   /** Other statements follow it in the body. */
   hasFollowingStatements: boolean;
+  /** The next statement is a string literal too (it would become the docstring without this one). */
+  nextIsString: boolean;
 }
 
 export type DefinitionKind = 'function' | 'method' | 'class';
@@ -54,6 +56,12 @@ export interface Definition {
   docstring: Docstring | null;
   /** Calls in the body, excluding those inside nested definitions. */
   calls: CallSite[];
+  /**
+   * For functions and methods: the names bound in their own scope (parameters, assignment,
+   * loop, `with`/`except` targets, and those of lambdas and comprehensions inside), which
+   * hide the same names of the module.
+   */
+  locals: string[];
   /** Qualname of the enclosing definition, or null at module level. */
   parent: string | null;
   /** For classes: the base class expressions as written. */

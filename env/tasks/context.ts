@@ -40,3 +40,14 @@ export function instanceId(task: string, ctx: RepoContext, parts: readonly strin
   const hash = createHash('sha256').update([ctx.ref.snapshot, ...parts].join('\0')).digest('hex').slice(0, 12);
   return `${task}.${ctx.name.replace(/[^A-Za-z0-9_-]/g, '_')}.${hash}`;
 }
+
+/**
+ * Definitions whose qualname occurs once in their file. A name defined twice (a property
+ * getter and setter, alternatives in an if/else) is ambiguous to grade, so it is never a
+ * target or a dependency.
+ */
+export function uniquelyNamed(analysis: RepoAnalysis): Set<string> {
+  const counts = new Map<string, number>();
+  for (const m of analysis.modules) for (const d of m.definitions) counts.set(`${d.file}:${d.qualname}`, (counts.get(`${d.file}:${d.qualname}`) ?? 0) + 1);
+  return new Set([...counts].filter(([, n]) => n === 1).map(([k]) => k));
+}

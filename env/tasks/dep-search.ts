@@ -6,7 +6,7 @@ import type { Definition } from '../analysis/types.js';
 import type { DepSearchInstance } from '../../schemas/tasks.js';
 import type { Changes } from './changes.js';
 import { codeChanges, definitionsOf, f1, type GradeResult } from './grade.js';
-import { instanceId, isTestFile, workspacePath, type GenerateOptions, type RepoContext } from './context.js';
+import { instanceId, isTestFile, uniquelyNamed, workspacePath, type GenerateOptions, type RepoContext } from './context.js';
 
 export const MIN_DEPENDENCIES = 1;
 export const MAX_DEPENDENCIES = 5;
@@ -36,12 +36,14 @@ function instruction(ctx: RepoContext, target: Definition, comment: string): str
 export async function generateDepSearch(ctx: RepoContext, options: GenerateOptions): Promise<DepSearchInstance[]> {
   // Bucket targets by how many dependencies they have, then take from each bucket in turn.
   const buckets = new Map<number, { def: Definition; deps: Definition[] }[]>();
+  const unique = uniquelyNamed(ctx.analysis);
+  const isUnique = (d: Definition) => unique.has(`${d.file}:${d.qualname}`);
   for (const m of ctx.analysis.modules) {
     if (isTestFile(m.file)) continue;
     for (const def of m.definitions) {
-      if (def.kind === 'class') continue;
+      if (def.kind === 'class' || !isUnique(def)) continue;
       const deps = ctx.analysis.index.dependencies(def);
-      if (deps.length < MIN_DEPENDENCIES || deps.length > MAX_DEPENDENCIES) continue;
+      if (deps.length < MIN_DEPENDENCIES || deps.length > MAX_DEPENDENCIES || !deps.every(isUnique)) continue;
       const bucket = buckets.get(deps.length) ?? [];
       bucket.push({ def, deps });
       buckets.set(deps.length, bucket);

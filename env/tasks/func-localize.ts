@@ -9,13 +9,14 @@ import type { Edit, FuncLocalizeInstance } from '../../schemas/tasks.js';
 import type { Changes } from './changes.js';
 import { describeByRule } from './describe.js';
 import { applyEdits } from './edits.js';
-import { codeChanges, definitionsOf, f1, modifiedFile, round, tokenF1, type GradeResult } from './grade.js';
-import { instanceId, isTestFile, workspacePath, type RepoContext, type GenerateOptions } from './context.js';
+import { codeChanges, definitionsOf, f1, round, tokenF1, type GradeResult } from './grade.js';
+import { instanceId, isTestFile, uniquelyNamed, workspacePath, type RepoContext, type GenerateOptions } from './context.js';
 
 type Target = { def: Definition; description: string; source: 'rule' | 'model' };
 
 /** Definitions whose docstring can be removed cleanly and is worth asking for. */
 function candidates(ctx: RepoContext): Definition[] {
+  const unique = uniquelyNamed(ctx.analysis);
   return ctx.analysis.modules.flatMap((m) =>
     isTestFile(m.file)
       ? []
@@ -23,9 +24,11 @@ function candidates(ctx: RepoContext): Definition[] {
           (d) =>
             d.kind !== 'class' &&
             !/^__.*__$/.test(d.name) &&
+            unique.has(`${d.file}:${d.qualname}`) &&
             d.docstring !== null &&
             d.docstring.ownLines &&
             d.docstring.hasFollowingStatements &&
+            !d.docstring.nextIsString &&
             isRealDocstring(d.docstring.text),
         ),
   );
@@ -116,9 +119,10 @@ export async function generateFuncLocalize(ctx: RepoContext, options: GenerateOp
 export function gradeFuncLocalize(instance: FuncLocalizeInstance, changes: Changes): GradeResult {
   const code = codeChanges(changes);
   if (code.length > 0) return { reward: 0, info: { rule: 'code_changed', code_changes: code, added_files: changes.added } };
+  // Each modified file is parsed once for its definitions after the episode.
+  const after = new Map(changes.modified.filter((m) => m.path.endsWith('.py')).map((m) => [m.path, definitionsOf(m.path, m.after)]));
   const targets = instance.gold.targets.map((t) => {
-    const file = modifiedFile(changes, t.file);
-    const def = file ? definitionsOf(t.file, file.after).get(t.qualname) : undefined;
+    const def = after.get(t.file)?.get(t.qualname);
     const doc = def?.docstring ?? null;
     const documented = doc !== null && isRealDocstring(doc.text);
     return {
@@ -132,12 +136,12 @@ export function gradeFuncLocalize(instance: FuncLocalizeInstance, changes: Chang
   const targetKeys = new Set(instance.gold.targets.map((t) => `${t.file}:${t.qualname}`));
   const extra: string[] = [];
   for (const m of changes.modified) {
-    if (!m.path.endsWith('.py')) continue;
+    const defs = after.get(m.path);
+    if (!defs) continue;
+    const gained = [...defs].filter(([qualname, def]) => def.docstring && !targetKeys.has(`${m.path}:${qualname}`));
+    if (gained.length === 0) continue;
     const before = definitionsOf(m.path, m.before);
-    for (const [qualname, def] of definitionsOf(m.path, m.after)) {
-      if (targetKeys.has(`${m.path}:${qualname}`) || !def.docstring) continue;
-      if (!before.get(qualname)?.docstring) extra.push(`${m.path}:${qualname}`);
-    }
+    for (const [qualname] of gained) if (!before.get(qualname)?.docstring) extra.push(`${m.path}:${qualname}`);
   }
   const tp = targets.filter((t) => t.documented).length;
   const score = f1(tp, extra.length, targets.length - tp);

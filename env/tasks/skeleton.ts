@@ -28,12 +28,17 @@ export function codeSkeleton(source: string): string | null {
   const cursor = parsed.tree.walk();
   for (;;) {
     const type = cursor.nodeType;
+    const named = cursor.nodeIsNamed;
     const skip = type === 'comment' || (type === 'expression_statement' && docs.has(cursor.startIndex));
     if (!skip) {
-      const isLeaf = cursor.currentNode.childCount === 0;
-      if (isLeaf) out.push(cursor.nodeIsNamed ? `${type}:${source.slice(cursor.startIndex, cursor.endIndex)}` : type);
-      else if (cursor.nodeIsNamed) out.push(`(${type}`);
-      if (!isLeaf && cursor.gotoFirstChild()) continue;
+      const start = cursor.startIndex;
+      const end = cursor.endIndex;
+      // Moving the cursor tells a leaf from a parent without making a node object.
+      if (cursor.gotoFirstChild()) {
+        if (named) out.push(`(${type}`);
+        continue;
+      }
+      out.push(named ? `${type}:${source.slice(start, end)}` : type);
     }
     // Leave this node: close named parents as they finish.
     for (;;) {
