@@ -46,14 +46,14 @@ export async function resolveRepo(arg: string, cacheDir: string): Promise<RepoSo
     try {
       await run('git', ['clone', '--quiet', '--no-checkout', url, dir], { timeout: 600_000 });
     } catch (err) {
-      throw new Error(`cannot clone ${url}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
+      throw new Error(`cannot clone ${url}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`, { cause: err });
     }
   }
   try {
     await run('git', ['-C', dir, 'checkout', '--quiet', '--force', rev ?? 'HEAD'], { timeout: 120_000 });
     await run('git', ['-C', dir, 'clean', '-q', '-f', '-d', '-x'], { timeout: 120_000 });
   } catch (err) {
-    throw new Error(`cannot check out ${rev ?? 'HEAD'} of ${url}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
+    throw new Error(`cannot check out ${rev ?? 'HEAD'} of ${url}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`, { cause: err });
   }
   const commit = (await run('git', ['-C', dir, 'rev-parse', 'HEAD'])).stdout.trim();
   return { root: dir, name: repoName(url), url, commit };
