@@ -2,9 +2,15 @@
  * Gold answers applied the way an agent would: through the str_replace_editor tool.
  * `read` gives the current text of a workspace file (relative path).
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { analyzeModule } from '../../env/analysis/module.js';
-import type { ToolBox } from '../../env/tools/toolbox.js';
-import type { DepSearchInstance, FuncLocalizeInstance } from '../../schemas/tasks.js';
+import { sha256 } from '../../env/corpus/snapshot.js';
+import { collectChanges, type Changes } from '../../env/tasks/changes.js';
+import { applyEdits } from '../../env/tasks/edits.js';
+import { ToolBox } from '../../env/tools/toolbox.js';
+import type { DepSearchInstance, FuncLocalizeInstance, TaskInstance } from '../../schemas/tasks.js';
+import { MemorySandbox } from './memory-sandbox.js';
 
 type Read = (file: string) => Promise<string>;
 
@@ -42,4 +48,31 @@ export async function applyDepSearchGold(toolbox: ToolBox, root: string, instanc
     const indent = /^\s*/.exec(line)![0];
     await insert(toolbox, `${root}/${d.file}`, d.start - 1, `${indent}${instance.gold.comment}`);
   }
+}
+
+/**
+ * An episode on an instance of a corpus directory, in a MemorySandbox holding the files the
+ * instance touches as the agent gets them (edits applied).
+ */
+export async function corpusEpisode(corpusDir: string, instance: TaskInstance) {
+  const files = new Set(instance.edits.map((e) => e.file));
+  if (instance.task === 'func_localize') for (const x of instance.gold.targets) files.add(x.file);
+  else for (const d of instance.gold.dependencies) files.add(d.file);
+  const root = `/workspace/${instance.repo.name}`;
+  const sandbox = new MemorySandbox();
+  const baseline = new Map<string, string>();
+  const texts = new Map<string, string>();
+  for (const file of files) {
+    const original = await readFile(join(corpusDir, 'repos', instance.repo.name, file), 'utf8');
+    const text = applyEdits(original, instance.edits.filter((e) => e.file === file));
+    sandbox.put(`${root}/${file}`, text);
+    baseline.set(file, sha256(text));
+    texts.set(file, text);
+  }
+  const toolbox = new ToolBox(sandbox);
+  const read = async (file: string) => String(sandbox.content(`${root}/${file}`));
+  const changes = (): Promise<Changes> => collectChanges(sandbox, root, { files: baseline, read: async (f) => texts.get(f) ?? null });
+  const applyGold = (): Promise<void> =>
+    instance.task === 'func_localize' ? applyFuncLocalizeGold(toolbox, root, instance, read) : applyDepSearchGold(toolbox, root, instance, read);
+  return { root, sandbox, toolbox, read, changes, applyGold };
 }

@@ -1,0 +1,72 @@
+/**
+ * Task generation and grading benchmark over the default corpus. Prints one JSON object:
+ * - analysis: MB of Python source per second through analyzeRepo (parse, extract, index);
+ * - generation: milliseconds per family over all repositories (after analysis);
+ * - grading: per family, the grader's time on the gold answer (applied through the editor
+ *   beforehand, not timed) for a sample of instances, p50 and p99.
+ * Usage: node --import tsx bench/tasks.ts [--sample N]
+ */
+import { join } from 'node:path';
+import { buildDefaultCorpus } from '../env/corpus/default.js';
+import { gradeDepSearch } from '../env/tasks/dep-search.js';
+import { gradeFuncLocalize } from '../env/tasks/func-localize.js';
+import { FAMILIES, generateForRepo, readInstances } from '../env/tasks/generate.js';
+import { Rng } from '../env/tasks/rng.js';
+import type { DepSearchInstance, FuncLocalizeInstance } from '../schemas/tasks.js';
+import { corpusEpisode } from '../test/helpers/gold.js';
+import { percentile, round } from './stats.js';
+
+const sampleArg = process.argv.indexOf('--sample');
+const SAMPLE = sampleArg >= 0 ? Number(process.argv[sampleArg + 1]) : 200;
+const dir = process.env.HGYM_CORPUS_DIR ?? join(import.meta.dirname, '..', '.hgym', 'corpus');
+
+const corpus = await buildDefaultCorpus(dir);
+let bytes = 0;
+let analysisMs = 0;
+const generationMs: Record<string, number> = Object.fromEntries(FAMILIES.map((f) => [f, 0]));
+const counts: Record<string, number> = Object.fromEntries(FAMILIES.map((f) => [f, 0]));
+for (const repo of corpus.repos) {
+  const { summary } = await generateForRepo({ root: join(dir, 'repos', repo.repo), name: repo.repo }, { seed: 1 });
+  bytes += summary.bytes;
+  analysisMs += summary.analysisMs;
+  for (const f of FAMILIES) {
+    generationMs[f]! += summary.generationMs[f] ?? 0;
+    counts[f]! += summary.instances[f] ?? 0;
+  }
+}
+
+const grading: Record<string, { n: number; p50: number; p99: number }> = {};
+for (const family of FAMILIES) {
+  const all = await readInstances(join(dir, 'tasks', `${family}.jsonl`));
+  const times: number[] = [];
+  for (const instance of new Rng(11).shuffle(all).slice(0, SAMPLE)) {
+    const episode = await corpusEpisode(dir, instance);
+    await episode.applyGold();
+    const changes = await episode.changes();
+    const started = performance.now();
+    const result = family === 'func_localize' ? gradeFuncLocalize(instance as FuncLocalizeInstance, changes) : gradeDepSearch(instance as DepSearchInstance, changes);
+    times.push(performance.now() - started);
+    if (result.reward !== 1) throw new Error(`${instance.instance_id}: the gold answer scored ${result.reward}`);
+  }
+  grading[family] = { n: times.length, p50: percentile(times, 50), p99: percentile(times, 99) };
+}
+
+const mbPerS = bytes / 1e6 / (analysisMs / 1000);
+process.stdout.write(
+  `${JSON.stringify(
+    {
+      benchmark: 'tasks',
+      when: new Date().toISOString(),
+      corpus: { repos: corpus.repos.length, mb: round(bytes / 1e6, 2), instances: counts },
+      analysis_mb_per_s: round(mbPerS, 2),
+      generation_ms: generationMs,
+      grading_ms: grading,
+      targets: {
+        analysis_ge_5_mb_per_s: mbPerS >= 5,
+        grading_p50_le_50ms: Object.values(grading).every((g) => g.p50 <= 50),
+      },
+    },
+    null,
+    2,
+  )}\n`,
+);
