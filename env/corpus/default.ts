@@ -14,7 +14,7 @@ import { fetchDebianLibraries } from './debian.js';
 import { FAMILIES, generateForRepo, writeInstances, type GenerateRunOptions, type RepoSummary } from '../tasks/generate.js';
 
 /** Bumped whenever generation changes what it produces, so existing corpora are rebuilt. */
-export const GENERATOR_VERSION = 3;
+export const GENERATOR_VERSION = 4;
 export const DEFAULT_SEED = 1;
 export const DEFAULT_MAX_PER_REPO = 150;
 

@@ -25,13 +25,20 @@ function lowerFirst(text: string): string {
   return /^[A-Z][a-z]/.test(text) ? text[0]!.toLowerCase() + text.slice(1) : text;
 }
 
-/** Replaces the names in `hidden` (whole words, with or without call parentheses) by a phrase. */
+/**
+ * Replaces the names in `hidden` by a phrase. A name that looks like code (an underscore,
+ * a capital after the first letter, a digit, a dot) is masked wherever it stands; a name
+ * that is also an English word ("area") only where it is written as code (in backticks or
+ * called), so "computes the area" keeps its sense.
+ */
 export function maskNames(text: string, hidden: readonly string[], replacement = 'this function'): string {
   let out = text;
   for (const name of hidden) {
     if (!name) continue;
     const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    out = out.replace(new RegExp(`\`{0,2}\\b${escaped}\\b(\\(\\))?\`{0,2}`, 'g'), replacement);
+    const codeLike = /[_.0-9]|.[A-Z]/.test(name);
+    const pattern = codeLike ? `\`{0,2}\\b${escaped}\\b(\\(\\))?\`{0,2}` : `\`{1,2}${escaped}(\\(\\))?\`{1,2}|\\b${escaped}\\(\\)`;
+    out = out.replace(new RegExp(pattern, 'g'), replacement);
   }
   return out;
 }
