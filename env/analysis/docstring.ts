@@ -45,14 +45,16 @@ function isStringStatement(node: SyntaxNode | null): node is SyntaxNode {
   return !/[fFbB]/.test(prefix);
 }
 
+/** The first two statements of a body (comments are not statements); `statements` counts up to two. */
 function firstStatements(block: SyntaxNode): { first: SyntaxNode | null; second: SyntaxNode | null; statements: number } {
   let first: SyntaxNode | null = null;
   let second: SyntaxNode | null = null;
   let statements = 0;
-  for (const child of block.namedChildren) {
+  // Sibling steps, not namedChildren: a long body would otherwise be copied out whole.
+  for (let child = block.firstNamedChild; child && statements < 2; child = child.nextNamedSibling) {
     if (child.type === 'comment') continue;
     if (!first) first = child;
-    else if (!second) second = child;
+    else second = child;
     statements++;
   }
   return { first, second, statements };

@@ -1,9 +1,9 @@
 /** Analysis of a whole repository snapshot: every Python file, then one resolution index. */
 import { availableParallelism } from 'node:os';
 import { readdir, readFile } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
 import { join, relative } from 'node:path';
-import { analyzeFile, type FileAnswer } from './module.js';
+import { analyzeSource, readAhead, type FileAnswer } from './module.js';
+import { analyzeOnWorkers } from './pool.js';
 import { RepoIndex } from './resolve.js';
 import type { ModuleAnalysis, SkippedFile } from './types.js';
 
@@ -34,17 +34,6 @@ export async function pythonFiles(root: string): Promise<string[]> {
   return out.sort();
 }
 
-// Compiled, the worker is worker.js beside this file. Run from source (tests, tsx) it is
-// worker.ts, loaded through tsx's loader, which a worker does not inherit.
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.meta.url);
-
-function startWorker(root: string): Worker {
-  if (!FROM_SOURCE) return new Worker(WORKER_URL, { workerData: { root } });
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
-  return new Worker(boot, { eval: true, workerData: { root } });
-}
-
 /** Small repositories are analysed in-process: starting workers would cost more. */
 const IN_PROCESS_BELOW = 64;
 
@@ -53,39 +42,16 @@ export function analysisThreads(): number {
   return Math.max(1, Math.min(4, availableParallelism()));
 }
 
-/**
- * Parses files on worker threads (tree-sitter parsing is CPU-bound and per file), two or
- * more files in flight per worker so that reading overlaps parsing.
- */
 async function analyzeFiles(root: string, files: string[], threads: number, onAnswer: (a: FileAnswer) => void): Promise<void> {
-  if (files.length === 0) return;
-  if (threads <= 1 || files.length < IN_PROCESS_BELOW) {
-    for (const file of files) onAnswer(await analyzeFile(root, file));
-    return;
-  }
-  const workers = Array.from({ length: Math.min(threads, files.length) }, () =>
-    startWorker(root),
-  );
-  let next = 0;
-  let answered = 0;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const feed = (w: Worker): void => {
-        if (next < files.length) w.postMessage(files[next++]!);
-      };
-      for (const w of workers) {
-        w.on('message', (a: FileAnswer) => {
-          onAnswer(a);
-          if (++answered === files.length) resolve();
-          else feed(w);
-        });
-        w.on('error', reject);
-        feed(w);
-        feed(w);
-      }
-    });
-  } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+  if (threads > 1 && files.length >= IN_PROCESS_BELOW) return analyzeOnWorkers(root, files, threads, onAnswer);
+  // In-process: reads run a few files ahead of parsing.
+  const reads: ReturnType<typeof readAhead>[] = [];
+  const AHEAD = 8;
+  for (let i = 0; i < Math.min(AHEAD, files.length); i++) reads.push(readAhead(root, files[i]!));
+  for (let i = 0; i < files.length; i++) {
+    if (i + AHEAD < files.length) reads.push(readAhead(root, files[i + AHEAD]!));
+    const read = await reads[i]!;
+    onAnswer('source' in read ? analyzeSource(read.file, read.source) : read);
   }
 }
 

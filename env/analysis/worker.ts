@@ -1,10 +1,7 @@
-/** Worker thread: analyses the files it is sent and posts each result back. */
-import { parentPort, workerData } from 'node:worker_threads';
+/** Worker thread: analyses each file it is sent and posts the result back. */
+import { parentPort } from 'node:worker_threads';
 import { analyzeFile } from './module.js';
 
-const { root } = workerData as { root: string };
-
-// The parent terminates the worker once every file is answered.
-parentPort!.on('message', async (file: string) => {
+parentPort!.on('message', async ({ root, file }: { root: string; file: string }) => {
   parentPort!.postMessage(await analyzeFile(root, file));
 });
