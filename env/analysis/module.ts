@@ -47,16 +47,21 @@ export function moduleName(file: string): { module: string; isPackage: boolean }
   return { module: parts.join('.'), isPackage };
 }
 
-const DOTTED = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+const CALLEE = /^([A-Za-z_][A-Za-z0-9_]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*)\s*\(/;
+const SUPER_CALLEE = /^super\s*\(\s*\)\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(/;
 
-/** The callee as a dotted path, `super().name`, or null for any other expression. */
-function calleePath(node: SyntaxNode): string | null {
-  if (node.type === 'identifier') return node.text;
-  if (node.type !== 'attribute') return null;
-  const text = node.text.replace(/\s+/g, '');
-  if (DOTTED.test(text)) return text;
-  const sup = /^super\(\)\.([A-Za-z_][A-Za-z0-9_]*)$/.exec(text);
-  return sup ? `super().${sup[1]}` : null;
+/**
+ * The callee of the call at `start..end`, read from its text: a dotted path, or
+ * `super().name`; null for any other expression. Read this way it needs no node of its own.
+ * Where the callee is itself a call (`f(x)(y)`, `a.b(x).c(y)`), this gives the inner
+ * call's callee again, which that call records anyway: the set of callees is unchanged.
+ */
+function calleeAt(source: string, start: number, end: number): string | null {
+  const head = source.slice(start, Math.min(end, start + 256));
+  const sup = SUPER_CALLEE.exec(head);
+  if (sup) return `super().${sup[1]}`;
+  const m = CALLEE.exec(head);
+  return m ? m[1]!.replace(/\s+/g, '') : null;
 }
 
 /** The names a binding target or a parameter list binds; attributes and subscripts bind none. */
@@ -206,8 +211,7 @@ export function analyzeModule(file: string, source: string): ModuleResult {
     if (type === 'call') {
       // A call in a definition's default values runs in the enclosing scope, not the body.
       const owner = current && start < current.body.startIndex ? (open[open.length - 2]?.def ?? null) : current;
-      const callee = node.firstChild;
-      if (owner && callee) owner.calls.push({ line: node.startPosition.row + 1, callee: calleePath(callee), inLambda: lambdas.length > 0 });
+      owner?.calls.push({ line: node.startPosition.row + 1, callee: calleeAt(source, start, node.endIndex), inLambda: lambdas.length > 0 });
     } else if (type === 'function_definition' || type === 'class_definition') {
       const def = definitionOf(node, source, module, file, current);
       definitions.push(def);
