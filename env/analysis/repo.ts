@@ -34,8 +34,8 @@ export async function pythonFiles(root: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Small repositories are analysed in-process: starting workers would cost more. */
-const IN_PROCESS_BELOW = 64;
+/** Tiny repositories are analysed in-process: handing files to workers would cost more. */
+const IN_PROCESS_BELOW = 8;
 
 /** How many threads parse at once: one per core, at most four. */
 export function analysisThreads(): number {
