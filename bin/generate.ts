@@ -11,7 +11,7 @@ import { progressBar } from './progress.js';
 export const GENERATE_USAGE = `usage: hgym generate --repo <path|url[@rev]> [--repo ...] [--tasks func_localize,dep_search]
                      [--out DIR] [--seed N] [--max-per-repo N]`;
 
-export async function generate(argv: string[]): Promise<number> {
+export async function generate(argv: string[], print: (text: string) => void = (text) => process.stdout.write(text)): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -57,7 +57,7 @@ export async function generate(argv: string[]): Promise<number> {
   const paths = await writeInstances(values.out, all, tasks as Family[]);
   const seconds = (performance.now() - started) / 1000;
   const counts = Object.fromEntries(tasks.map((t) => [t, all.filter((i) => i.task === t).length]));
-  process.stdout.write(
+  print(
     `${JSON.stringify(
       {
         repos: repos.length,
