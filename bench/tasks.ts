@@ -1,7 +1,8 @@
 /**
  * Task generation and grading benchmark over the default corpus. Prints one JSON object:
  * - analysis: MB of Python source per second through analyzeRepo (read, parse, extract,
- *   index), after one untimed warm-up run that starts the worker pool;
+ *   index), the median of five passes over the corpus, after one untimed warm-up run that
+ *   starts the worker pool;
  * - generation: milliseconds per family over all repositories (after analysis);
  * - grading: per family, the grader's time on the gold answer (applied through the editor
  *   beforehand, not timed) for a sample of instances, p50 and p99.
@@ -20,6 +21,7 @@ import { percentile, round } from './stats.js';
 
 const sampleArg = process.argv.indexOf('--sample');
 const SAMPLE = sampleArg >= 0 ? Number(process.argv[sampleArg + 1]) : 200;
+const PASSES = 5;
 const dir = process.env.HGYM_CORPUS_DIR ?? join(import.meta.dirname, '..', '.hgym', 'corpus');
 
 const corpus = await buildDefaultCorpus(dir);
@@ -28,17 +30,23 @@ const corpus = await buildDefaultCorpus(dir);
 const largest = [...corpus.repos].sort((a, b) => b.bytes - a.bytes)[0]!;
 await analyzeRepo(join(dir, 'repos', largest.repo));
 let bytes = 0;
-let analysisMs = 0;
 const generationMs: Record<string, number> = Object.fromEntries(FAMILIES.map((f) => [f, 0]));
 const counts: Record<string, number> = Object.fromEntries(FAMILIES.map((f) => [f, 0]));
 for (const repo of corpus.repos) {
   const { summary } = await generateForRepo({ root: join(dir, 'repos', repo.repo), name: repo.repo }, { seed: 1 });
   bytes += summary.bytes;
-  analysisMs += summary.analysisMs;
   for (const f of FAMILIES) {
     generationMs[f]! += summary.generationMs[f] ?? 0;
     counts[f]! += summary.instances[f] ?? 0;
   }
+}
+
+// Throughput of whole passes over the corpus; the median of the passes is the figure.
+const passes: number[] = [];
+for (let pass = 0; pass < PASSES; pass++) {
+  let ms = 0;
+  for (const repo of corpus.repos) ms += (await analyzeRepo(join(dir, 'repos', repo.repo))).stats.ms;
+  passes.push(round(bytes / 1e6 / (ms / 1000), 2));
 }
 
 const grading: Record<string, { n: number; p50: number; p99: number }> = {};
@@ -57,14 +65,14 @@ for (const family of FAMILIES) {
   grading[family] = { n: times.length, p50: percentile(times, 50), p99: percentile(times, 99) };
 }
 
-const mbPerS = bytes / 1e6 / (analysisMs / 1000);
+const mbPerS = percentile(passes, 50);
 process.stdout.write(
   `${JSON.stringify(
     {
       benchmark: 'tasks',
       when: new Date().toISOString(),
       corpus: { repos: corpus.repos.length, mb: round(bytes / 1e6, 2), instances: counts },
-      analysis_mb_per_s: round(mbPerS, 2),
+      analysis_mb_per_s: { median: mbPerS, passes },
       generation_ms: generationMs,
       grading_ms: grading,
       targets: {
