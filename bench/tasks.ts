@@ -11,11 +11,9 @@
 import { join } from 'node:path';
 import { analyzeRepo } from '../env/analysis/repo.js';
 import { buildDefaultCorpus } from '../env/corpus/default.js';
-import { gradeDepSearch } from '../env/tasks/dep-search.js';
-import { gradeFuncLocalize } from '../env/tasks/func-localize.js';
+import { gradeInstance } from '../env/tasks/families.js';
 import { FAMILIES, generateForRepo, readInstances } from '../env/tasks/generate.js';
 import { Rng } from '../env/tasks/rng.js';
-import type { DepSearchInstance, FuncLocalizeInstance } from '../schemas/tasks.js';
 import { corpusEpisode } from '../test/helpers/gold.js';
 import { percentile, round } from './stats.js';
 
@@ -58,7 +56,7 @@ for (const family of FAMILIES) {
     await episode.applyGold();
     const changes = await episode.changes();
     const started = performance.now();
-    const result = family === 'func_localize' ? gradeFuncLocalize(instance as FuncLocalizeInstance, changes) : gradeDepSearch(instance as DepSearchInstance, changes);
+    const result = gradeInstance(instance, changes);
     times.push(performance.now() - started);
     if (result.reward !== 1) throw new Error(`${instance.instance_id}: the gold answer scored ${result.reward}`);
   }
