@@ -49,6 +49,26 @@ export const ERRORS = {
     message: 'The sandbox executor failed: %s',
     doc: 'The in-container executor answered with an error the request could not have caused (a protocol or I/O failure inside the sandbox).',
   },
+  HGYM_ERR_BAD_REQUEST: {
+    status: 400,
+    message: 'The request is malformed: %s',
+    doc: 'The body is not valid JSON, or does not match the route\'s schema; the message carries the schema\'s complaint.',
+  },
+  HGYM_ERR_UNAUTHORIZED: {
+    status: 401,
+    message: 'A valid bearer token is required',
+    doc: 'HGYM_API_KEY is set on the server and the request has no `Authorization: Bearer <key>` header with that key.',
+  },
+  HGYM_ERR_NOT_FOUND: {
+    status: 404,
+    message: 'Not found: %s',
+    doc: 'No such route, episode, schema or task instance.',
+  },
+  HGYM_ERR_INTERNAL: {
+    status: 500,
+    message: 'Internal error: %s',
+    doc: 'A failure inside the server that no other code describes. It is logged with the request id.',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,0 +1,43 @@
+/**
+ * Every error leaves the server as `{statusCode, code, error, message}` with a code from the
+ * one registry (env/errors.ts). Fastify's own failures (bad JSON, schema mismatch, unknown
+ * route) are translated to registry codes here.
+ */
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { HgymError, hgymError } from '../env/errors.js';
+
+export interface ErrorBody {
+  statusCode: number;
+  code: string;
+  error: string;
+  message: string;
+}
+
+export function toHgymError(err: FastifyError | Error): HgymError {
+  if (err instanceof HgymError) return err;
+  const e = err as FastifyError;
+  if (e.validation) return hgymError('HGYM_ERR_BAD_REQUEST', e.message);
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    // Body parsing and size limits (FST_ERR_CTP_*) and other client faults.
+    return e.statusCode === 404 ? hgymError('HGYM_ERR_NOT_FOUND', e.message) : hgymError('HGYM_ERR_BAD_REQUEST', e.message);
+  }
+  return new HgymError('HGYM_ERR_INTERNAL', [e.message], { cause: err });
+}
+
+export function errorBody(err: HgymError): ErrorBody {
+  return { statusCode: err.statusCode, code: err.code, error: STATUS_CODES[err.statusCode] ?? 'Error', message: err.message };
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const coded = toHgymError(err);
+    if (coded.statusCode >= 500) request.log.error({ err }, 'request failed');
+    if (coded.code === 'HGYM_ERR_CAPACITY') reply.header('retry-after', '1');
+    return reply.status(coded.statusCode).send(errorBody(coded));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const err = hgymError('HGYM_ERR_NOT_FOUND', `${request.method} ${request.url}`);
+    return reply.status(404).send(errorBody(err));
+  });
+}

@@ -1,0 +1,42 @@
+/** Health, readiness, and what the server offers: tools, schemas, task families. */
+import type { FastifyInstance } from 'fastify';
+import { hgymError } from '../../env/errors.js';
+import type { Corpus } from '../../env/corpus/load.js';
+import type { SandboxPool } from '../../env/sandbox.js';
+import { TOOL_DEFINITIONS } from '../../env/tools/toolbox.js';
+import { SCHEMAS } from '../schemas.js';
+
+export interface MetaOptions {
+  instanceId: string;
+  corpus: Corpus;
+  pool: SandboxPool | null;
+}
+
+export async function metaRoutes(app: FastifyInstance, options: MetaOptions): Promise<void> {
+  app.get('/healthz', { config: { public: true } }, async () => ({ status: 'ok', instance: options.instanceId }));
+
+  app.get('/readyz', { config: { public: true } }, async (_request, reply) => {
+    const problems: string[] = [];
+    if (!options.pool) problems.push('no sandbox pool is configured');
+    else if (options.pool.stats().warm === 0) problems.push('no warm sandbox yet');
+    if (options.corpus.instances.size === 0) problems.push(`no task instances under ${options.corpus.dir}`);
+    if (problems.length > 0) return reply.status(503).send({ status: 'not ready', problems });
+    return { status: 'ready', pool: options.pool!.stats() };
+  });
+
+  app.get('/v1/tools', async () => ({ tools: TOOL_DEFINITIONS }));
+
+  app.get('/v1/schemas', async () => ({ schemas: Object.keys(SCHEMAS).sort() }));
+
+  app.get<{ Params: { id: string } }>('/v1/schemas/:id', async (request) => {
+    const schema = SCHEMAS[request.params.id];
+    if (!schema) throw hgymError('HGYM_ERR_NOT_FOUND', `schema ${request.params.id}`);
+    return schema;
+  });
+
+  app.get('/v1/tasks', async () => ({
+    corpus: options.corpus.dir,
+    instances: options.corpus.instances.size,
+    families: Object.fromEntries([...options.corpus.families].map(([family, ids]) => [family, { instances: ids.length }])),
+  }));
+}

@@ -1,0 +1,84 @@
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { build } from '../../server/app.js';
+import { loadCorpus } from '../../env/corpus/load.js';
+import { generateForRepo, writeInstances, FAMILIES } from '../../env/tasks/generate.js';
+import type { PoolStats, SandboxPool } from '../../env/sandbox.js';
+
+const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'shapes');
+
+async function corpusDir(t: Test): Promise<string> {
+  const dir = t.testdir({});
+  const { instances } = await generateForRepo({ root: FIXTURE, name: 'shapes' }, { seed: 1 });
+  await writeInstances(join(dir, 'tasks'), instances, FAMILIES);
+  return dir;
+}
+
+function fakePool(warm: number): SandboxPool {
+  const stats: PoolStats = { warm, starting: 0, leased: 0, created: warm, lost: 0, failed: 0 };
+  return {
+    acquire: () => Promise.reject(new Error('not in this test')),
+    stats: () => stats,
+    close: async () => {},
+    destroy: async () => {},
+    [Symbol.asyncDispose]: async () => {},
+  };
+}
+
+t.test('health, readiness, tools, schemas, tasks', async (t) => {
+  const corpus = await loadCorpus(await corpusDir(t));
+  const app = await build({ instanceId: 'test-instance', corpus, pool: fakePool(1) });
+  t.teardown(() => app.close());
+
+  const health = await app.inject('/healthz');
+  t.same(health.json(), { status: 'ok', instance: 'test-instance' });
+
+  const ready = await app.inject('/readyz');
+  t.equal(ready.statusCode, 200);
+
+  const tools = await app.inject('/v1/tools');
+  t.same(tools.json().tools.map((x: { function: { name: string } }) => x.function.name), ['execute_bash', 'str_replace_editor', 'think', 'finish']);
+
+  const schemas = (await app.inject('/v1/schemas')).json().schemas as string[];
+  t.ok(schemas.includes('hgym.task.func_localize') && schemas.includes('hgym.tool.execute_bash'));
+  const one = await app.inject('/v1/schemas/hgym.task.dep_search');
+  t.equal(one.json().$id, 'hgym.task.dep_search');
+  const missing = await app.inject('/v1/schemas/nope');
+  t.equal(missing.statusCode, 404);
+  t.equal(missing.json().code, 'HGYM_ERR_NOT_FOUND');
+
+  const tasks = (await app.inject('/v1/tasks')).json();
+  t.equal(tasks.corpus, corpus.dir);
+  t.equal(tasks.families.func_localize.instances, corpus.families.get('func_localize')!.length);
+  t.equal(tasks.families.dep_search.instances, corpus.families.get('dep_search')!.length);
+});
+
+t.test('readiness says why it is not ready', async (t) => {
+  const corpus = await loadCorpus(t.testdir({}));
+  const app = await build({ instanceId: 'x', corpus, pool: fakePool(0) });
+  t.teardown(() => app.close());
+  const ready = await app.inject('/readyz');
+  t.equal(ready.statusCode, 503);
+  t.match(ready.json().problems.join(' '), /no warm sandbox[\s\S]*no task instances/);
+});
+
+t.test('unknown routes get a coded 404', async (t) => {
+  const app = await build({ instanceId: 'x', corpus: await loadCorpus(t.testdir({})) });
+  t.teardown(() => app.close());
+  const res = await app.inject('/v2/nothing');
+  t.equal(res.statusCode, 404);
+  t.same(Object.keys(res.json()).sort(), ['code', 'error', 'message', 'statusCode']);
+  t.equal(res.json().code, 'HGYM_ERR_NOT_FOUND');
+});
+
+t.test('with an API key every route but the health checks needs the bearer token', async (t) => {
+  const app = await build({ instanceId: 'x', corpus: await loadCorpus(t.testdir({})), pool: fakePool(1), apiKey: 's3cret' });
+  t.teardown(() => app.close());
+  t.equal((await app.inject('/healthz')).statusCode, 200);
+  t.not((await app.inject('/readyz')).statusCode, 401);
+  const denied = await app.inject('/v1/tools');
+  t.equal(denied.statusCode, 401);
+  t.equal(denied.json().code, 'HGYM_ERR_UNAUTHORIZED');
+  t.equal((await app.inject({ url: '/v1/tools', headers: { authorization: 'Bearer wrong' } })).statusCode, 401);
+  t.equal((await app.inject({ url: '/v1/tools', headers: { authorization: 'Bearer s3cret' } })).statusCode, 200);
+});
