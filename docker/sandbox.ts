@@ -162,6 +162,11 @@ export class LeasedSandbox implements Sandbox {
     return { entries: frame.entries as DigestEntry[], truncated: frame.truncated === true };
   }
 
+  async putArchive(dir: string, tar: Buffer): Promise<void> {
+    // Base64 in one frame: workspaces are megabytes, well under the executor's frame limit.
+    await this.call({ op: 'untar', path: dir, data: tar.toString('base64') }, FILE_OP_DEADLINE_MS);
+  }
+
   release(): Promise<void> {
     if (!this.releasing) {
       this.released = true;

@@ -64,6 +64,11 @@ export const ERRORS = {
     message: 'Not found: %s',
     doc: 'No such route, episode, schema or task instance.',
   },
+  HGYM_ERR_EPISODE_ENDED: {
+    status: 409,
+    message: 'Episode %s has ended (%s); start a new one with reset',
+    doc: 'A step was sent to an episode that is terminated, truncated or closed.',
+  },
   HGYM_ERR_INTERNAL: {
     status: 500,
     message: 'Internal error: %s',

@@ -101,6 +101,8 @@ export interface Sandbox extends AsyncDisposable {
    * through the agent's shell, so nothing the agent defined can change the answer.
    */
   digest(root: string): Promise<Digest>;
+  /** Unpacks a tar archive into `dir` (created if needed), owned by the agent's user. */
+  putArchive(dir: string, tar: Buffer): Promise<void>;
   /** Ends the sandbox for good; idempotent. */
   release(): Promise<void>;
 }

@@ -6,7 +6,7 @@ writes to stdout, and it is not dumpable, so nothing the agent runs can write a 
 a command's output reaches the server only as a JSON string inside an `out` or `exit`
 frame.
 
-Requests  {"id": N, "op": "exec"|"read"|"write"|"unlink"|"list"|"digest"|"ping", ...}
+Requests  {"id": N, "op": "exec"|"read"|"write"|"unlink"|"list"|"digest"|"untar"|"ping", ...}
 Answers   {"id": N, "type": "out"|"exit"|"file"|"written"|"listing"|"pong"|"error", ...}
 Unsolicited frames: {"type": "ready"} once, {"type": "expired"} before the lifetime ends it.
 
@@ -33,6 +33,7 @@ from shell import Shell
 
 FILE_OPS = {
     "read": files.read, "write": files.write, "unlink": files.unlink, "list": files.listing, "digest": files.digest,
+    "untar": files.untar,
 }
 
 PROTOCOL = 1
@@ -305,6 +306,9 @@ class Executor:
         except (KeyError, TypeError, ValueError) as e:
             self.emit({"id": req.get("id"), "type": "error", "code": "BAD_REQUEST",
                        "message": "malformed %s request: %s" % (op, e)})
+        except Exception as e:  # noqa: BLE001 - one bad request must never end the executor
+            self.emit({"id": req.get("id"), "type": "error", "code": "FAILED",
+                       "message": "%s failed: %s: %s" % (op, type(e).__name__, e)})
 
     def on_stdin(self):
         data = os.read(0, CHUNK)

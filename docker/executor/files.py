@@ -2,9 +2,12 @@
 the answer frame; filesystem refusals raise OSError, which the caller turns into an
 errno-coded error frame."""
 
+import base64
 import hashlib
+import io
 import os
 import stat
+import tarfile
 
 
 def read(req):
@@ -149,3 +152,28 @@ def digest(req):
             else:
                 entries.append({"path": rel, "kind": "other", "size": st.st_size})
     return {"type": "digest", "entries": entries, "truncated": truncated}
+
+
+def untar(req):
+    """Unpacks a tar archive (base64) into a directory. Members must stay inside it: absolute
+    paths, `..`, links pointing out, devices and FIFOs are refused before anything is written."""
+    dest = os.path.realpath(req["path"])
+    data = base64.b64decode(req["data"])
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+        members = tar.getmembers()
+        for m in members:
+            target = os.path.realpath(os.path.join(dest, m.name))
+            if m.name.startswith("/") or not (target == dest or target.startswith(dest + os.sep)):
+                raise ValueError("archive member %r would land outside %s" % (m.name, dest))
+            if not (m.isfile() or m.isdir() or m.issym()):
+                raise ValueError("archive member %r is not a file, directory or symlink" % m.name)
+            if m.issym():
+                link = os.path.realpath(os.path.join(os.path.dirname(target), m.linkname))
+                if not (link == dest or link.startswith(dest + os.sep)):
+                    raise ValueError("symlink %r points outside %s" % (m.name, dest))
+        os.makedirs(dest, exist_ok=True)
+        for m in members:
+            m.uid, m.gid, m.uname, m.gname = os.getuid(), os.getgid(), "", ""
+            m.mode = (m.mode & 0o755) | (0o700 if m.isdir() else 0o600)
+        tar.extractall(dest, members=members, numeric_owner=True)
+    return {"type": "written", "bytes": len(data)}

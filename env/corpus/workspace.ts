@@ -17,6 +17,8 @@ const run = promisify(execFile);
 export interface PreparedWorkspace extends WorkspaceBaseline {
   /** The repository directory on the host, `.git` included. */
   dir: string;
+  /** The same tree as one tar archive, what a reset copies into the sandbox. */
+  archive(): Promise<Buffer>;
 }
 
 /** Fixed identity and date: the same instance always gives the same commit. */
@@ -33,6 +35,7 @@ function baseline(dir: string, files: Map<string, string>): PreparedWorkspace {
   return {
     dir,
     files,
+    archive: () => readFile(`${dir}.tar`),
     read: async (path) => {
       try {
         return await readFile(join(dir, path), 'utf8');
@@ -57,6 +60,7 @@ export async function prepareWorkspace(
   // Build beside the final place and rename, so a crash never leaves a half-made workspace.
   const staging = `${dir}.staging-${process.pid}`;
   await rm(staging, { recursive: true, force: true });
+  await rm(`${staging}.tar`, { force: true });
   const files = new Map<string, string>();
   const byFile = new Map<string, Edit[]>();
   for (const e of instance.edits) byFile.set(e.file, [...(byFile.get(e.file) ?? []), e]);
@@ -77,8 +81,10 @@ export async function prepareWorkspace(
   await run('git', ['init', '-q', '-b', 'main', staging]);
   await run('git', ['-C', staging, 'add', '-A']);
   await run('git', ['-C', staging, 'commit', '-q', '--no-gpg-sign', '-m', 'workspace'], { env: { ...process.env, ...GIT_ENV } });
+  await run('tar', ['-cf', `${staging}.tar`, '--owner=0', '--group=0', '--numeric-owner', '--sort=name', '--mtime=2000-01-01 00:00Z', '-C', staging, '.']);
   await rm(dir, { recursive: true, force: true });
   await rename(staging, dir);
+  await rename(`${staging}.tar`, `${dir}.tar`);
   await writeFile(manifest, JSON.stringify(Object.fromEntries(files)));
   return baseline(dir, files);
 }

@@ -201,6 +201,10 @@ export class MemorySandbox implements Sandbox {
     return { entries, truncated: false };
   }
 
+  async putArchive(): Promise<void> {
+    throw new Error('MemorySandbox holds files put one by one; it does not unpack archives');
+  }
+
   async release(): Promise<void> {
     this.released = true;
   }

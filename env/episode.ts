@@ -1,0 +1,158 @@
+/**
+ * An episode: the Gymnasium state machine over one sandbox. reset → step* → terminated
+ * (finish) or truncated (max_steps), both graded; close releases the sandbox. A sandbox
+ * lost on the way is an error (HGYM_ERR_SANDBOX_LOST), never a reward of 0.
+ */
+import { v4 as uuidv4 } from 'uuid';
+import { hgymError } from './errors.js';
+import { prepareWorkspace, type PreparedWorkspace } from './corpus/workspace.js';
+import type { Snapshot } from './corpus/snapshot.js';
+import type { OutputChunk, Sandbox, SandboxPool } from './sandbox.js';
+import { collectChanges } from './tasks/changes.js';
+import { workspacePath } from './tasks/context.js';
+import { gradeInstance } from './tasks/families.js';
+import type { GradeResult } from './tasks/grade.js';
+import { TOOL_DEFINITIONS, ToolBox } from './tools/toolbox.js';
+import type { Observation } from './tools/observation.js';
+import type { TaskInstance } from '../schemas/tasks.js';
+
+export type EpisodeStatus = 'running' | 'terminated' | 'truncated' | 'closed';
+
+export interface EpisodeLimits {
+  maxSteps: number;
+  /** Per-command timeout and cap for execute_bash. */
+  commandTimeoutMs: number;
+  maxOutputChars: number;
+}
+
+export const DEFAULT_EPISODE_LIMITS: EpisodeLimits = { maxSteps: 50, commandTimeoutMs: 120_000, maxOutputChars: 30_000 };
+
+export interface StepRecord {
+  index: number;
+  action: unknown;
+  observation: string;
+  invalid: boolean;
+  startedAt: string;
+  durationMs: number;
+}
+
+export interface StepResult {
+  observation: { text: string };
+  reward: number;
+  terminated: boolean;
+  truncated: boolean;
+  info: Record<string, unknown>;
+}
+
+export interface ResetInput {
+  instance: TaskInstance;
+  snapshot: Snapshot;
+  pool: SandboxPool;
+  cacheDir: string;
+  limits?: Partial<EpisodeLimits>;
+}
+
+export class Episode {
+  readonly id = uuidv4();
+  readonly createdAt = new Date();
+  lastActivity = Date.now();
+  status: EpisodeStatus = 'running';
+  readonly steps: StepRecord[] = [];
+  grade: GradeResult | null = null;
+  private readonly toolbox: ToolBox;
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    readonly instance: TaskInstance,
+    readonly limits: EpisodeLimits,
+    private readonly sandbox: Sandbox,
+    private readonly workspace: PreparedWorkspace,
+  ) {
+    this.toolbox = new ToolBox(sandbox, { bash: { timeoutMs: limits.commandTimeoutMs, maxOutputChars: limits.maxOutputChars } });
+  }
+
+  static async reset(input: ResetInput): Promise<Episode> {
+    const limits = { ...DEFAULT_EPISODE_LIMITS, ...input.limits };
+    if (input.snapshot.id !== input.instance.repo.snapshot) {
+      throw hgymError('HGYM_ERR_NOT_FOUND', `snapshot ${input.instance.repo.snapshot.slice(0, 12)} of ${input.instance.repo.name} (the corpus holds ${input.snapshot.id.slice(0, 12)})`);
+    }
+    const workspace = await prepareWorkspace(input.instance, input.snapshot, input.cacheDir);
+    const sandbox = await input.pool.acquire();
+    try {
+      await sandbox.putArchive(workspacePath(input.instance.repo.name), await workspace.archive());
+    } catch (err) {
+      await sandbox.release();
+      throw err;
+    }
+    return new Episode(input.instance, limits, sandbox, workspace);
+  }
+
+  get root(): string {
+    return workspacePath(this.instance.repo.name);
+  }
+
+  /** What reset answers: the instruction, and what a trainer needs to drive the episode. */
+  resetInfo(): Record<string, unknown> {
+    return {
+      task: this.instance.task,
+      instance_id: this.instance.instance_id,
+      max_steps: this.limits.maxSteps,
+      tools: TOOL_DEFINITIONS,
+      workspace: this.root,
+    };
+  }
+
+  async step(action: unknown, onOutput?: (chunk: OutputChunk) => void): Promise<StepResult> {
+    if (this.status !== 'running') throw hgymError('HGYM_ERR_EPISODE_ENDED', this.id, this.status);
+    this.lastActivity = Date.now();
+    const started = new Date();
+    const t0 = performance.now();
+    const obs: Observation = await this.toolbox.run(action, onOutput);
+    this.steps.push({
+      index: this.steps.length,
+      action,
+      observation: obs.text,
+      invalid: obs.invalid === true,
+      startedAt: started.toISOString(),
+      durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
+    });
+    this.lastActivity = Date.now();
+    const truncated = !obs.finished && this.steps.length >= this.limits.maxSteps;
+    if (!obs.finished && !truncated) {
+      return { observation: { text: obs.text }, reward: 0, terminated: false, truncated: false, info: { step: this.steps.length, ...(obs.exec ? { exec: obs.exec } : {}) } };
+    }
+    this.grade = gradeInstance(this.instance, await collectChanges(this.sandbox, this.root, this.workspace));
+    this.status = obs.finished ? 'terminated' : 'truncated';
+    const text = truncated ? `${obs.text}\n[The episode reached its limit of ${this.limits.maxSteps} steps and was graded as it stands.]` : obs.text;
+    return {
+      observation: { text },
+      reward: this.grade.reward,
+      terminated: this.status === 'terminated',
+      truncated,
+      info: { step: this.steps.length, grade: this.grade.info },
+    };
+  }
+
+  /** Releases the sandbox; idempotent. A closed episode keeps its trajectory. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.status === 'running') this.status = 'closed';
+      await this.sandbox.release();
+    })();
+    return this.closing;
+  }
+
+  state(): Record<string, unknown> {
+    return {
+      episode_id: this.id,
+      task: this.instance.task,
+      instance_id: this.instance.instance_id,
+      status: this.status,
+      steps: this.steps.length,
+      max_steps: this.limits.maxSteps,
+      created_at: this.createdAt.toISOString(),
+      last_activity_at: new Date(this.lastActivity).toISOString(),
+      reward: this.grade?.reward ?? null,
+    };
+  }
+}
