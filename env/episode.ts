@@ -123,6 +123,8 @@ export class Episode {
     }
     this.grade = gradeInstance(this.instance, await collectChanges(this.sandbox, this.root, this.workspace));
     this.status = obs.finished ? 'terminated' : 'truncated';
+    // Graded: the sandbox has nothing more to give, and holding it would cost capacity.
+    await this.close();
     const text = truncated ? `${obs.text}\n[The episode reached its limit of ${this.limits.maxSteps} steps and was graded as it stands.]` : obs.text;
     return {
       observation: { text },

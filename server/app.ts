@@ -7,7 +7,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { hgymError } from '../env/errors.js';
 import type { Corpus } from '../env/corpus/load.js';
 import type { SandboxPool } from '../env/sandbox.js';
-import { installErrorHandling } from './errors.js';
+import { join } from 'node:path';
+import { DEFAULT_EPISODE_LIMITS, type EpisodeLimits } from '../env/episode.js';
+import { EpisodeManager } from './episodes.js';
+import { installErrorHandling, installJsonParser } from './errors.js';
+import { episodeRoutes } from './routes/episodes.js';
 import { metaRoutes } from './routes/meta.js';
 
 export interface BuildOptions {
@@ -20,6 +24,10 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
   /** Largest request body accepted, in bytes. */
   bodyLimit?: number;
+  /** Where prepared workspaces are cached (default: <corpus>/cache/workspaces). */
+  cacheDir?: string;
+  limits?: Partial<EpisodeLimits>;
+  maxEpisodes?: number;
 }
 
 declare module 'fastify' {
@@ -36,8 +44,14 @@ function keyMatches(header: string | undefined, key: string): boolean {
 }
 
 export async function build(options: BuildOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 1024 * 1024 }).withTypeProvider<TypeBoxTypeProvider>();
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    // Bodies are validated as sent: no type coercion, no silently dropped fields.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
+  installJsonParser(app);
   if (options.apiKey) {
     const key = options.apiKey;
     app.addHook('onRequest', async (request) => {
@@ -46,5 +60,17 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     });
   }
   await app.register(metaRoutes, { instanceId: options.instanceId, corpus: options.corpus, pool: options.pool ?? null });
+  if (options.pool) {
+    const episodes = new EpisodeManager({
+      corpus: options.corpus,
+      pool: options.pool,
+      cacheDir: options.cacheDir ?? join(options.corpus.dir, 'cache', 'workspaces'),
+      limits: { ...DEFAULT_EPISODE_LIMITS, ...options.limits },
+      maxEpisodes: options.maxEpisodes ?? 64,
+    });
+    await app.register(episodeRoutes, { episodes });
+    // Graceful: every episode's sandbox is released before the server is gone.
+    app.addHook('onClose', async () => episodes.closeAll());
+  }
   return app;
 }

@@ -41,3 +41,37 @@ export function installErrorHandling(app: FastifyInstance): void {
     return reply.status(404).send(errorBody(err));
   });
 }
+
+/** Deepest nesting a JSON body may have; deeper bodies are refused before anything walks them. */
+export const MAX_JSON_DEPTH = 64;
+
+function depthExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > limit) return true;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return false;
+}
+
+/** JSON bodies: a parse failure or excessive nesting is a coded 400, never a 500. */
+export function installJsonParser(app: FastifyInstance): void {
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    if (depthExceeds(text, MAX_JSON_DEPTH)) return done(hgymError('HGYM_ERR_BAD_REQUEST', `the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(hgymError('HGYM_ERR_BAD_REQUEST', `the body is not valid JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+}

@@ -1,0 +1,58 @@
+/** JSON Schemas of the HTTP API's bodies and answers. */
+import { Type, type Static } from '@sinclair/typebox';
+import { Action } from './tools.js';
+
+export const ResetBody = Type.Object(
+  {
+    task: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+    instance_id: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    options: Type.Optional(
+      Type.Object(
+        {
+          max_steps: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+          command_timeout: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'seconds; can only lower the server limit' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { $id: 'hgym.api.reset', additionalProperties: false },
+);
+export type ResetBody = Static<typeof ResetBody>;
+
+export const StepBody = Type.Object({ action: Action }, { $id: 'hgym.api.step', additionalProperties: false });
+export type StepBody = Static<typeof StepBody>;
+
+export const EpisodeRef = Type.Object({ episode_id: Type.String({ minLength: 1, maxLength: 64 }) }, { $id: 'hgym.api.episode_ref', additionalProperties: false });
+
+export const GymStepBody = Type.Object(
+  { episode_id: Type.String({ minLength: 1, maxLength: 64 }), action: Action },
+  { $id: 'hgym.api.gym_step', additionalProperties: false },
+);
+export type GymStepBody = Static<typeof GymStepBody>;
+
+export const Observation = Type.Object({ text: Type.String() }, { $id: 'hgym.api.observation' });
+
+export const ResetAnswer = Type.Object(
+  { episode_id: Type.String(), observation: Observation, info: Type.Record(Type.String(), Type.Unknown()) },
+  { $id: 'hgym.api.reset_answer' },
+);
+
+export const StepAnswer = Type.Object(
+  {
+    observation: Observation,
+    reward: Type.Number({ minimum: 0, maximum: 1 }),
+    terminated: Type.Boolean(),
+    truncated: Type.Boolean(),
+    info: Type.Record(Type.String(), Type.Unknown()),
+  },
+  { $id: 'hgym.api.step_answer' },
+);
+
+export const ErrorAnswer = Type.Object(
+  { statusCode: Type.Integer(), code: Type.String({ pattern: '^HGYM_ERR_' }), error: Type.String(), message: Type.String() },
+  { $id: 'hgym.api.error' },
+);
+
+export const API_SCHEMAS = [ResetBody, StepBody, EpisodeRef, GymStepBody, Observation, ResetAnswer, StepAnswer, ErrorAnswer] as const;

@@ -1,0 +1,100 @@
+/** The server's episodes: picking instances, starting, finding and closing episodes. */
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { hgymError } from '../env/errors.js';
+import type { Corpus } from '../env/corpus/load.js';
+import { snapshotOf, type Snapshot } from '../env/corpus/snapshot.js';
+import { Episode, type EpisodeLimits } from '../env/episode.js';
+import type { SandboxPool } from '../env/sandbox.js';
+import type { TaskInstance } from '../schemas/tasks.js';
+import type { ResetBody } from '../schemas/api.js';
+
+export interface EpisodeManagerOptions {
+  corpus: Corpus;
+  pool: SandboxPool;
+  cacheDir: string;
+  limits: EpisodeLimits;
+  /** Most episodes open at once; beyond it reset answers 503 HGYM_ERR_CAPACITY. */
+  maxEpisodes: number;
+}
+
+export class EpisodeManager {
+  private readonly episodes = new Map<string, Episode>();
+  private readonly snapshots = new Map<string, Promise<Snapshot>>();
+  private starting = 0;
+
+  constructor(private readonly options: EpisodeManagerOptions) {}
+
+  /** Episodes still running (holding a sandbox). */
+  get running(): number {
+    let n = 0;
+    for (const e of this.episodes.values()) if (e.status === 'running') n++;
+    return n;
+  }
+
+  /** The instance a reset asks for: by id, else by seed within the family (or all), else at random. */
+  pick(body: ResetBody): TaskInstance {
+    const { corpus } = this.options;
+    if (body.instance_id !== undefined) {
+      const instance = corpus.instances.get(body.instance_id);
+      if (!instance) throw hgymError('HGYM_ERR_NOT_FOUND', `instance ${body.instance_id}`);
+      if (body.task !== undefined && instance.task !== body.task) throw hgymError('HGYM_ERR_BAD_REQUEST', `instance ${body.instance_id} is a ${instance.task} instance, not ${body.task}`);
+      return instance;
+    }
+    const ids = body.task !== undefined ? corpus.families.get(body.task) : [...corpus.instances.keys()];
+    if (!ids) throw hgymError('HGYM_ERR_NOT_FOUND', `task family ${body.task} (loaded: ${[...corpus.families.keys()].join(', ')})`);
+    if (ids.length === 0) throw hgymError('HGYM_ERR_NOT_FOUND', 'any task instance in the corpus');
+    // Same seed, same corpus: same instance. The seed is hashed so nearby seeds spread out.
+    const index =
+      body.seed !== undefined
+        ? createHash('sha256').update(String(body.seed)).digest().readUInt32BE(0) % ids.length
+        : Math.floor(Math.random() * ids.length);
+    return corpus.instances.get(ids[index]!)!;
+  }
+
+  private snapshot(repo: string): Promise<Snapshot> {
+    let snap = this.snapshots.get(repo);
+    if (!snap) {
+      snap = snapshotOf(join(this.options.corpus.dir, 'repos', repo));
+      snap.catch(() => this.snapshots.delete(repo));
+      this.snapshots.set(repo, snap);
+    }
+    return snap;
+  }
+
+  async reset(body: ResetBody): Promise<Episode> {
+    const instance = this.pick(body);
+    if (this.running + this.starting >= this.options.maxEpisodes) {
+      throw hgymError('HGYM_ERR_CAPACITY', `${this.options.maxEpisodes} episodes are open`);
+    }
+    this.starting++;
+    try {
+      const limits = { ...this.options.limits };
+      if (body.options?.max_steps !== undefined) limits.maxSteps = Math.min(limits.maxSteps, body.options.max_steps);
+      if (body.options?.command_timeout !== undefined) limits.commandTimeoutMs = Math.min(limits.commandTimeoutMs, Math.round(body.options.command_timeout * 1000));
+      const episode = await Episode.reset({ instance, snapshot: await this.snapshot(instance.repo.name), pool: this.options.pool, cacheDir: this.options.cacheDir, limits });
+      this.episodes.set(episode.id, episode);
+      return episode;
+    } finally {
+      this.starting--;
+    }
+  }
+
+  get(id: string): Episode {
+    const episode = this.episodes.get(id);
+    if (!episode) throw hgymError('HGYM_ERR_NOT_FOUND', `episode ${id}`);
+    return episode;
+  }
+
+  /** Closes an episode; closing one that is unknown or already closed is fine (idempotent). */
+  async close(id: string): Promise<{ episode_id: string; closed: boolean }> {
+    const episode = this.episodes.get(id);
+    if (!episode) return { episode_id: id, closed: false };
+    await episode.close();
+    return { episode_id: id, closed: true };
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.episodes.values()].map((e) => e.close()));
+  }
+}

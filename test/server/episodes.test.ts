@@ -1,0 +1,122 @@
+/**
+ * Episodes over REST through app.inject, with real sandboxes: a whole episode per family,
+ * the Gymnasium verbs, determinism, refusals with their codes, malformed bodies.
+ */
+import { join } from 'node:path';
+import t from 'tap';
+import { loadCorpus } from '../../env/corpus/load.js';
+import { FAMILIES, generateForRepo, writeInstances } from '../../env/tasks/generate.js';
+import { DockerSandboxPool } from '../../docker/pool.js';
+import { build } from '../../server/app.js';
+import type { DepSearchInstance } from '../../schemas/tasks.js';
+
+const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'shapes');
+const root = t.testdir({ corpus: { repos: {} }, cache: {} });
+const dir = join(root, 'corpus');
+const { instances } = await generateForRepo({ root: FIXTURE, name: 'shapes' }, { seed: 1 });
+await writeInstances(join(dir, 'tasks'), instances, FAMILIES);
+// The corpus layout: repos/<name> beside tasks/.
+const { symlinkSync } = await import('node:fs');
+symlinkSync(FIXTURE, join(dir, 'repos', 'shapes'));
+const corpus = await loadCorpus(dir);
+const pool = await DockerSandboxPool.start({ warm: 2, max: 6 });
+const app = await build({ instanceId: 'episodes-test', corpus, pool, maxEpisodes: 3, cacheDir: join(root, 'cache') });
+t.teardown(async () => {
+  await app.close();
+  await pool.close();
+});
+
+const post = (url: string, payload: unknown) => app.inject({ method: 'POST', url, payload: payload as object });
+
+t.test('dep_search over REST: gold comments through steps, finish scores 1, then 409', async (t) => {
+  const instance = instances.find((i): i is DepSearchInstance => i.task === 'dep_search')!;
+  const reset = await post('/v1/episodes', { instance_id: instance.instance_id });
+  t.equal(reset.statusCode, 201, reset.body);
+  const { episode_id, observation, info } = reset.json();
+  t.equal(observation.text, instance.instruction);
+  t.same([info.task, info.instance_id, info.workspace], ['dep_search', instance.instance_id, '/workspace/shapes']);
+  const deps = [...instance.gold.dependencies].sort((a, b) => (a.file === b.file ? b.start - a.start : a.file < b.file ? -1 : 1));
+  for (const d of deps) {
+    const view = await post(`/v1/episodes/${episode_id}/step`, { action: { tool: 'str_replace_editor', arguments: { command: 'view', path: `/workspace/shapes/${d.file}`, view_range: [d.start, d.start] } } });
+    const indent = /\t(\s*)/.exec(view.json().observation.text.split('\n')[1])![1];
+    const step = await post(`/v1/episodes/${episode_id}/step`, {
+      action: { tool: 'str_replace_editor', arguments: { command: 'insert', path: `/workspace/shapes/${d.file}`, insert_line: d.start - 1, new_str: `${indent}${instance.gold.comment}` } },
+    });
+    t.equal(step.statusCode, 200);
+    t.same([step.json().reward, step.json().terminated], [0, false]);
+  }
+  const done = await post(`/v1/episodes/${episode_id}/step`, { action: { tool: 'finish', arguments: {} } });
+  t.same([done.json().reward, done.json().terminated, done.json().truncated], [1, true, false], done.body);
+  const late = await post(`/v1/episodes/${episode_id}/step`, { action: { tool: 'think', arguments: { thought: 'x' } } });
+  t.equal(late.statusCode, 409);
+  t.equal(late.json().code, 'HGYM_ERR_EPISODE_ENDED');
+  const state = await app.inject(`/v1/episodes/${episode_id}`);
+  t.same([state.json().status, state.json().reward], ['terminated', 1]);
+  t.equal((await app.inject({ method: 'DELETE', url: `/v1/episodes/${episode_id}` })).statusCode, 200);
+  t.equal((await app.inject({ method: 'DELETE', url: `/v1/episodes/${episode_id}` })).statusCode, 200, 'close is idempotent');
+});
+
+t.test('Gymnasium verbs: reset, step, close; a seed picks the same instance every time', async (t) => {
+  const a = await post('/v1/reset', { task: 'func_localize', seed: 42, options: { max_steps: 1 } });
+  const b = await post('/v1/reset', { task: 'func_localize', seed: 42 });
+  t.equal(a.statusCode, 201);
+  t.equal(a.json().info.instance_id, b.json().info.instance_id);
+  t.equal(a.json().info.max_steps, 1);
+  const step = await post('/v1/step', { episode_id: a.json().episode_id, action: { message: 'hello' } });
+  t.same([step.json().truncated, step.json().reward], [true, 0], 'max_steps 1: truncated at the first step, and graded');
+  for (const r of [a, b]) t.equal((await post('/v1/close', { episode_id: r.json().episode_id })).statusCode, 200);
+});
+
+t.test('refusals carry their codes', async (t) => {
+  const cases: [string, unknown, number, string][] = [
+    ['/v1/episodes', { instance_id: 'nope' }, 404, 'HGYM_ERR_NOT_FOUND'],
+    ['/v1/episodes', { task: 'nope' }, 404, 'HGYM_ERR_NOT_FOUND'],
+    ['/v1/episodes/unknown/step', { action: { tool: 'think', arguments: { thought: 'x' } } }, 404, 'HGYM_ERR_NOT_FOUND'],
+    ['/v1/step', { episode_id: 'unknown', action: { message: 'x' } }, 404, 'HGYM_ERR_NOT_FOUND'],
+  ];
+  for (const [url, body, status, code] of cases) {
+    const res = await post(url, body);
+    t.equal(res.statusCode, status, `${url} ${JSON.stringify(body)}`);
+    t.equal(res.json().code, code);
+  }
+});
+
+t.test('malformed bodies of many kinds get a coded 400, never a 5xx', async (t) => {
+  const deep = `{"task":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+  const bodies: [string, string | object][] = [
+    ['/v1/episodes', '{not json'],
+    ['/v1/episodes', '[]'],
+    ['/v1/episodes', { seed: 'one' }],
+    ['/v1/episodes', { seed: -1 }],
+    ['/v1/episodes', { task: 5 }],
+    ['/v1/episodes', { unknown: true }],
+    ['/v1/episodes', { options: { max_steps: 0 } }],
+    ['/v1/episodes', { instance_id: 'x'.repeat(10_000) }],
+    ['/v1/episodes', deep],
+    ['/v1/step', {}],
+    ['/v1/step', { episode_id: 'x' }],
+    ['/v1/step', { episode_id: 'x', action: 'ls' }],
+    ['/v1/step', { episode_id: 'x', action: { tool: 'think', extra: 1 } }],
+    ['/v1/close', { episode_id: 7 }],
+    ['/v1/episodes/x/step', { action: null }],
+  ];
+  for (const [url, body] of bodies) {
+    const res = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: typeof body === 'string' ? body : JSON.stringify(body) });
+    t.equal(res.statusCode, 400, `${url} ${String(typeof body === 'string' ? body : JSON.stringify(body)).slice(0, 60)}`);
+    t.equal(res.json().code, 'HGYM_ERR_BAD_REQUEST');
+  }
+  const huge = await app.inject({ method: 'POST', url: '/v1/episodes', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ task: 'x'.repeat(2 * 1024 * 1024) }) });
+  t.equal(huge.statusCode, 400, 'a body over the limit');
+  t.equal(huge.json().code, 'HGYM_ERR_BAD_REQUEST');
+});
+
+t.test('beyond the episode limit reset answers 503 with Retry-After', async (t) => {
+  const open = [];
+  for (let i = 0; i < 3; i++) open.push((await post('/v1/episodes', { task: 'dep_search' })).json().episode_id);
+  const refused = await post('/v1/episodes', { task: 'dep_search' });
+  t.equal(refused.statusCode, 503);
+  t.equal(refused.json().code, 'HGYM_ERR_CAPACITY');
+  t.ok(refused.headers['retry-after']);
+  for (const id of open) await app.inject({ method: 'DELETE', url: `/v1/episodes/${id}` });
+  t.equal((await post('/v1/episodes', { task: 'dep_search' })).statusCode, 201, 'room again once closed');
+});
