@@ -9,6 +9,7 @@ import { buildDefaultCorpus } from '../env/corpus/default.js';
 import { modelDescriber } from '../env/tasks/llm.js';
 import { generate, GENERATE_USAGE } from './generate.js';
 import { progressBar } from './progress.js';
+import { serve } from './serve.js';
 import { DockerSandboxPool } from '../docker/pool.js';
 import { ToolBox } from '../env/tools/toolbox.js';
 import { isHgymError } from '../env/errors.js';
@@ -18,6 +19,8 @@ const USAGE = `usage: hgym <command>
 commands:
   setup      make sure a Docker engine answers, the sandbox image is built and the
              default corpus is generated (HGYM_CORPUS_DIR, default .hgym/corpus)
+  serve      run setup, then serve the HTTP API on the default corpus
+             (hgym serve [--host] [--port 8000] [--corpus DIR] [--pool N] [--max-episodes N])
   generate   write task instances for repositories (hgym generate --help)
   demo       run setup, then a short scripted episode of tool calls in a sandbox
   help       show this text
@@ -91,6 +94,10 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'setup':
         return await setup();
+      case 'serve': {
+        const status = await setup();
+        return status === 0 ? await serve(argv.slice(1), corpusDir()) : status;
+      }
       case 'generate':
         if (argv.includes('--help') || argv.includes('-h')) {
           process.stdout.write(`${GENERATE_USAGE}\n`);

@@ -79,7 +79,10 @@ export class Episode {
     const workspace = await prepareWorkspace(input.instance, input.snapshot, input.cacheDir);
     const sandbox = await input.pool.acquire();
     try {
-      await sandbox.putArchive(workspacePath(input.instance.repo.name), await workspace.archive());
+      const root = workspacePath(input.instance.repo.name);
+      await sandbox.putArchive(root, await workspace.archive());
+      // The agent's shell starts in the repository.
+      await sandbox.exec(`cd ${root}`, { timeoutMs: 5_000 });
     } catch (err) {
       await sandbox.release();
       throw err;

@@ -1,0 +1,54 @@
+/** `hgym serve`: the HTTP API on a corpus, with a warm pool of sandboxes. */
+import { parseArgs } from 'node:util';
+import { v4 as uuidv4 } from 'uuid';
+import { loadCorpus } from '../env/corpus/load.js';
+import { DockerSandboxPool } from '../docker/pool.js';
+import { build } from '../server/app.js';
+
+export const SERVE_USAGE = 'usage: hgym serve [--host 127.0.0.1] [--port 8000] [--corpus DIR] [--pool N] [--max-episodes N]';
+
+export async function serve(argv: string[], defaultCorpus: string): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      host: { type: 'string', default: process.env.HGYM_HOST ?? '127.0.0.1' },
+      port: { type: 'string', default: process.env.HGYM_PORT ?? '8000' },
+      corpus: { type: 'string', default: defaultCorpus },
+      pool: { type: 'string', default: '4' },
+      'max-episodes': { type: 'string', default: '64' },
+    },
+    strict: true,
+  });
+  const port = Number(values.port);
+  const warm = Number(values.pool);
+  const maxEpisodes = Number(values['max-episodes']);
+  if (![port, warm, maxEpisodes].every(Number.isInteger) || maxEpisodes < 1) {
+    process.stderr.write(`${SERVE_USAGE}\n`);
+    return 2;
+  }
+  const instanceId = uuidv4();
+  const corpus = await loadCorpus(values.corpus);
+  const pool = await DockerSandboxPool.start({ warm, max: maxEpisodes + warm, ownerId: instanceId });
+  const app = await build({
+    instanceId,
+    corpus,
+    pool,
+    maxEpisodes,
+    apiKey: process.env.HGYM_API_KEY,
+    logger: { level: process.env.HGYM_LOG_LEVEL ?? 'info' },
+  });
+  let stopping: Promise<void> | null = null;
+  const stop = (signal: string): Promise<void> =>
+    (stopping ??= (async () => {
+      app.log.info({ signal }, 'shutting down: closing episodes and sandboxes');
+      await app.close();
+      await pool.close();
+    })());
+  const done = new Promise<void>((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal).then(resolve));
+  });
+  await app.listen({ host: values.host, port });
+  app.log.info({ instance: instanceId, corpus: corpus.dir, instances: corpus.instances.size }, 'hgym is serving');
+  await done;
+  return 0;
+}
