@@ -10,6 +10,7 @@ import { modelDescriber } from '../env/tasks/llm.js';
 import { generate, GENERATE_USAGE } from './generate.js';
 import { progressBar } from './progress.js';
 import { serve } from './serve.js';
+import { exportCommand } from './export.js';
 import { DockerSandboxPool } from '../docker/pool.js';
 import { ToolBox } from '../env/tools/toolbox.js';
 import { isHgymError } from '../env/errors.js';
@@ -22,6 +23,8 @@ commands:
   serve      run setup, then serve the HTTP API on the default corpus
              (hgym serve [--host] [--port 8000] [--corpus DIR] [--pool N] [--max-episodes N])
   generate   write task instances for repositories (hgym generate --help)
+  export     ended episodes as chat-format SFT JSONL
+             (hgym export --min-reward R [--task T] --out FILE [--from FILE])
   demo       run setup, then a short scripted episode of tool calls in a sandbox
   help       show this text
 `;
@@ -98,6 +101,8 @@ export async function main(argv: string[]): Promise<number> {
         const status = await setup();
         return status === 0 ? await serve(argv.slice(1), corpusDir()) : status;
       }
+      case 'export':
+        return await exportCommand(argv.slice(1), join(corpusDir(), 'trajectories', 'trajectories.jsonl'));
       case 'generate':
         if (argv.includes('--help') || argv.includes('-h')) {
           process.stdout.write(`${GENERATE_USAGE}\n`);

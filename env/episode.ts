@@ -15,6 +15,7 @@ import type { GradeResult } from './tasks/grade.js';
 import { TOOL_DEFINITIONS, ToolBox } from './tools/toolbox.js';
 import type { Observation } from './tools/observation.js';
 import type { TaskInstance } from '../schemas/tasks.js';
+import type { Trajectory } from './trajectory.js';
 
 export type EpisodeStatus = 'running' | 'terminated' | 'truncated' | 'closed';
 
@@ -59,6 +60,9 @@ export class Episode {
   status: EpisodeStatus = 'running';
   readonly steps: StepRecord[] = [];
   grade: GradeResult | null = null;
+  endedAt: Date | null = null;
+  /** Called once when the episode ends (graded or closed), with its final trajectory. */
+  onEnd: ((trajectory: Trajectory) => void) | null = null;
   private readonly toolbox: ToolBox;
   private closing: Promise<void> | null = null;
 
@@ -142,9 +146,30 @@ export class Episode {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.status === 'running') this.status = 'closed';
-      await this.sandbox.release();
+      this.endedAt = new Date();
+      try {
+        await this.sandbox.release();
+      } finally {
+        this.onEnd?.(this.trajectory());
+      }
     })();
     return this.closing;
+  }
+
+  /** Every step so far and, once ended, the reward and its breakdown. */
+  trajectory(): Trajectory {
+    return {
+      episode_id: this.id,
+      task: this.instance.task,
+      instance_id: this.instance.instance_id,
+      instruction: this.instance.instruction,
+      status: this.status,
+      steps: this.steps,
+      reward: this.grade?.reward ?? null,
+      grade: this.grade?.info ?? null,
+      created_at: this.createdAt.toISOString(),
+      ended_at: this.endedAt?.toISOString() ?? null,
+    };
   }
 
   state(): Record<string, unknown> {

@@ -28,6 +28,8 @@ export interface BuildOptions {
   cacheDir?: string;
   limits?: Partial<EpisodeLimits>;
   maxEpisodes?: number;
+  /** Where ended episodes are recorded (default: <corpus>/trajectories/trajectories.jsonl). */
+  trajectoryFile?: string;
 }
 
 declare module 'fastify' {
@@ -67,6 +69,8 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
       cacheDir: options.cacheDir ?? join(options.corpus.dir, 'cache', 'workspaces'),
       limits: { ...DEFAULT_EPISODE_LIMITS, ...options.limits },
       maxEpisodes: options.maxEpisodes ?? 64,
+      trajectoryFile: options.trajectoryFile ?? join(options.corpus.dir, 'trajectories', 'trajectories.jsonl'),
+      log: app.log,
     });
     await app.register(episodeRoutes, { episodes });
     // Graceful: every episode's sandbox is released before the server is gone.

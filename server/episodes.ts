@@ -8,6 +8,7 @@ import { Episode, type EpisodeLimits } from '../env/episode.js';
 import type { SandboxPool } from '../env/sandbox.js';
 import type { TaskInstance } from '../schemas/tasks.js';
 import type { ResetBody } from '../schemas/api.js';
+import { persistTrajectory } from '../env/trajectory.js';
 
 export interface EpisodeManagerOptions {
   corpus: Corpus;
@@ -16,6 +17,9 @@ export interface EpisodeManagerOptions {
   limits: EpisodeLimits;
   /** Most episodes open at once; beyond it reset answers 503 HGYM_ERR_CAPACITY. */
   maxEpisodes: number;
+  /** Where ended episodes' trajectories are appended, one JSON line each. */
+  trajectoryFile: string;
+  log: { error(obj: object, msg: string): void };
 }
 
 export class EpisodeManager {
@@ -73,6 +77,11 @@ export class EpisodeManager {
       if (body.options?.max_steps !== undefined) limits.maxSteps = Math.min(limits.maxSteps, body.options.max_steps);
       if (body.options?.command_timeout !== undefined) limits.commandTimeoutMs = Math.min(limits.commandTimeoutMs, Math.round(body.options.command_timeout * 1000));
       const episode = await Episode.reset({ instance, snapshot: await this.snapshot(instance.repo.name), pool: this.options.pool, cacheDir: this.options.cacheDir, limits });
+      episode.onEnd = (trajectory) => {
+        persistTrajectory(this.options.trajectoryFile, trajectory).catch((err: unknown) =>
+          this.options.log.error({ err, episode_id: trajectory.episode_id }, 'persisting a trajectory failed'),
+        );
+      };
       this.episodes.set(episode.id, episode);
       return episode;
     } finally {

@@ -21,6 +21,7 @@ export async function episodeRoutes(app: FastifyInstance, { episodes }: { episod
     async (request) => step(request.params.id, request.body.action),
   );
   app.get<{ Params: { id: string } }>('/v1/episodes/:id', async (request) => episodes.get(request.params.id).state());
+  app.get<{ Params: { id: string } }>('/v1/episodes/:id/trajectory', async (request) => episodes.get(request.params.id).trajectory());
   app.delete<{ Params: { id: string } }>('/v1/episodes/:id', async (request) => episodes.close(request.params.id));
 
   app.post<{ Body: ResetBody }>('/v1/reset', { schema: { body: ResetBody, response: { 201: ResetAnswer, ...errors } } }, async (request, reply) =>

@@ -2,6 +2,7 @@
  * Episodes over REST through app.inject, with real sandboxes: a whole episode per family,
  * the Gymnasium verbs, determinism, refusals with their codes, malformed bodies.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { loadCorpus } from '../../env/corpus/load.js';
@@ -52,6 +53,13 @@ t.test('dep_search over REST: gold comments through steps, finish scores 1, then
   t.equal(late.json().code, 'HGYM_ERR_EPISODE_ENDED');
   const state = await app.inject(`/v1/episodes/${episode_id}`);
   t.same([state.json().status, state.json().reward], ['terminated', 1]);
+  const trajectory = (await app.inject(`/v1/episodes/${episode_id}/trajectory`)).json();
+  t.equal(trajectory.steps.length, deps.length * 2 + 1);
+  t.same([trajectory.reward, trajectory.grade.rule, trajectory.steps.at(-1).action.tool], [1, 'graded', 'finish']);
+  const file = join(dir, 'trajectories', 'trajectories.jsonl');
+  const persisted = async () => (existsSync(file) ? readFileSync(file, 'utf8') : '');
+  for (let i = 0; i < 100 && !(await persisted()).includes(episode_id); i++) await new Promise((r) => setTimeout(r, 20));
+  t.match(await persisted(), episode_id, 'the ended episode is recorded on disk');
   t.equal((await app.inject({ method: 'DELETE', url: `/v1/episodes/${episode_id}` })).statusCode, 200);
   t.equal((await app.inject({ method: 'DELETE', url: `/v1/episodes/${episode_id}` })).statusCode, 200, 'close is idempotent');
 });
