@@ -30,6 +30,11 @@ export interface BuildOptions {
   maxEpisodes?: number;
   /** Where ended episodes are recorded (default: <corpus>/trajectories/trajectories.jsonl). */
   trajectoryFile?: string;
+  /** Reaper: idle limit (10 min), episode age limit (1 h), how long ended episodes stay queryable (30 min), and how often it runs (10 s). */
+  idleTimeoutMs?: number;
+  maxEpisodeMs?: number;
+  retainMs?: number;
+  reapIntervalMs?: number;
 }
 
 declare module 'fastify' {
@@ -71,10 +76,23 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
       maxEpisodes: options.maxEpisodes ?? 64,
       trajectoryFile: options.trajectoryFile ?? join(options.corpus.dir, 'trajectories', 'trajectories.jsonl'),
       log: app.log,
+      idleTimeoutMs: options.idleTimeoutMs ?? 10 * 60_000,
+      maxEpisodeMs: options.maxEpisodeMs ?? 60 * 60_000,
+      retainMs: options.retainMs ?? 30 * 60_000,
     });
     await app.register(episodeRoutes, { episodes });
+    const reaper = setInterval(() => {
+      episodes.reap(Date.now()).then(
+        ({ closed }) => closed.length > 0 && app.log.info({ episodes: closed }, 'closed idle or expired episodes'),
+        (err: unknown) => app.log.error({ err }, 'reaping episodes failed'),
+      );
+    }, options.reapIntervalMs ?? 10_000);
+    reaper.unref();
     // Graceful: every episode's sandbox is released before the server is gone.
-    app.addHook('onClose', async () => episodes.closeAll());
+    app.addHook('onClose', async () => {
+      clearInterval(reaper);
+      await episodes.closeAll();
+    });
   }
   return app;
 }

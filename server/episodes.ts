@@ -19,6 +19,12 @@ export interface EpisodeManagerOptions {
   maxEpisodes: number;
   /** Where ended episodes' trajectories are appended, one JSON line each. */
   trajectoryFile: string;
+  /** A running episode with no step for this long is closed by the reaper. */
+  idleTimeoutMs: number;
+  /** A running episode older than this is closed by the reaper, however busy. */
+  maxEpisodeMs: number;
+  /** Ended episodes stay queryable (state, trajectory) this long, then are forgotten. */
+  retainMs: number;
   log: { error(obj: object, msg: string): void };
 }
 
@@ -101,6 +107,27 @@ export class EpisodeManager {
     if (!episode) return { episode_id: id, closed: false };
     await episode.close();
     return { episode_id: id, closed: true };
+  }
+
+  /**
+   * Closes running episodes idle past idleTimeoutMs or older than maxEpisodeMs, and forgets
+   * ended ones past retainMs. `now` is passed in, so tests drive it with a fake clock.
+   */
+  async reap(now: number): Promise<{ closed: string[]; forgotten: string[] }> {
+    const closed: string[] = [];
+    const forgotten: string[] = [];
+    for (const [id, e] of this.episodes) {
+      if (e.status === 'running') {
+        if (now - e.lastActivity >= this.options.idleTimeoutMs || now - e.createdAt.getTime() >= this.options.maxEpisodeMs) {
+          closed.push(id);
+          await e.close();
+        }
+      } else if (e.endedAt && now - e.endedAt.getTime() >= this.options.retainMs) {
+        forgotten.push(id);
+        this.episodes.delete(id);
+      }
+    }
+    return { closed, forgotten };
   }
 
   async closeAll(): Promise<void> {
