@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { DEFAULT_EPISODE_LIMITS, type EpisodeLimits } from '../env/episode.js';
 import { EpisodeManager } from './episodes.js';
 import { installErrorHandling, installJsonParser } from './errors.js';
+import { createMetrics } from './metrics.js';
 import { episodeRoutes } from './routes/episodes.js';
 import { metaRoutes } from './routes/meta.js';
 
@@ -57,7 +58,9 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     // Bodies are validated as sent: no type coercion, no silently dropped fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
-  installErrorHandling(app);
+  let episodes: EpisodeManager | null = null;
+  const metrics = createMetrics(options.pool ?? null, () => episodes?.runningByTask() ?? new Map());
+  installErrorHandling(app, (code) => metrics.errorsTotal.inc({ code }));
   installJsonParser(app);
   if (options.apiKey) {
     const key = options.apiKey;
@@ -67,8 +70,9 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     });
   }
   await app.register(metaRoutes, { instanceId: options.instanceId, corpus: options.corpus, pool: options.pool ?? null });
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   if (options.pool) {
-    const episodes = new EpisodeManager({
+    const manager = new EpisodeManager({
       corpus: options.corpus,
       pool: options.pool,
       cacheDir: options.cacheDir ?? join(options.corpus.dir, 'cache', 'workspaces'),
@@ -80,9 +84,10 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
       maxEpisodeMs: options.maxEpisodeMs ?? 60 * 60_000,
       retainMs: options.retainMs ?? 30 * 60_000,
     });
-    await app.register(episodeRoutes, { episodes });
+    episodes = manager;
+    await app.register(episodeRoutes, { episodes: manager, metrics });
     const reaper = setInterval(() => {
-      episodes.reap(Date.now()).then(
+      manager.reap(Date.now()).then(
         ({ closed }) => closed.length > 0 && app.log.info({ episodes: closed }, 'closed idle or expired episodes'),
         (err: unknown) => app.log.error({ err }, 'reaping episodes failed'),
       );
@@ -91,7 +96,7 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     // Graceful: every episode's sandbox is released before the server is gone.
     app.addHook('onClose', async () => {
       clearInterval(reaper);
-      await episodes.closeAll();
+      await manager.closeAll();
     });
   }
   return app;

@@ -35,6 +35,13 @@ export class EpisodeManager {
 
   constructor(private readonly options: EpisodeManagerOptions) {}
 
+  /** Running episodes by task, for metrics. */
+  runningByTask(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const e of this.episodes.values()) if (e.status === 'running') out.set(e.instance.task, (out.get(e.instance.task) ?? 0) + 1);
+    return out;
+  }
+
   /** Episodes still running (holding a sandbox). */
   get running(): number {
     let n = 0;

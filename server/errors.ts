@@ -29,15 +29,17 @@ export function errorBody(err: HgymError): ErrorBody {
   return { statusCode: err.statusCode, code: err.code, error: STATUS_CODES[err.statusCode] ?? 'Error', message: err.message };
 }
 
-export function installErrorHandling(app: FastifyInstance): void {
+export function installErrorHandling(app: FastifyInstance, onError: (code: string) => void = () => {}): void {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const coded = toHgymError(err);
+    onError(coded.code);
     if (coded.statusCode >= 500) request.log.error({ err }, 'request failed');
     if (coded.code === 'HGYM_ERR_CAPACITY') reply.header('retry-after', '1');
     return reply.status(coded.statusCode).send(errorBody(coded));
   });
   app.setNotFoundHandler((request, reply) => {
     const err = hgymError('HGYM_ERR_NOT_FOUND', `${request.method} ${request.url}`);
+    onError(err.code);
     return reply.status(404).send(errorBody(err));
   });
 }

@@ -2,15 +2,31 @@
 import type { FastifyInstance } from 'fastify';
 import { EpisodeRef, GymStepBody, ResetAnswer, ResetBody, StepAnswer, StepBody, ErrorAnswer } from '../../schemas/api.js';
 import type { EpisodeManager } from '../episodes.js';
+import type { Metrics } from '../metrics.js';
 
 const errors = { 400: ErrorAnswer, 404: ErrorAnswer, 409: ErrorAnswer, 502: ErrorAnswer, 503: ErrorAnswer };
 
-export async function episodeRoutes(app: FastifyInstance, { episodes }: { episodes: EpisodeManager }): Promise<void> {
+function toolOf(action: unknown): string {
+  const tool = (action as { tool?: unknown } | null)?.tool;
+  return typeof tool === 'string' && /^[a-z_]{1,32}$/.test(tool) ? tool : 'message';
+}
+
+export async function episodeRoutes(app: FastifyInstance, { episodes, metrics }: { episodes: EpisodeManager; metrics: Metrics }): Promise<void> {
   const reset = async (body: ResetBody) => {
+    const started = performance.now();
     const episode = await episodes.reset(body);
+    metrics.resetSeconds.observe({ task: episode.instance.task }, (performance.now() - started) / 1000);
+    metrics.episodesTotal.inc({ task: episode.instance.task });
     return { episode_id: episode.id, observation: { text: episode.instance.instruction }, info: episode.resetInfo() };
   };
-  const step = (id: string, action: unknown) => episodes.get(id).step(action);
+  const step = async (id: string, action: unknown) => {
+    const episode = episodes.get(id);
+    const started = performance.now();
+    const result = await episode.step(action);
+    metrics.stepSeconds.observe({ tool: toolOf(action) }, (performance.now() - started) / 1000);
+    if (result.terminated || result.truncated) metrics.rewards.observe({ task: episode.instance.task }, result.reward);
+    return result;
+  };
 
   app.post<{ Body: ResetBody }>('/v1/episodes', { schema: { body: ResetBody, response: { 201: ResetAnswer, ...errors } } }, async (request, reply) =>
     reply.status(201).send(await reset(request.body ?? {})),

@@ -128,3 +128,14 @@ t.test('beyond the episode limit reset answers 503 with Retry-After', async (t) 
   for (const id of open) await app.inject({ method: 'DELETE', url: `/v1/episodes/${id}` });
   t.equal((await post('/v1/episodes', { task: 'dep_search' })).statusCode, 201, 'room again once closed');
 });
+
+t.test('/metrics counts episodes, latencies, rewards, pool sandboxes and errors by code', async (t) => {
+  const text = (await app.inject('/metrics')).body;
+  t.match(text, /hgym_episodes_total\{task="dep_search"\} [1-9]/);
+  t.match(text, /hgym_step_seconds_count\{tool="str_replace_editor"\} [1-9]/);
+  t.match(text, /hgym_reset_seconds_count\{task="dep_search"\} [1-9]/);
+  t.match(text, /hgym_episode_reward_count\{task="dep_search"\} [1-9]/);
+  t.match(text, /hgym_pool_sandboxes\{state="warm"\} \d/);
+  t.match(text, /hgym_errors_total\{code="HGYM_ERR_BAD_REQUEST"\} [1-9]/);
+  t.match(text, /hgym_errors_total\{code="HGYM_ERR_EPISODE_ENDED"\} [1-9]/);
+});

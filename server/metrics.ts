@@ -1,0 +1,57 @@
+/** Prometheus metrics of one server (its own registry, so several apps in a process do not mix). */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SandboxPool } from '../env/sandbox.js';
+
+const LATENCY_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120];
+
+export function createMetrics(pool: SandboxPool | null, running: () => Map<string, number>) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'hgym_process_' });
+  const metrics = {
+    registry,
+    episodesTotal: new Counter({ name: 'hgym_episodes_total', help: 'Episodes started, by task', labelNames: ['task'], registers: [registry] }),
+    episodesActive: new Gauge({
+      name: 'hgym_episodes_active',
+      help: 'Episodes running now, by task',
+      labelNames: ['task'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [task, n] of running()) this.set({ task }, n);
+      },
+    }),
+    stepSeconds: new Histogram({ name: 'hgym_step_seconds', help: 'Step latency, by tool', labelNames: ['tool'], buckets: LATENCY_BUCKETS, registers: [registry] }),
+    resetSeconds: new Histogram({ name: 'hgym_reset_seconds', help: 'Reset latency, by task', labelNames: ['task'], buckets: LATENCY_BUCKETS, registers: [registry] }),
+    rewards: new Histogram({ name: 'hgym_episode_reward', help: 'Rewards of graded episodes, by task', labelNames: ['task'], buckets: [0, 0.25, 0.5, 0.75, 0.99, 1], registers: [registry] }),
+    errorsTotal: new Counter({ name: 'hgym_errors_total', help: 'Error answers, by code', labelNames: ['code'], registers: [registry] }),
+  };
+  new Gauge({
+    name: 'hgym_pool_sandboxes',
+    help: 'Sandboxes of the pool, by state (warm, starting, leased)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      if (!pool) return;
+      const s = pool.stats();
+      this.set({ state: 'warm' }, s.warm);
+      this.set({ state: 'starting' }, s.starting);
+      this.set({ state: 'leased' }, s.leased);
+    },
+  });
+  new Gauge({
+    name: 'hgym_pool_events',
+    help: 'Sandboxes created, lost and failed to start since the pool started',
+    labelNames: ['event'],
+    registers: [registry],
+    collect() {
+      if (!pool) return;
+      const s = pool.stats();
+      this.set({ event: 'created' }, s.created);
+      this.set({ event: 'lost' }, s.lost);
+      this.set({ event: 'failed' }, s.failed);
+    },
+  });
+  return metrics;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
