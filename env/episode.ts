@@ -65,6 +65,7 @@ export class Episode {
   onEnd: ((trajectory: Trajectory) => void) | null = null;
   private readonly toolbox: ToolBox;
   private closing: Promise<void> | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly instance: TaskInstance,
@@ -109,7 +110,17 @@ export class Episode {
     };
   }
 
-  async step(action: unknown, onOutput?: (chunk: OutputChunk) => void): Promise<StepResult> {
+  /**
+   * Runs one action. Steps of one episode run one after another, whichever transport sends
+   * them: a second step waits for the first instead of colliding in the sandbox.
+   */
+  step(action: unknown, onOutput?: (chunk: OutputChunk) => void): Promise<StepResult> {
+    const run = this.queue.then(() => this.runStep(action, onOutput));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runStep(action: unknown, onOutput?: (chunk: OutputChunk) => void): Promise<StepResult> {
     if (this.status !== 'running') throw hgymError('HGYM_ERR_EPISODE_ENDED', this.id, this.status);
     this.lastActivity = Date.now();
     const started = new Date();

@@ -12,7 +12,9 @@ import { DEFAULT_EPISODE_LIMITS, type EpisodeLimits } from '../env/episode.js';
 import { EpisodeManager } from './episodes.js';
 import { installErrorHandling, installJsonParser } from './errors.js';
 import { createMetrics } from './metrics.js';
+import websocket from '@fastify/websocket';
 import { episodeRoutes } from './routes/episodes.js';
+import { wsRoutes } from './routes/ws.js';
 import { metaRoutes } from './routes/meta.js';
 
 export interface BuildOptions {
@@ -36,6 +38,8 @@ export interface BuildOptions {
   maxEpisodeMs?: number;
   retainMs?: number;
   reapIntervalMs?: number;
+  /** How long a dropped WebSocket's episodes wait before they are closed (30 s). */
+  wsGraceMs?: number;
 }
 
 declare module 'fastify' {
@@ -86,6 +90,8 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     });
     episodes = manager;
     await app.register(episodeRoutes, { episodes: manager, metrics });
+    await app.register(websocket, { options: { maxPayload: options.bodyLimit ?? 1024 * 1024 } });
+    await app.register(wsRoutes, { episodes: manager, graceMs: options.wsGraceMs ?? 30_000, onError: (code) => metrics.errorsTotal.inc({ code }) });
     const reaper = setInterval(() => {
       manager.reap(Date.now()).then(
         ({ closed }) => closed.length > 0 && app.log.info({ episodes: closed }, 'closed idle or expired episodes'),

@@ -137,6 +137,14 @@ export class EpisodeManager {
     return { closed, forgotten };
   }
 
+  /** Closes a running episode unless it was used after `since` (a dropped socket's grace). */
+  async closeIfIdleSince(id: string, since: number): Promise<boolean> {
+    const episode = this.episodes.get(id);
+    if (!episode || episode.status !== 'running' || episode.lastActivity > since) return false;
+    await episode.close();
+    return true;
+  }
+
   async closeAll(): Promise<void> {
     await Promise.all([...this.episodes.values()].map((e) => e.close()));
   }

@@ -1,0 +1,107 @@
+/** Episodes over one WebSocket (injectWS), with real sandboxes. */
+import { symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import type { WebSocket } from 'ws';
+import { loadCorpus } from '../../env/corpus/load.js';
+import { FAMILIES, generateForRepo, writeInstances } from '../../env/tasks/generate.js';
+import { DockerSandboxPool } from '../../docker/pool.js';
+import { build } from '../../server/app.js';
+
+const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'shapes');
+const root = t.testdir({ corpus: { repos: {} }, cache: {} });
+const { instances } = await generateForRepo({ root: FIXTURE, name: 'shapes' }, { seed: 1 });
+await writeInstances(join(root, 'corpus', 'tasks'), instances, FAMILIES);
+symlinkSync(FIXTURE, join(root, 'corpus', 'repos', 'shapes'));
+const pool = await DockerSandboxPool.start({ warm: 2, max: 6 });
+const app = await build({ instanceId: 'ws-test', corpus: await loadCorpus(join(root, 'corpus')), pool, cacheDir: join(root, 'cache'), wsGraceMs: 200 });
+await app.ready();
+t.teardown(async () => {
+  await app.close();
+  await pool.close();
+});
+
+type Frame = Record<string, unknown> & { type: string };
+
+/** A client that collects every frame, and waits (bounded) for the one it needs. */
+async function client() {
+  const frames: Frame[] = [];
+  const waiters: (() => void)[] = [];
+  const ws: WebSocket = await app.injectWS('/v1/ws', {}, {
+    onInit: (socket) => socket.on('message', (data) => {
+      frames.push(JSON.parse(String(data)) as Frame);
+      for (const w of waiters.splice(0)) w();
+    }),
+  });
+  const until = async (match: (f: Frame) => boolean, ms = 20_000): Promise<Frame> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const found = frames.find(match);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`no matching frame in ${ms} ms; got ${JSON.stringify(frames).slice(0, 500)}`);
+      await new Promise<void>((r) => {
+        waiters.push(r);
+        setTimeout(r, 50);
+      });
+    }
+  };
+  const send = (frame: object | string) => ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  return { ws, frames, until, send };
+}
+
+t.test('two episodes on one socket; output streams before the step result', async (t) => {
+  const c = await client();
+  c.send({ type: 'reset', id: 'r1', task: 'dep_search', seed: 1 });
+  c.send({ type: 'reset', id: 'r2', task: 'func_localize', seed: 2 });
+  const r1 = await c.until((f) => f.id === 'r1');
+  const r2 = await c.until((f) => f.id === 'r2');
+  t.same([r1.type, r2.type], ['reset_result', 'reset_result']);
+  t.not(r1.episode_id, r2.episode_id);
+  c.send({ type: 'step', id: 's1', episode_id: r1.episode_id, action: { tool: 'execute_bash', arguments: { command: 'echo first; sleep 0.5; echo second' } } });
+  c.send({ type: 'step', id: 's2', episode_id: r2.episode_id, action: { tool: 'think', arguments: { thought: 'meanwhile' } } });
+  const result = await c.until((f) => f.type === 'step_result' && f.id === 's1');
+  const s1 = c.frames.filter((f) => f.id === 's1');
+  const outputs = s1.filter((f) => f.type === 'output');
+  t.ok(outputs.length >= 2, 'the output came in chunks');
+  t.equal(outputs[0]!.data, 'first\n');
+  t.ok(s1.indexOf(outputs[0]!) < s1.indexOf(result), 'output before the result');
+  t.match((result.observation as { text: string }).text, /first\nsecond/);
+  t.equal((await c.until((f) => f.id === 's2')).type, 'step_result');
+  c.send({ type: 'step', id: 'f1', episode_id: r1.episode_id, action: { tool: 'finish', arguments: {} } });
+  const finished = await c.until((f) => f.id === 'f1');
+  t.same([finished.terminated, finished.reward], [true, 0]);
+  c.send({ type: 'step', id: 'late', episode_id: r1.episode_id, action: { message: 'x' } });
+  t.same((await c.until((f) => f.id === 'late')).code, 'HGYM_ERR_EPISODE_ENDED');
+  c.send({ type: 'close', id: 'c2', episode_id: r2.episode_id });
+  t.same((await c.until((f) => f.id === 'c2')).closed, true);
+  c.ws.terminate();
+});
+
+t.test('ping, and coded errors for bad frames', async (t) => {
+  const c = await client();
+  c.send({ type: 'ping', id: 1 });
+  t.equal((await c.until((f) => f.id === 1)).type, 'pong');
+  c.send('{nope');
+  t.equal((await c.until((f) => f.type === 'error' && f.id === null)).code, 'HGYM_ERR_BAD_REQUEST');
+  c.send({ type: 'step', id: 'bad', episode_id: 'x' });
+  t.equal((await c.until((f) => f.id === 'bad')).code, 'HGYM_ERR_BAD_REQUEST');
+  c.send({ type: 'launch', id: 'what' });
+  t.equal((await c.until((f) => f.id === 'what')).code, 'HGYM_ERR_BAD_REQUEST');
+  c.send({ type: 'step', id: 'gone', episode_id: 'no-such-episode', action: { message: 'hi' } });
+  t.equal((await c.until((f) => f.id === 'gone')).code, 'HGYM_ERR_NOT_FOUND');
+  c.ws.terminate();
+});
+
+t.test('a dropped socket closes its episodes after the grace period', async (t) => {
+  const c = await client();
+  c.send({ type: 'reset', id: 'r', task: 'dep_search' });
+  const reset = await c.until((f) => f.id === 'r');
+  c.ws.terminate();
+  const id = String(reset.episode_id);
+  let status = '';
+  for (let i = 0; i < 100 && status !== 'closed'; i++) {
+    status = (await app.inject(`/v1/episodes/${id}`)).json().status;
+    if (status !== 'closed') await new Promise((r) => setTimeout(r, 50));
+  }
+  t.equal(status, 'closed');
+});
