@@ -9,8 +9,8 @@
  * Usage: node --import tsx bench/sandbox.ts [--iterations N]
  */
 import Docker from 'dockerode';
-import type { Duplex } from 'node:stream';
 import { DockerSandboxPool } from '../docker/pool.js';
+import { dockerExec } from './docker-exec.js';
 import { percentile, round, timeIt } from './stats.js';
 
 const arg = (name: string, fallback: number): number => {
@@ -21,20 +21,6 @@ const ITERATIONS = arg('iterations', 500);
 const DOCKER_EXEC_ITERATIONS = arg('docker-exec-iterations', 100);
 const CHECKOUTS = arg('checkouts', 20);
 const docker = new Docker();
-
-async function dockerExec(container: Docker.Container): Promise<string> {
-  const exec = await container.exec({ Cmd: ['bash', '-c', 'echo hi'], AttachStdout: true, AttachStderr: true, User: '1000:1000' });
-  const stream = (await exec.start({ hijack: true, stdin: false })) as unknown as Duplex;
-  const chunks: Buffer[] = [];
-  await new Promise<void>((resolve, reject) => {
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('end', resolve);
-    stream.on('error', reject);
-  });
-  const info = await exec.inspect();
-  if (info.ExitCode !== 0) throw new Error(`docker exec exited ${info.ExitCode}`);
-  return Buffer.concat(chunks).subarray(8).toString('utf8');
-}
 
 async function main(): Promise<void> {
   const pool = await DockerSandboxPool.start({ warm: 4, max: 8 });
@@ -53,12 +39,12 @@ async function main(): Promise<void> {
         }),
       );
     }
-    for (let i = 0; i < 5; i++) await dockerExec(container);
+    for (let i = 0; i < 5; i++) await dockerExec(container, 'echo hi');
     const viaDockerExec: number[] = [];
     for (let i = 0; i < DOCKER_EXEC_ITERATIONS; i++) {
       viaDockerExec.push(
         await timeIt(async () => {
-          const out = await dockerExec(container);
+          const out = await dockerExec(container, 'echo hi');
           if (out !== 'hi\n') throw new Error(`unexpected docker exec output ${JSON.stringify(out)}`);
         }),
       );

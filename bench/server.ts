@@ -1,0 +1,190 @@
+/**
+ * Server benchmark, against a server in its own process on loopback. Prints one JSON object:
+ * - step latency of `execute_bash echo hi` in a warm episode, over REST (keep-alive) and over
+ *   WebSocket, p50/p99, with `docker exec` of the same command measured in the same run;
+ * - reset latency from a warm pool on a mid-size repository (jinja2), p50/p99;
+ * - 64 episodes at once, each stepping in a loop for --duration seconds: errors, step p50/p99,
+ *   steps done, and the server's RSS at the end.
+ * Usage: node --import tsx bench/server.ts [--duration 60] [--episodes 64]
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import Docker from 'dockerode';
+import { WebSocket } from 'ws';
+import { dockerExec } from './docker-exec.js';
+import { percentile, round } from './stats.js';
+
+const arg = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const DURATION_S = arg('duration', 60);
+const EPISODES = arg('episodes', 64);
+const SAMPLES = arg('samples', 300);
+
+const server = spawn(process.execPath, ['--import', 'tsx', new URL('./server-process.ts', import.meta.url).pathname, '8', String(EPISODES + 8)], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const { port, pid } = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error('the server did not start in 180 s')), 180_000);
+  createInterface({ input: server.stdout! }).once('line', (l) => (clearTimeout(timer), resolve(JSON.parse(l))));
+  server.once('exit', (code) => reject(new Error(`the server exited (${code})`)));
+});
+const base = `http://127.0.0.1:${port}`;
+
+async function call(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(`${base}${path}`, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : null });
+  const json = (await res.json()) as Record<string, unknown>;
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+const echo = { tool: 'execute_bash', arguments: { command: 'echo hi' } };
+
+function rssMiB(processId: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${processId}/status`, 'utf8'));
+  return round(Number(m?.[1] ?? 0) / 1024, 1);
+}
+
+async function restLatency(): Promise<number[]> {
+  const { episode_id } = await call('POST', '/v1/episodes', { task: 'dep_search', options: { max_steps: 10_000 } });
+  for (let i = 0; i < 30; i++) await call('POST', `/v1/episodes/${episode_id}/step`, { action: echo });
+  const times: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const t0 = performance.now();
+    const r = await call('POST', `/v1/episodes/${episode_id}/step`, { action: echo });
+    times.push(performance.now() - t0);
+    if (!String((r.observation as { text: string }).text).startsWith('hi\n')) throw new Error('unexpected observation');
+  }
+  await call('DELETE', `/v1/episodes/${episode_id}`);
+  return times;
+}
+
+async function wsLatency(): Promise<number[]> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/ws`);
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  let next = 0;
+  const pending = new Map<number, (frame: Record<string, unknown>) => void>();
+  ws.on('message', (data) => {
+    const frame = JSON.parse(String(data)) as Record<string, unknown>;
+    if (frame.type === 'output') return;
+    pending.get(frame.id as number)?.(frame);
+  });
+  const request = (frame: Record<string, unknown>) =>
+    new Promise<Record<string, unknown>>((resolve) => {
+      const id = next++;
+      pending.set(id, resolve);
+      ws.send(JSON.stringify({ ...frame, id }));
+    });
+  const reset = await request({ type: 'reset', task: 'dep_search', options: { max_steps: 10_000 } });
+  const episode_id = reset.episode_id;
+  for (let i = 0; i < 30; i++) await request({ type: 'step', episode_id, action: echo });
+  const times: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const t0 = performance.now();
+    const r = await request({ type: 'step', episode_id, action: echo });
+    times.push(performance.now() - t0);
+    if (r.type !== 'step_result') throw new Error(`unexpected frame ${JSON.stringify(r)}`);
+  }
+  await request({ type: 'close', episode_id });
+  ws.close();
+  return times;
+}
+
+async function dockerExecLatency(): Promise<number[]> {
+  const docker = new Docker();
+  const [info] = await docker.listContainers({ filters: { label: ['hgym.owner'], status: ['running'] } });
+  if (!info) throw new Error('no sandbox container to exec into');
+  const container = docker.getContainer(info.Id);
+  const times: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    const t0 = performance.now();
+    await dockerExec(container, 'echo hi');
+    if (i >= 5) times.push(performance.now() - t0);
+  }
+  return times;
+}
+
+async function resetLatency(): Promise<number[]> {
+  const tasks = (await call('GET', '/v1/tasks')) as { families: Record<string, unknown> };
+  if (!tasks.families) throw new Error('no tasks');
+  const times: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    // Let the pool refill between resets: this measures a reset from a warm pool.
+    for (let tries = 0; tries < 100; tries++) {
+      const ready = await fetch(`${base}/readyz`);
+      const body = (await ready.json()) as { pool?: { warm: number } };
+      if ((body.pool?.warm ?? 0) >= 4) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const t0 = performance.now();
+    const r = await call('POST', '/v1/episodes', { task: 'func_localize', seed: i });
+    times.push(performance.now() - t0);
+    await call('DELETE', `/v1/episodes/${r.episode_id as string}`);
+  }
+  return times;
+}
+
+async function concurrency(): Promise<{ errors: number; steps: number; times: number[] }> {
+  const ids = await Promise.all(
+    Array.from({ length: EPISODES }, async (_, i) => (await call('POST', '/v1/episodes', { task: 'dep_search', seed: i, options: { max_steps: 10_000 } })).episode_id as string),
+  );
+  const deadline = Date.now() + DURATION_S * 1000;
+  const times: number[] = [];
+  let errors = 0;
+  await Promise.all(
+    ids.map(async (id) => {
+      while (Date.now() < deadline) {
+        const t0 = performance.now();
+        try {
+          await call('POST', `/v1/episodes/${id}/step`, { action: echo });
+          times.push(performance.now() - t0);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  await Promise.all(ids.map((id) => call('DELETE', `/v1/episodes/${id}`)));
+  return { errors, steps: times.length, times };
+}
+
+try {
+  const rest = await restLatency();
+  const ws = await wsLatency();
+  const exec = await dockerExecLatency();
+  const reset = await resetLatency();
+  const load = await concurrency();
+  const rss = rssMiB(pid);
+  const restP50 = percentile(rest, 50);
+  const wsP50 = percentile(ws, 50);
+  const execP50 = percentile(exec, 50);
+  const loadP99 = percentile(load.times, 99);
+  const result = {
+    benchmark: 'server',
+    when: new Date().toISOString(),
+    step_ms: {
+      rest: { n: rest.length, p50: restP50, p99: percentile(rest, 99) },
+      websocket: { n: ws.length, p50: wsP50, p99: percentile(ws, 99) },
+      docker_exec: { n: exec.length, p50: execP50 },
+      docker_exec_over_rest_p50: round(execP50 / restP50, 1),
+      docker_exec_over_websocket_p50: round(execP50 / wsP50, 1),
+    },
+    reset_ms: { n: reset.length, p50: percentile(reset, 50), p99: percentile(reset, 99) },
+    concurrency: { episodes: EPISODES, seconds: DURATION_S, steps: load.steps, errors: load.errors, step_p50_ms: percentile(load.times, 50), step_p99_ms: loadP99, server_rss_mib: rss },
+    targets: {
+      rest_p50_le_3ms: restP50 <= 3,
+      websocket_p50_le_2ms: wsP50 <= 2,
+      ge_15x_faster_than_docker_exec: execP50 / restP50 >= 15 && execP50 / wsP50 >= 15,
+      reset_p50_le_150ms: percentile(reset, 50) <= 150,
+      reset_p99_le_500ms: percentile(reset, 99) <= 500,
+      concurrency_zero_errors: load.errors === 0,
+      concurrency_step_p99_le_100ms: loadP99 <= 100,
+    },
+  };
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+} finally {
+  server.kill('SIGTERM');
+  await new Promise((r) => server.once('exit', r));
+}
