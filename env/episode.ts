@@ -95,6 +95,10 @@ export class Episode {
     return new Episode(input.instance, limits, sandbox, workspace);
   }
 
+  get sandboxId(): string {
+    return this.sandbox.id;
+  }
+
   get root(): string {
     return workspacePath(this.instance.repo.name);
   }

@@ -10,6 +10,13 @@ import type { TaskInstance } from '../schemas/tasks.js';
 import type { ResetBody } from '../schemas/api.js';
 import { persistTrajectory } from '../env/trajectory.js';
 
+/** The part of a pino logger the manager uses: structured lines and child loggers. */
+export interface Log {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  child(bindings: Record<string, unknown>): Log;
+}
+
 export interface EpisodeManagerOptions {
   corpus: Corpus;
   pool: SandboxPool;
@@ -25,7 +32,7 @@ export interface EpisodeManagerOptions {
   maxEpisodeMs: number;
   /** Ended episodes stay queryable (state, trajectory) this long, then are forgotten. */
   retainMs: number;
-  log: { error(obj: object, msg: string): void };
+  log: Log;
 }
 
 export class EpisodeManager {
@@ -90,10 +97,12 @@ export class EpisodeManager {
       if (body.options?.max_steps !== undefined) limits.maxSteps = Math.min(limits.maxSteps, body.options.max_steps);
       if (body.options?.command_timeout !== undefined) limits.commandTimeoutMs = Math.min(limits.commandTimeoutMs, Math.round(body.options.command_timeout * 1000));
       const episode = await Episode.reset({ instance, snapshot: await this.snapshot(instance.repo.name), pool: this.options.pool, cacheDir: this.options.cacheDir, limits });
+      // Every line about this episode carries its id and its container's.
+      const log = this.options.log.child({ episode_id: episode.id, container_id: episode.sandboxId.slice(0, 12) });
+      log.info({ task: instance.task, instance_id: instance.instance_id }, 'episode started');
       episode.onEnd = (trajectory) => {
-        persistTrajectory(this.options.trajectoryFile, trajectory).catch((err: unknown) =>
-          this.options.log.error({ err, episode_id: trajectory.episode_id }, 'persisting a trajectory failed'),
-        );
+        log.info({ status: trajectory.status, steps: trajectory.steps.length, reward: trajectory.reward }, 'episode ended');
+        persistTrajectory(this.options.trajectoryFile, trajectory).catch((err: unknown) => log.error({ err }, 'persisting a trajectory failed'));
       };
       this.episodes.set(episode.id, episode);
       return episode;

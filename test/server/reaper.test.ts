@@ -6,7 +6,7 @@ import { loadCorpus } from '../../env/corpus/load.js';
 import { DEFAULT_EPISODE_LIMITS } from '../../env/episode.js';
 import { FAMILIES, generateForRepo, writeInstances } from '../../env/tasks/generate.js';
 import { DockerSandboxPool } from '../../docker/pool.js';
-import { EpisodeManager } from '../../server/episodes.js';
+import { EpisodeManager, type Log } from '../../server/episodes.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'shapes');
 const root = t.testdir({ corpus: { repos: {} }, cache: {} });
@@ -17,6 +17,9 @@ const pool = await DockerSandboxPool.start({ warm: 1, max: 4 });
 t.teardown(() => pool.close());
 
 const MINUTE = 60_000;
+function silentLog(): Log {
+  return { info: () => {}, error: () => {}, child: () => silentLog() };
+}
 const manager = new EpisodeManager({
   corpus: await loadCorpus(join(root, 'corpus')),
   pool,
@@ -24,7 +27,7 @@ const manager = new EpisodeManager({
   limits: DEFAULT_EPISODE_LIMITS,
   maxEpisodes: 4,
   trajectoryFile: join(root, 'trajectories.jsonl'),
-  log: { error: () => {} },
+  log: silentLog(),
   idleTimeoutMs: 10 * MINUTE,
   maxEpisodeMs: 60 * MINUTE,
   retainMs: 30 * MINUTE,
