@@ -12,6 +12,8 @@ import { DEFAULT_EPISODE_LIMITS, type EpisodeLimits } from '../env/episode.js';
 import { EpisodeManager } from './episodes.js';
 import { installErrorHandling, installJsonParser } from './errors.js';
 import { createMetrics } from './metrics.js';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import { episodeRoutes } from './routes/episodes.js';
 import { wsRoutes } from './routes/ws.js';
@@ -73,6 +75,15 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
       if (!keyMatches(request.headers.authorization, key)) throw hgymError('HGYM_ERR_UNAUTHORIZED');
     });
   }
+  // The OpenAPI document is generated from the routes' schemas (the same as validate them).
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'hgym', version: '1', description: 'Gymnasium-style episodes for coding agents: reset, step, close. Errors: docs/errors.md.' },
+      components: options.apiKey ? { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } : {},
+      ...(options.apiKey ? { security: [{ bearer: [] }] } : {}),
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(metaRoutes, { instanceId: options.instanceId, corpus: options.corpus, pool: options.pool ?? null });
   app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   if (options.pool) {

@@ -82,3 +82,18 @@ t.test('with an API key every route but the health checks needs the bearer token
   t.equal((await app.inject({ url: '/v1/tools', headers: { authorization: 'Bearer wrong' } })).statusCode, 401);
   t.equal((await app.inject({ url: '/v1/tools', headers: { authorization: 'Bearer s3cret' } })).statusCode, 200);
 });
+
+t.test('an OpenAPI document generated from the route schemas, and a page for it', async (t) => {
+  const corpus = await loadCorpus(t.testdir({}));
+  const pool = fakePool(1);
+  const app = await build({ instanceId: 'x', corpus, pool });
+  t.teardown(() => app.close());
+  const doc = (await app.inject('/docs/json')).json();
+  t.match(doc.openapi, /^3\./);
+  for (const path of ['/v1/episodes', '/v1/episodes/{id}/step', '/v1/reset', '/v1/step', '/v1/close', '/v1/tools']) t.ok(doc.paths[path], path);
+  const resetBody = doc.paths['/v1/episodes'].post.requestBody.content['application/json'].schema;
+  t.ok(resetBody.properties.seed && resetBody.properties.instance_id, 'the reset body schema is the one that validates');
+  const page = await app.inject('/docs/');
+  t.equal(page.statusCode, 200);
+  t.match(page.headers['content-type'], /html/);
+});
