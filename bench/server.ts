@@ -6,6 +6,7 @@
  * - 64 episodes at once, each stepping in a loop for --duration seconds: errors, step p50/p99,
  *   steps done, and the server's RSS at the end.
  * Usage: node --import tsx bench/server.ts [--duration 60] [--episodes 64]
+ * HGYM_BENCH_PROFILE=DIR writes a CPU profile of the server process into DIR.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -23,7 +24,7 @@ const DURATION_S = arg('duration', 60);
 const EPISODES = arg('episodes', 64);
 const SAMPLES = arg('samples', 300);
 
-const server = spawn(process.execPath, ['--import', 'tsx', new URL('./server-process.ts', import.meta.url).pathname, '8', String(EPISODES + 8)], {
+const server = spawn(process.execPath, [...(process.env.HGYM_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.HGYM_BENCH_PROFILE] : []), '--import', 'tsx', new URL('./server-process.ts', import.meta.url).pathname, '8', String(EPISODES + 8)], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const { port, pid } = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
