@@ -17,7 +17,7 @@ const run = promisify(execFile);
 export interface PreparedWorkspace extends WorkspaceBaseline {
   /** The repository directory on the host, `.git` included. */
   dir: string;
-  /** The same tree as one tar archive, what a reset copies into the sandbox. */
+  /** The same tree as one gzipped tar archive, what a reset copies into the sandbox. */
   archive(): Promise<Buffer>;
 }
 
@@ -35,7 +35,7 @@ function baseline(dir: string, files: Map<string, string>): PreparedWorkspace {
   return {
     dir,
     files,
-    archive: () => readFile(`${dir}.tar`),
+    archive: () => readFile(`${dir}.tar.gz`),
     read: async (path) => {
       try {
         return await readFile(join(dir, path), 'utf8');
@@ -53,14 +53,14 @@ export async function prepareWorkspace(
 ): Promise<PreparedWorkspace> {
   const dir = join(cacheDir, instance.instance_id, 'repo');
   const manifest = join(cacheDir, instance.instance_id, 'files.json');
-  if (existsSync(manifest)) {
+  if (existsSync(manifest) && existsSync(`${dir}.tar.gz`)) {
     const files = new Map<string, string>(Object.entries(JSON.parse(await readFile(manifest, 'utf8')) as Record<string, string>));
     return baseline(dir, files);
   }
   // Build beside the final place and rename, so a crash never leaves a half-made workspace.
   const staging = `${dir}.staging-${process.pid}`;
   await rm(staging, { recursive: true, force: true });
-  await rm(`${staging}.tar`, { force: true });
+  await rm(`${staging}.tar.gz`, { force: true });
   const files = new Map<string, string>();
   const byFile = new Map<string, Edit[]>();
   for (const e of instance.edits) byFile.set(e.file, [...(byFile.get(e.file) ?? []), e]);
@@ -81,10 +81,11 @@ export async function prepareWorkspace(
   await run('git', ['init', '-q', '-b', 'main', staging]);
   await run('git', ['-C', staging, 'add', '-A']);
   await run('git', ['-C', staging, 'commit', '-q', '--no-gpg-sign', '-m', 'workspace'], { env: { ...process.env, ...GIT_ENV } });
-  await run('tar', ['-cf', `${staging}.tar`, '--owner=0', '--group=0', '--numeric-owner', '--sort=name', '--mtime=2000-01-01 00:00Z', '-C', staging, '.']);
+  // Compressed: a reset sends the archive through the engine's attach stream in one frame.
+  await run('tar', ['-czf', `${staging}.tar.gz`, '--owner=0', '--group=0', '--numeric-owner', '--sort=name', '--mtime=2000-01-01 00:00Z', '-C', staging, '.']);
   await rm(dir, { recursive: true, force: true });
   await rename(staging, dir);
-  await rename(`${staging}.tar`, `${dir}.tar`);
+  await rename(`${staging}.tar.gz`, `${dir}.tar.gz`);
   await writeFile(manifest, JSON.stringify(Object.fromEntries(files)));
   return baseline(dir, files);
 }
