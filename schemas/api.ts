@@ -55,4 +55,71 @@ export const ErrorAnswer = Type.Object(
   { $id: 'hgym.api.error' },
 );
 
-export const API_SCHEMAS = [ResetBody, StepBody, EpisodeRef, GymStepBody, Observation, ResetAnswer, StepAnswer, ErrorAnswer] as const;
+const Anything = Type.Record(Type.String(), Type.Unknown());
+
+export const HealthAnswer = Type.Object({ status: Type.Literal('ok'), instance: Type.String() }, { $id: 'hgym.api.health' });
+
+export const ReadyAnswer = Type.Object(
+  { status: Type.String(), problems: Type.Optional(Type.Array(Type.String())), pool: Type.Optional(Anything) },
+  { $id: 'hgym.api.ready' },
+);
+
+export const ToolsAnswer = Type.Object({ tools: Type.Array(Anything) }, { $id: 'hgym.api.tools' });
+
+export const TasksAnswer = Type.Object(
+  { corpus: Type.String(), instances: Type.Integer(), families: Type.Record(Type.String(), Type.Object({ instances: Type.Integer() })) },
+  { $id: 'hgym.api.tasks' },
+);
+
+export const EpisodeState = Type.Object(
+  {
+    episode_id: Type.String(),
+    task: Type.String(),
+    instance_id: Type.String(),
+    status: Type.Union([Type.Literal('running'), Type.Literal('terminated'), Type.Literal('truncated'), Type.Literal('closed')]),
+    steps: Type.Integer(),
+    max_steps: Type.Integer(),
+    created_at: Type.String(),
+    last_activity_at: Type.String(),
+    reward: Type.Union([Type.Number(), Type.Null()]),
+  },
+  { $id: 'hgym.api.episode_state' },
+);
+
+export const TrajectoryAnswer = Type.Object(
+  {
+    episode_id: Type.String(),
+    task: Type.String(),
+    instance_id: Type.String(),
+    instruction: Type.String(),
+    status: Type.String(),
+    steps: Type.Array(
+      Type.Object({ index: Type.Integer(), action: Type.Unknown(), observation: Type.String(), invalid: Type.Boolean(), startedAt: Type.String(), durationMs: Type.Number() }),
+    ),
+    reward: Type.Union([Type.Number(), Type.Null()]),
+    grade: Type.Union([Anything, Type.Null()]),
+    created_at: Type.String(),
+    ended_at: Type.Union([Type.String(), Type.Null()]),
+  },
+  { $id: 'hgym.api.trajectory' },
+);
+
+export const ClosedAnswer = Type.Object({ episode_id: Type.String(), closed: Type.Boolean() }, { $id: 'hgym.api.closed' });
+
+export const API_SCHEMAS = [
+  ResetBody,
+  StepBody,
+  EpisodeRef,
+  GymStepBody,
+  Observation,
+  ResetAnswer,
+  StepAnswer,
+  ErrorAnswer,
+  HealthAnswer,
+  ReadyAnswer,
+  ToolsAnswer,
+  TasksAnswer,
+  EpisodeState,
+  TrajectoryAnswer,
+  ClosedAnswer,
+] as const;

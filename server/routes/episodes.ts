@@ -1,6 +1,6 @@
 /** reset, step, state and close over REST, under both the resource and Gymnasium's verbs. */
 import type { FastifyInstance } from 'fastify';
-import { EpisodeRef, GymStepBody, ResetAnswer, ResetBody, StepAnswer, StepBody, ErrorAnswer } from '../../schemas/api.js';
+import { ClosedAnswer, EpisodeRef, EpisodeState, ErrorAnswer, GymStepBody, ResetAnswer, ResetBody, StepAnswer, StepBody, TrajectoryAnswer } from '../../schemas/api.js';
 import type { EpisodeManager } from '../episodes.js';
 import type { Metrics } from '../metrics.js';
 
@@ -36,9 +36,15 @@ export async function episodeRoutes(app: FastifyInstance, { episodes, metrics }:
     { schema: { body: StepBody, response: { 200: StepAnswer, ...errors } } },
     async (request) => step(request.params.id, request.body.action),
   );
-  app.get<{ Params: { id: string } }>('/v1/episodes/:id', async (request) => episodes.get(request.params.id).state());
-  app.get<{ Params: { id: string } }>('/v1/episodes/:id/trajectory', async (request) => episodes.get(request.params.id).trajectory());
-  app.delete<{ Params: { id: string } }>('/v1/episodes/:id', async (request) => episodes.close(request.params.id));
+  app.get<{ Params: { id: string } }>('/v1/episodes/:id', { schema: { response: { 200: EpisodeState, ...errors } } }, async (request) =>
+    episodes.get(request.params.id).state(),
+  );
+  app.get<{ Params: { id: string } }>('/v1/episodes/:id/trajectory', { schema: { response: { 200: TrajectoryAnswer, ...errors } } }, async (request) =>
+    episodes.get(request.params.id).trajectory(),
+  );
+  app.delete<{ Params: { id: string } }>('/v1/episodes/:id', { schema: { response: { 200: ClosedAnswer, ...errors } } }, async (request) =>
+    episodes.close(request.params.id),
+  );
 
   app.post<{ Body: ResetBody }>('/v1/reset', { schema: { body: ResetBody, response: { 201: ResetAnswer, ...errors } } }, async (request, reply) =>
     reply.status(201).send(await reset(request.body ?? {})),
@@ -46,5 +52,7 @@ export async function episodeRoutes(app: FastifyInstance, { episodes, metrics }:
   app.post<{ Body: GymStepBody }>('/v1/step', { schema: { body: GymStepBody, response: { 200: StepAnswer, ...errors } } }, async (request) =>
     step(request.body.episode_id, request.body.action),
   );
-  app.post<{ Body: { episode_id: string } }>('/v1/close', { schema: { body: EpisodeRef } }, async (request) => episodes.close(request.body.episode_id));
+  app.post<{ Body: { episode_id: string } }>('/v1/close', { schema: { body: EpisodeRef, response: { 200: ClosedAnswer, ...errors } } }, async (request) =>
+    episodes.close(request.body.episode_id),
+  );
 }

@@ -5,6 +5,7 @@ import type { Corpus } from '../../env/corpus/load.js';
 import type { SandboxPool } from '../../env/sandbox.js';
 import { TOOL_DEFINITIONS } from '../../env/tools/toolbox.js';
 import { SCHEMAS } from '../schemas.js';
+import { HealthAnswer, ReadyAnswer, TasksAnswer, ToolsAnswer } from '../../schemas/api.js';
 
 export interface MetaOptions {
   instanceId: string;
@@ -13,9 +14,9 @@ export interface MetaOptions {
 }
 
 export async function metaRoutes(app: FastifyInstance, options: MetaOptions): Promise<void> {
-  app.get('/healthz', { config: { public: true } }, async () => ({ status: 'ok', instance: options.instanceId }));
+  app.get('/healthz', { config: { public: true }, schema: { response: { 200: HealthAnswer } } }, async () => ({ status: 'ok', instance: options.instanceId }));
 
-  app.get('/readyz', { config: { public: true } }, async (_request, reply) => {
+  app.get('/readyz', { config: { public: true }, schema: { response: { 200: ReadyAnswer, 503: ReadyAnswer } } }, async (_request, reply) => {
     const problems: string[] = [];
     if (!options.pool) problems.push('no sandbox pool is configured');
     else if (options.pool.stats().warm === 0) problems.push('no warm sandbox yet');
@@ -24,7 +25,7 @@ export async function metaRoutes(app: FastifyInstance, options: MetaOptions): Pr
     return { status: 'ready', pool: options.pool!.stats() };
   });
 
-  app.get('/v1/tools', async () => ({ tools: TOOL_DEFINITIONS }));
+  app.get('/v1/tools', { schema: { response: { 200: ToolsAnswer } } }, async () => ({ tools: TOOL_DEFINITIONS }));
 
   app.get('/v1/schemas', async () => ({ schemas: Object.keys(SCHEMAS).sort() }));
 
@@ -34,7 +35,7 @@ export async function metaRoutes(app: FastifyInstance, options: MetaOptions): Pr
     return schema;
   });
 
-  app.get('/v1/tasks', async () => ({
+  app.get('/v1/tasks', { schema: { response: { 200: TasksAnswer } } }, async () => ({
     corpus: options.corpus.dir,
     instances: options.corpus.instances.size,
     families: Object.fromEntries([...options.corpus.families].map(([family, ids]) => [family, { instances: ids.length }])),

@@ -9,7 +9,9 @@ import { loadCorpus } from '../../env/corpus/load.js';
 import { FAMILIES, generateForRepo, writeInstances } from '../../env/tasks/generate.js';
 import { DockerSandboxPool } from '../../docker/pool.js';
 import { build } from '../../server/app.js';
-import type { DepSearchInstance } from '../../schemas/tasks.js';
+import type { DepSearchInstance, FuncLocalizeInstance } from '../../schemas/tasks.js';
+import { applyFuncLocalizeGoldThroughSteps } from '../helpers/api-gold.js';
+import { docker } from '../helpers/docker.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'shapes');
 const root = t.testdir({ corpus: { repos: {} }, cache: {} });
@@ -138,4 +140,37 @@ t.test('/metrics counts episodes, latencies, rewards, pool sandboxes and errors 
   t.match(text, /hgym_pool_sandboxes\{state="warm"\} \d/);
   t.match(text, /hgym_errors_total\{code="HGYM_ERR_BAD_REQUEST"\} [1-9]/);
   t.match(text, /hgym_errors_total\{code="HGYM_ERR_EPISODE_ENDED"\} [1-9]/);
+});
+
+t.test('func_localize over REST: every generated variant, gold through steps, scores 1', async (t) => {
+  const byVariant = new Map<string, FuncLocalizeInstance>();
+  for (const i of instances) if (i.task === 'func_localize' && !byVariant.has(i.variant)) byVariant.set(i.variant, i);
+  t.ok(byVariant.size >= 2, `variants: ${[...byVariant.keys()].join(', ')}`);
+  for (const instance of byVariant.values()) {
+    const { episode_id } = (await post('/v1/episodes', { instance_id: instance.instance_id })).json();
+    const step = async (action: unknown): Promise<string> => {
+      const res = await post(`/v1/episodes/${episode_id}/step`, { action });
+      if (res.statusCode !== 200) throw new Error(res.body);
+      return res.json().observation.text;
+    };
+    await applyFuncLocalizeGoldThroughSteps(instance, '/workspace/shapes', step);
+    const done = (await post(`/v1/episodes/${episode_id}/step`, { action: { tool: 'finish', arguments: {} } })).json();
+    t.same([done.reward, done.terminated], [1, true], `${instance.variant}: ${JSON.stringify(done.info)}`);
+  }
+});
+
+t.test('a sandbox killed mid-episode is a coded 502, never a reward', async (t) => {
+  const reset = (await post('/v1/episodes', { task: 'dep_search' })).json();
+  const before = new Set((await docker.listContainers({ filters: { label: ['hgym.owner'] } })).map((c) => c.Id));
+  const ran = await post(`/v1/episodes/${reset.episode_id}/step`, { action: { tool: 'execute_bash', arguments: { command: 'hostname' } } });
+  // A container's host name is its short id.
+  const hostname = ran.json().observation.text.split('\n')[0];
+  const mine = [...before].find((id) => id.startsWith(hostname));
+  t.ok(mine, 'found the episode\'s container');
+  await docker.getContainer(mine!).kill();
+  const step = await post(`/v1/episodes/${reset.episode_id}/step`, { action: { tool: 'finish', arguments: {} } });
+  t.equal(step.statusCode, 502);
+  t.equal(step.json().code, 'HGYM_ERR_SANDBOX_LOST');
+  t.notOk('reward' in step.json());
+  t.equal((await app.inject({ method: 'DELETE', url: `/v1/episodes/${reset.episode_id}` })).statusCode, 200);
 });

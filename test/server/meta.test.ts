@@ -97,3 +97,19 @@ t.test('an OpenAPI document generated from the route schemas, and a page for it'
   t.equal(page.statusCode, 200);
   t.match(page.headers['content-type'], /html/);
 });
+
+t.test('every registered error code leaves the server with its status and the error shape', async (t) => {
+  const { ERRORS, HgymError } = await import('../../env/errors.js');
+  const app = await build({ instanceId: 'x', corpus: await loadCorpus(t.testdir({})) });
+  app.get<{ Params: { code: string } }>('/throw/:code', async (request) => {
+    throw new HgymError(request.params.code as keyof typeof ERRORS, ['for the test']);
+  });
+  t.teardown(() => app.close());
+  for (const [code, spec] of Object.entries(ERRORS)) {
+    const res = await app.inject(`/throw/${code}`);
+    t.equal(res.statusCode, spec.status, code);
+    t.same(Object.keys(res.json()).sort(), ['code', 'error', 'message', 'statusCode']);
+    t.same([res.json().code, res.json().statusCode], [code, spec.status]);
+    if (code === 'HGYM_ERR_CAPACITY') t.ok(res.headers['retry-after'], 'capacity answers carry Retry-After');
+  }
+});

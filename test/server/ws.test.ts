@@ -7,6 +7,8 @@ import { loadCorpus } from '../../env/corpus/load.js';
 import { FAMILIES, generateForRepo, writeInstances } from '../../env/tasks/generate.js';
 import { DockerSandboxPool } from '../../docker/pool.js';
 import { build } from '../../server/app.js';
+import type { FuncLocalizeInstance } from '../../schemas/tasks.js';
+import { applyFuncLocalizeGoldThroughSteps } from '../helpers/api-gold.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'shapes');
 const root = t.testdir({ corpus: { repos: {} }, cache: {} });
@@ -104,4 +106,24 @@ t.test('a dropped socket closes its episodes after the grace period', async (t) 
     if (status !== 'closed') await new Promise((r) => setTimeout(r, 50));
   }
   t.equal(status, 'closed');
+});
+
+t.test('func_localize over WebSocket: gold through steps scores 1', async (t) => {
+  const instance = instances.find((i): i is FuncLocalizeInstance => i.task === 'func_localize')!;
+  const c = await client();
+  c.send({ type: 'reset', id: 'r', instance_id: instance.instance_id });
+  const episode_id = (await c.until((f) => f.id === 'r')).episode_id;
+  let n = 0;
+  const step = async (action: unknown): Promise<string> => {
+    const id = `s${n++}`;
+    c.send({ type: 'step', id, episode_id, action });
+    const frame = await c.until((f) => f.id === id && f.type !== 'output');
+    if (frame.type !== 'step_result') throw new Error(JSON.stringify(frame));
+    return (frame.observation as { text: string }).text;
+  };
+  await applyFuncLocalizeGoldThroughSteps(instance, '/workspace/shapes', step);
+  c.send({ type: 'step', id: 'fin', episode_id, action: { tool: 'finish', arguments: {} } });
+  const done = await c.until((f) => f.id === 'fin');
+  t.same([done.reward, done.terminated], [1, true], JSON.stringify(done.info));
+  c.ws.terminate();
 });
