@@ -11,15 +11,11 @@
 import Docker from 'dockerode';
 import { DockerSandboxPool } from '../docker/pool.js';
 import { dockerExec } from './docker-exec.js';
-import { percentile, round, timeIt } from './stats.js';
+import { numberArg, percentile, round, timeIt } from './stats.js';
 
-const arg = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const ITERATIONS = arg('iterations', 500);
-const DOCKER_EXEC_ITERATIONS = arg('docker-exec-iterations', 100);
-const CHECKOUTS = arg('checkouts', 20);
+const ITERATIONS = numberArg('iterations', 500);
+const DOCKER_EXEC_ITERATIONS = numberArg('docker-exec-iterations', 100);
+const CHECKOUTS = numberArg('checkouts', 20);
 const docker = new Docker();
 
 async function main(): Promise<void> {

@@ -14,15 +14,11 @@ import { createInterface } from 'node:readline';
 import Docker from 'dockerode';
 import { WebSocket } from 'ws';
 import { dockerExec } from './docker-exec.js';
-import { percentile, round } from './stats.js';
+import { numberArg, percentile, round } from './stats.js';
 
-const arg = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const DURATION_S = arg('duration', 60);
-const EPISODES = arg('episodes', 64);
-const SAMPLES = arg('samples', 300);
+const DURATION_S = numberArg('duration', 60);
+const EPISODES = numberArg('episodes', 64);
+const SAMPLES = numberArg('samples', 300);
 
 const server = spawn(process.execPath, [...(process.env.HGYM_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.HGYM_BENCH_PROFILE] : []), '--import', 'tsx', new URL('./server-process.ts', import.meta.url).pathname, '8', String(EPISODES + 8)], {
   stdio: ['ignore', 'pipe', 'inherit'],

@@ -15,10 +15,9 @@ import { gradeInstance } from '../env/tasks/families.js';
 import { FAMILIES, generateForRepo, readInstances } from '../env/tasks/generate.js';
 import { Rng } from '../env/tasks/rng.js';
 import { corpusEpisode } from '../test/helpers/gold.js';
-import { percentile, round } from './stats.js';
+import { numberArg, percentile, round } from './stats.js';
 
-const sampleArg = process.argv.indexOf('--sample');
-const SAMPLE = sampleArg >= 0 ? Number(process.argv[sampleArg + 1]) : 200;
+const SAMPLE = numberArg('sample', 200);
 const PASSES = 5;
 const dir = process.env.HGYM_CORPUS_DIR ?? join(import.meta.dirname, '..', '.hgym', 'corpus');
 

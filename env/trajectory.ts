@@ -2,9 +2,10 @@
  * Trajectories: every episode's steps, reward and grade, as one JSON record; and the
  * chat-format SFT record a trainer reads (OpenAI-shaped tool calls).
  */
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { StepRecord } from './episode.js';
+import { readJsonl } from './jsonl.js';
 import { TOOL_DEFINITIONS, type ToolDefinition } from './tools/toolbox.js';
 
 export interface Trajectory {
@@ -60,12 +61,8 @@ export async function persistTrajectory(file: string, trajectory: Trajectory): P
   await appendFile(file, `${JSON.stringify(trajectory)}\n`);
 }
 
-export async function readTrajectories(file: string): Promise<Trajectory[]> {
-  const text = await readFile(file, 'utf8');
-  return text
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as Trajectory);
+export function readTrajectories(file: string): Promise<Trajectory[]> {
+  return readJsonl<Trajectory>(file);
 }
 
 /** The SFT records of the trajectories that pass the filter (graded, reward ≥ minReward, task). */

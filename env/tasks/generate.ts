@@ -6,6 +6,7 @@ import { mkdir, open, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Ajv } from 'ajv';
 import { TASK_SCHEMAS, type TaskInstance } from '../../schemas/tasks.js';
+import { readJsonl } from '../jsonl.js';
 import { analyzeRepo } from '../analysis/repo.js';
 import { snapshotOf } from '../corpus/snapshot.js';
 import type { Describer, RepoContext } from './context.js';
@@ -108,10 +109,6 @@ export async function writeInstances(out: string, instances: readonly TaskInstan
   return paths;
 }
 
-export async function readInstances(path: string): Promise<TaskInstance[]> {
-  const text = await readFile(path, 'utf8');
-  return text
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as TaskInstance);
+export function readInstances(path: string): Promise<TaskInstance[]> {
+  return readJsonl<TaskInstance>(path);
 }

@@ -5,25 +5,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { loadCorpus } from '../../env/corpus/load.js';
-import { FAMILIES, generateForRepo, writeInstances } from '../../env/tasks/generate.js';
 import { DockerSandboxPool } from '../../docker/pool.js';
 import { build } from '../../server/app.js';
 import type { DepSearchInstance, FuncLocalizeInstance } from '../../schemas/tasks.js';
 import { applyFuncLocalizeGoldThroughSteps } from '../helpers/api-gold.js';
 import { docker } from '../helpers/docker.js';
+import { fixtureCorpus } from '../helpers/fixture-corpus.js';
 
-const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'shapes');
-const root = t.testdir({ corpus: { repos: {} }, cache: {} });
-const dir = join(root, 'corpus');
-const { instances } = await generateForRepo({ root: FIXTURE, name: 'shapes' }, { seed: 1 });
-await writeInstances(join(dir, 'tasks'), instances, FAMILIES);
-// The corpus layout: repos/<name> beside tasks/.
-const { symlinkSync } = await import('node:fs');
-symlinkSync(FIXTURE, join(dir, 'repos', 'shapes'));
-const corpus = await loadCorpus(dir);
+const { corpus, instances, dir, cacheDir } = await fixtureCorpus(t);
 const pool = await DockerSandboxPool.start({ warm: 2, max: 6 });
-const app = await build({ instanceId: 'episodes-test', corpus, pool, maxEpisodes: 3, cacheDir: join(root, 'cache') });
+const app = await build({ instanceId: 'episodes-test', corpus, pool, maxEpisodes: 3, cacheDir });
 t.teardown(async () => {
   await app.close();
   await pool.close();

@@ -3,23 +3,16 @@
  * structured logs carrying the episode and container ids, and a graceful shutdown that
  * leaves no container behind.
  */
-import { symlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import t from 'tap';
+import { fixtureCorpus } from '../helpers/fixture-corpus.js';
 import { WebSocket } from 'ws';
-import { loadCorpus } from '../../env/corpus/load.js';
-import { FAMILIES, generateForRepo, writeInstances } from '../../env/tasks/generate.js';
 import { DockerSandboxPool } from '../../docker/pool.js';
 import { build } from '../../server/app.js';
 import type { DepSearchInstance } from '../../schemas/tasks.js';
 import { ownedBy } from '../helpers/docker.js';
 
-const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'shapes');
-const root = t.testdir({ corpus: { repos: {} }, cache: {} });
-const { instances } = await generateForRepo({ root: FIXTURE, name: 'shapes' }, { seed: 1 });
-await writeInstances(join(root, 'corpus', 'tasks'), instances, FAMILIES);
-symlinkSync(FIXTURE, join(root, 'corpus', 'repos', 'shapes'));
+const { corpus, instances, cacheDir } = await fixtureCorpus(t);
 const instance = instances.find((i): i is DepSearchInstance => i.task === 'dep_search' && i.gold.dependencies.length >= 2) ?? instances.find((i): i is DepSearchInstance => i.task === 'dep_search')!;
 
 const logLines: Record<string, unknown>[] = [];
@@ -30,7 +23,7 @@ const stream = new Writable({
   },
 });
 const pool = await DockerSandboxPool.start({ warm: 1, max: 4 });
-const app = await build({ instanceId: pool.owner.id, corpus: await loadCorpus(join(root, 'corpus')), pool, cacheDir: join(root, 'cache'), logger: { level: 'info', stream } });
+const app = await build({ instanceId: pool.owner.id, corpus, pool, cacheDir, logger: { level: 'info', stream } });
 await app.listen({ host: '127.0.0.1', port: 0 });
 const port = (app.server.address() as { port: number }).port;
 

@@ -1,18 +1,12 @@
 /** The idle reaper, driven with explicit times (a fake clock) against real sandboxes. */
-import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { loadCorpus } from '../../env/corpus/load.js';
+import { fixtureCorpus } from '../helpers/fixture-corpus.js';
 import { DEFAULT_EPISODE_LIMITS } from '../../env/episode.js';
-import { FAMILIES, generateForRepo, writeInstances } from '../../env/tasks/generate.js';
 import { DockerSandboxPool } from '../../docker/pool.js';
 import { EpisodeManager, type Log } from '../../server/episodes.js';
 
-const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'shapes');
-const root = t.testdir({ corpus: { repos: {} }, cache: {} });
-const { instances } = await generateForRepo({ root: FIXTURE, name: 'shapes' }, { seed: 1 });
-await writeInstances(join(root, 'corpus', 'tasks'), instances, FAMILIES);
-symlinkSync(FIXTURE, join(root, 'corpus', 'repos', 'shapes'));
+const { corpus, cacheDir, dir } = await fixtureCorpus(t);
 const pool = await DockerSandboxPool.start({ warm: 1, max: 4 });
 t.teardown(() => pool.close());
 
@@ -21,12 +15,12 @@ function silentLog(): Log {
   return { info: () => {}, error: () => {}, child: () => silentLog() };
 }
 const manager = new EpisodeManager({
-  corpus: await loadCorpus(join(root, 'corpus')),
+  corpus,
   pool,
-  cacheDir: join(root, 'cache'),
+  cacheDir,
   limits: DEFAULT_EPISODE_LIMITS,
   maxEpisodes: 4,
-  trajectoryFile: join(root, 'trajectories.jsonl'),
+  trajectoryFile: join(dir, 'trajectories.jsonl'),
   log: silentLog(),
   idleTimeoutMs: 10 * MINUTE,
   maxEpisodeMs: 60 * MINUTE,

@@ -1,22 +1,15 @@
 /** Episodes over one WebSocket (injectWS), with real sandboxes. */
-import { symlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import t from 'tap';
+import { fixtureCorpus } from '../helpers/fixture-corpus.js';
 import type { WebSocket } from 'ws';
-import { loadCorpus } from '../../env/corpus/load.js';
-import { FAMILIES, generateForRepo, writeInstances } from '../../env/tasks/generate.js';
 import { DockerSandboxPool } from '../../docker/pool.js';
 import { build } from '../../server/app.js';
 import type { FuncLocalizeInstance } from '../../schemas/tasks.js';
 import { applyFuncLocalizeGoldThroughSteps } from '../helpers/api-gold.js';
 
-const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'shapes');
-const root = t.testdir({ corpus: { repos: {} }, cache: {} });
-const { instances } = await generateForRepo({ root: FIXTURE, name: 'shapes' }, { seed: 1 });
-await writeInstances(join(root, 'corpus', 'tasks'), instances, FAMILIES);
-symlinkSync(FIXTURE, join(root, 'corpus', 'repos', 'shapes'));
+const { corpus, instances, cacheDir } = await fixtureCorpus(t);
 const pool = await DockerSandboxPool.start({ warm: 2, max: 6 });
-const app = await build({ instanceId: 'ws-test', corpus: await loadCorpus(join(root, 'corpus')), pool, cacheDir: join(root, 'cache'), wsGraceMs: 200 });
+const app = await build({ instanceId: 'ws-test', corpus, pool, cacheDir, wsGraceMs: 200 });
 await app.ready();
 t.teardown(async () => {
   await app.close();
