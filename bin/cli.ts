@@ -11,6 +11,7 @@ import { generate, GENERATE_USAGE } from './generate.js';
 import { progressBar } from './progress.js';
 import { serve } from './serve.js';
 import { exportCommand } from './export.js';
+import { importSweCommand } from './import-swe.js';
 import { DockerSandboxPool } from '../docker/pool.js';
 import { ToolBox } from '../env/tools/toolbox.js';
 import { isHgymError } from '../env/errors.js';
@@ -23,6 +24,8 @@ commands:
   serve      run setup, then serve the HTTP API on the default corpus
              (hgym serve [--host] [--port 8000] [--corpus DIR] [--pool N] [--max-episodes N])
   generate   write task instances for repositories (hgym generate --help)
+  import-swe SWE-bench / SWE-Gym JSONL as issue_localize instances of the corpus
+             (hgym import-swe --jsonl FILE --repo owner/name=PATH|URL [--corpus DIR])
   export     ended episodes as chat-format SFT JSONL
              (hgym export --min-reward R [--task T] --out FILE [--from FILE])
   demo       run setup, then a short scripted episode of tool calls in a sandbox
@@ -101,6 +104,8 @@ export async function main(argv: string[]): Promise<number> {
         const status = await setup();
         return status === 0 ? await serve(argv.slice(1), corpusDir()) : status;
       }
+      case 'import-swe':
+        return await importSweCommand(argv.slice(1), corpusDir());
       case 'export':
         return await exportCommand(argv.slice(1), join(corpusDir(), 'trajectories', 'trajectories.jsonl'));
       case 'generate':

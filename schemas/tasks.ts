@@ -12,6 +12,10 @@ export const RepoRef = Type.Object(
     snapshot: Type.String({ pattern: '^[0-9a-f]{64}$' }),
     license: Type.String(),
     version: Type.Optional(Type.String()),
+    /** The folder under the corpus's repos/ holding this snapshot, when not the name (one per commit). */
+    dir: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.@-]+$' })),
+    /** Where the snapshot came from: a git URL or path and the commit. */
+    origin: Type.Optional(Type.Object({ url: Type.String(), commit: Type.String() }, { additionalProperties: false })),
   },
   { $id: 'hgym.task.repo', additionalProperties: false },
 );
@@ -102,9 +106,36 @@ export const DepSearchInstance = Type.Object(
 );
 export type DepSearchInstance = Static<typeof DepSearchInstance>;
 
+export const IssueLocalizeInstance = Type.Object(
+  {
+    ...common,
+    task: Type.Literal('issue_localize'),
+    /** swe: imported SWE-bench/SWE-Gym record; mined: a fix commit; injected: a mutation that fails tests. */
+    source: Type.Union([Type.Literal('swe'), Type.Literal('mined'), Type.Literal('injected')]),
+    /** The source's own id (SWE instance id, commit sha, mutation id). */
+    source_id: Type.String(),
+    issue: Type.String({ minLength: 1 }),
+    gold: Type.Object(
+      {
+        files: Type.Array(Type.String(), { minItems: 1 }),
+        functions: Type.Array(Location),
+        /** Line ranges of the workspace that the fix changes (an insertion: the line it goes before). */
+        lines: Type.Array(
+          Type.Object({ file: Type.String(), start: Type.Integer({ minimum: 1 }), end: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
+          { minItems: 1 },
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { $id: 'hgym.task.issue_localize', additionalProperties: false },
+);
+export type IssueLocalizeInstance = Static<typeof IssueLocalizeInstance>;
+
 export const TASK_SCHEMAS: Record<string, TSchema> = {
   func_localize: FuncLocalizeInstance,
   dep_search: DepSearchInstance,
+  issue_localize: IssueLocalizeInstance,
 };
 
-export type TaskInstance = FuncLocalizeInstance | DepSearchInstance;
+export type TaskInstance = FuncLocalizeInstance | DepSearchInstance | IssueLocalizeInstance;

@@ -76,6 +76,7 @@ export class EpisodeManager {
     return corpus.instances.get(ids[index]!)!;
   }
 
+  /** The snapshot in the corpus folder repos/<dir>, hashed once per server. */
   private snapshot(repo: string): Promise<Snapshot> {
     let snap = this.snapshots.get(repo);
     if (!snap) {
@@ -96,7 +97,7 @@ export class EpisodeManager {
       const limits = { ...this.options.limits };
       if (body.options?.max_steps !== undefined) limits.maxSteps = Math.min(limits.maxSteps, body.options.max_steps);
       if (body.options?.command_timeout !== undefined) limits.commandTimeoutMs = Math.min(limits.commandTimeoutMs, Math.round(body.options.command_timeout * 1000));
-      const episode = await Episode.reset({ instance, snapshot: await this.snapshot(instance.repo.name), pool: this.options.pool, cacheDir: this.options.cacheDir, limits });
+      const episode = await Episode.reset({ instance, snapshot: await this.snapshot(instance.repo.dir ?? instance.repo.name), pool: this.options.pool, cacheDir: this.options.cacheDir, limits });
       // Every line about this episode carries its id and its container's.
       const log = this.options.log.child({ episode_id: episode.id, container_id: episode.sandboxId.slice(0, 12) });
       log.info({ task: instance.task, instance_id: instance.instance_id }, 'episode started');

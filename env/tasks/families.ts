@@ -3,6 +3,7 @@ import type { TaskInstance } from '../../schemas/tasks.js';
 import type { Changes } from './changes.js';
 import { gradeDepSearch } from './dep-search.js';
 import { gradeFuncLocalize } from './func-localize.js';
+import { gradeIssueLocalize } from './issue-localize.js';
 import type { GradeResult } from './grade.js';
 
 export function gradeInstance(instance: TaskInstance, changes: Changes): GradeResult {
@@ -11,5 +12,7 @@ export function gradeInstance(instance: TaskInstance, changes: Changes): GradeRe
       return gradeFuncLocalize(instance, changes);
     case 'dep_search':
       return gradeDepSearch(instance, changes);
+    case 'issue_localize':
+      return gradeIssueLocalize(instance, changes);
   }
 }

@@ -9,7 +9,7 @@ import { sha256 } from '../../env/corpus/snapshot.js';
 import { collectChanges, type Changes } from '../../env/tasks/changes.js';
 import { applyEdits } from '../../env/tasks/edits.js';
 import { ToolBox } from '../../env/tools/toolbox.js';
-import type { DepSearchInstance, FuncLocalizeInstance, TaskInstance } from '../../schemas/tasks.js';
+import type { DepSearchInstance, FuncLocalizeInstance, IssueLocalizeInstance, TaskInstance } from '../../schemas/tasks.js';
 import { MemorySandbox } from './memory-sandbox.js';
 
 type Read = (file: string) => Promise<string>;
@@ -50,6 +50,16 @@ export async function applyDepSearchGold(toolbox: ToolBox, root: string, instanc
   }
 }
 
+/** A comment directly above the first line of each gold range, bottom-up per file. */
+export async function applyIssueLocalizeGold(toolbox: ToolBox, root: string, instance: IssueLocalizeInstance, read: Read): Promise<void> {
+  const ranges = [...instance.gold.lines].sort((a, b) => (a.file === b.file ? b.start - a.start : a.file < b.file ? -1 : 1));
+  for (const r of ranges) {
+    const line = (await read(r.file)).split('\n')[r.start - 1] ?? '';
+    const indent = /^\s*/.exec(line)![0];
+    await insert(toolbox, `${root}/${r.file}`, r.start - 1, `${indent}# the issue comes from here`);
+  }
+}
+
 /**
  * An episode on an instance of a corpus directory, in a MemorySandbox holding the files the
  * instance touches as the agent gets them (edits applied).
@@ -57,13 +67,14 @@ export async function applyDepSearchGold(toolbox: ToolBox, root: string, instanc
 export async function corpusEpisode(corpusDir: string, instance: TaskInstance) {
   const files = new Set(instance.edits.map((e) => e.file));
   if (instance.task === 'func_localize') for (const x of instance.gold.targets) files.add(x.file);
-  else for (const d of instance.gold.dependencies) files.add(d.file);
+  else if (instance.task === 'dep_search') for (const d of instance.gold.dependencies) files.add(d.file);
+  else for (const f of instance.gold.files) files.add(f);
   const root = `/workspace/${instance.repo.name}`;
   const sandbox = new MemorySandbox();
   const baseline = new Map<string, string>();
   const texts = new Map<string, string>();
   for (const file of files) {
-    const original = await readFile(join(corpusDir, 'repos', instance.repo.name, file), 'utf8');
+    const original = await readFile(join(corpusDir, 'repos', instance.repo.dir ?? instance.repo.name, file), 'utf8');
     const text = applyEdits(original, instance.edits.filter((e) => e.file === file));
     sandbox.put(`${root}/${file}`, text);
     baseline.set(file, sha256(text));
@@ -72,7 +83,10 @@ export async function corpusEpisode(corpusDir: string, instance: TaskInstance) {
   const toolbox = new ToolBox(sandbox);
   const read = async (file: string) => String(sandbox.content(`${root}/${file}`));
   const changes = (): Promise<Changes> => collectChanges(sandbox, root, { files: baseline, read: async (f) => texts.get(f) ?? null });
-  const applyGold = (): Promise<void> =>
-    instance.task === 'func_localize' ? applyFuncLocalizeGold(toolbox, root, instance, read) : applyDepSearchGold(toolbox, root, instance, read);
+  const applyGold = (): Promise<void> => {
+    if (instance.task === 'func_localize') return applyFuncLocalizeGold(toolbox, root, instance, read);
+    if (instance.task === 'dep_search') return applyDepSearchGold(toolbox, root, instance, read);
+    return applyIssueLocalizeGold(toolbox, root, instance, read);
+  };
   return { root, sandbox, toolbox, read, changes, applyGold };
 }

@@ -1,0 +1,106 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { importSweCommand } from '../../../bin/import-swe.js';
+import { snapshotOf } from '../../../env/corpus/snapshot.js';
+import { gradeInstance } from '../../../env/tasks/families.js';
+import { readInstances } from '../../../env/tasks/generate.js';
+import { commentedLines, patchLocations } from '../../../env/tasks/issue-localize.js';
+import type { IssueLocalizeInstance } from '../../../schemas/tasks.js';
+import { corpusEpisode } from '../../helpers/gold.js';
+import { buggyRepo } from '../../helpers/git-repos.js';
+
+const PATCH = `diff --git a/pkg/core.py b/pkg/core.py
+--- a/pkg/core.py
++++ b/pkg/core.py
+@@ -2,4 +2,5 @@ import os
+ def clamp(x, lo, hi):
+-    if x < lo:
++    if x <= lo:
+         return lo
++    # new comment line
+     return x
+@@ -20,3 +21,3 @@ def other():
+     a = 1
+-    b = 2
++    b = 3
+     return a
+diff --git a/pkg/new.py b/pkg/new.py
+new file mode 100644
+--- /dev/null
++++ b/pkg/new.py
+@@ -0,0 +1,1 @@
++x = 1
+diff --git a/tests/test_core.py b/tests/test_core.py
+--- a/tests/test_core.py
++++ b/tests/test_core.py
+@@ -1,1 +1,1 @@
+-assert True
++assert 1
+diff --git a/README.md b/README.md
+--- a/README.md
++++ b/README.md
+@@ -1,1 +1,1 @@
+-old
++new
+`;
+
+t.test('patch hunks map onto the pre-patch lines; new, test and non-Python files are left out', async (t) => {
+  t.same(patchLocations(PATCH), [
+    { file: 'pkg/core.py', start: 3, end: 3 },
+    { file: 'pkg/core.py', start: 5, end: 5 },
+    { file: 'pkg/core.py', start: 21, end: 21 },
+  ]);
+});
+
+t.test('comments point at the line below them, or at the line they end', async (t) => {
+  const before = 'a = 1\nb = 2\nc = 3\n';
+  t.same(commentedLines(before, '# note\na = 1\nb = 2\nc = 3\n'), [1]);
+  t.same(commentedLines(before, 'a = 1\nb = 2  # here\nc = 3\n'), [2]);
+  t.same(commentedLines(before, 'a = 1\nb = 2\n    # one\n    # two\nc = 3\n'), [3]);
+  t.same(commentedLines(before, 'a = 1\n\nb = 2\nc = 3\n'), [], 'a blank line is not a comment');
+});
+
+t.test('SWE-Gym import on a repository built here, then grading through the editor', async (t) => {
+  const dir = t.testdir({ repo: {}, corpus: {} });
+  const { base, record } = buggyRepo(join(dir, 'repo'));
+  writeFileSync(join(dir, 'records.jsonl'), `${JSON.stringify(record)}\n${JSON.stringify({ instance_id: 'other', repo: 'x/unknown', base_commit: base, problem_statement: 'p', patch: record.patch })}\n{"not":"a record"}\n`);
+  let printed = '';
+  const corpus = join(dir, 'corpus');
+  const status = await importSweCommand(['--jsonl', join(dir, 'records.jsonl'), '--repo', `acme/shapes=${join(dir, 'repo')}`, '--corpus', corpus], corpus, (s) => (printed += s));
+  t.equal(status, 0);
+  const summary = JSON.parse(printed);
+  t.equal(summary.imported, 1);
+  t.same(summary.skipped.map((s: { instance_id: string }) => s.instance_id), ['other', '?']);
+  const [instance] = (await readInstances(join(corpus, 'tasks', 'issue_localize.jsonl'))) as IssueLocalizeInstance[];
+  t.ok(instance);
+  t.same([instance!.source, instance!.source_id, instance!.repo.dir], ['swe', 'acme__shapes-1', `shapes@${base.slice(0, 12)}`]);
+  t.equal(instance!.repo.snapshot, (await snapshotOf(join(corpus, 'repos', instance!.repo.dir!))).id, 'the snapshot is the base commit, exported');
+  t.same(instance!.gold.files, ['pkg/core.py']);
+  t.same(instance!.gold.functions, [{ file: 'pkg/core.py', qualname: 'clamp' }]);
+  t.same(instance!.gold.lines, [{ file: 'pkg/core.py', start: 6, end: 6 }]);
+  t.match(instance!.instruction, /clamp\(lo, lo, hi\)/);
+
+  const gold = await corpusEpisode(corpus, instance!);
+  t.equal(gradeInstance(instance!, await gold.changes()).reward, 0, 'no-op');
+  await gold.applyGold();
+  const scored = gradeInstance(instance!, await gold.changes());
+  t.equal(scored.reward, 1, JSON.stringify(scored.info));
+
+  const comment = async (line: number, text: string) => {
+    const ep = await corpusEpisode(corpus, instance!);
+    await ep.toolbox.run({ tool: 'str_replace_editor', arguments: { command: 'insert', path: `${ep.root}/pkg/core.py`, insert_line: line, new_str: text } });
+    return gradeInstance(instance!, await ep.changes());
+  };
+  const wrongFunction = await comment(13, '    # maybe here');
+  t.equal(wrongFunction.reward, 0.3333, 'the right file but the wrong function and line: file level only');
+  const inline = await comment(5, '    # the bound is wrong');
+  t.equal(inline.reward, 1, 'a comment right above the line');
+  const twice = await comment(5, '    # here\n    # and\n    # more');
+  t.equal(twice.reward, 1, 'a block of comments is one pointer');
+
+  const ep = await corpusEpisode(corpus, instance!);
+  await ep.toolbox.run({ tool: 'str_replace_editor', arguments: { command: 'str_replace', path: `${ep.root}/pkg/core.py`, old_str: '    if x <= lo:', new_str: '    # fixed\n    if x < lo:' } });
+  const smuggled = gradeInstance(instance!, await ep.changes());
+  t.same([smuggled.reward, smuggled.info.rule], [0, 'code_changed'], 'fixing the code instead of commenting is caught');
+});
