@@ -11,7 +11,7 @@ import { generate, GENERATE_USAGE } from './generate.js';
 import { progressBar } from './progress.js';
 import { serve } from './serve.js';
 import { exportCommand } from './export.js';
-import { importSweCommand } from './import-swe.js';
+import { importSweCommand, mineCommand } from './issues.js';
 import { DockerSandboxPool } from '../docker/pool.js';
 import { ToolBox } from '../env/tools/toolbox.js';
 import { isHgymError } from '../env/errors.js';
@@ -26,6 +26,8 @@ commands:
   generate   write task instances for repositories (hgym generate --help)
   import-swe SWE-bench / SWE-Gym JSONL as issue_localize instances of the corpus
              (hgym import-swe --jsonl FILE --repo owner/name=PATH|URL [--corpus DIR])
+  mine       fix commits of a repository's history as issue_localize instances
+             (hgym mine --repo PATH|URL [--name owner/name] [--max-files 3] [--corpus DIR])
   export     ended episodes as chat-format SFT JSONL
              (hgym export --min-reward R [--task T] --out FILE [--from FILE])
   demo       run setup, then a short scripted episode of tool calls in a sandbox
@@ -106,6 +108,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'import-swe':
         return await importSweCommand(argv.slice(1), corpusDir());
+      case 'mine':
+        return await mineCommand(argv.slice(1), corpusDir());
       case 'export':
         return await exportCommand(argv.slice(1), join(corpusDir(), 'trajectories', 'trajectories.jsonl'));
       case 'generate':

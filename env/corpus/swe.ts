@@ -59,7 +59,12 @@ export interface ImportResult {
  * `gitDirOf(repo)` gives a local git checkout for a record's `repo` ("owner/name"), or null
  * when none was provided. Snapshots go under `corpusDir/repos/`.
  */
-export async function importSwe(records: readonly unknown[], gitDirOf: (repo: string) => Promise<string | null>, corpusDir: string): Promise<ImportResult> {
+export async function importSwe(
+  records: readonly unknown[],
+  gitDirOf: (repo: string) => Promise<string | null>,
+  corpusDir: string,
+  source: 'swe' | 'mined' = 'swe',
+): Promise<ImportResult> {
   const instances: IssueLocalizeInstance[] = [];
   const skipped: ImportResult['skipped'] = [];
   for (const record of records) {
@@ -89,7 +94,7 @@ export async function importSwe(records: readonly unknown[], gitDirOf: (repo: st
       analysis,
       source: (file) => readFile(join(root, file), 'utf8'),
     };
-    const instance = issueInstance(ctx, { source: 'swe', sourceId: record.instance_id, issue: record.problem_statement, lines });
+    const instance = issueInstance(ctx, { source, sourceId: record.instance_id, issue: record.problem_statement, lines });
     if (instance) instances.push(instance);
     else skipped.push({ instance_id: record.instance_id, reason: 'the patched files do not parse at the base commit' });
   }

@@ -1,14 +1,14 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { importSweCommand } from '../../../bin/import-swe.js';
+import { importSweCommand, mineCommand } from '../../../bin/issues.js';
 import { snapshotOf } from '../../../env/corpus/snapshot.js';
 import { gradeInstance } from '../../../env/tasks/families.js';
 import { readInstances } from '../../../env/tasks/generate.js';
 import { commentedLines, patchLocations } from '../../../env/tasks/issue-localize.js';
 import type { IssueLocalizeInstance } from '../../../schemas/tasks.js';
 import { corpusEpisode } from '../../helpers/gold.js';
-import { buggyRepo } from '../../helpers/git-repos.js';
+import { buggyRepo, git } from '../../helpers/git-repos.js';
 
 const PATCH = `diff --git a/pkg/core.py b/pkg/core.py
 --- a/pkg/core.py
@@ -103,4 +103,28 @@ t.test('SWE-Gym import on a repository built here, then grading through the edit
   await ep.toolbox.run({ tool: 'str_replace_editor', arguments: { command: 'str_replace', path: `${ep.root}/pkg/core.py`, old_str: '    if x <= lo:', new_str: '    # fixed\n    if x < lo:' } });
   const smuggled = gradeInstance(instance!, await ep.changes());
   t.same([smuggled.reward, smuggled.info.rule], [0, 'code_changed'], 'fixing the code instead of commenting is caught');
+});
+
+t.test('mining: fix commits of a history become issues; docs-only and test-only commits do not', async (t) => {
+  const dir = t.testdir({ repo: {}, corpus: {} });
+  const repo = join(dir, 'repo');
+  buggyRepo(repo);
+  writeFileSync(join(repo, 'README.md'), 'docs\n');
+  git(repo, 'add', '-A');
+  git(repo, 'commit', '-qm', 'Fix typo in the docs');
+  writeFileSync(join(repo, 'tests', 'test_core.py'), 'def test_nothing():\n    pass\n');
+  git(repo, 'commit', '-qam', 'Fix the failing test');
+  writeFileSync(join(repo, 'pkg', 'util.py'), 'def unrelated():\n    return 2\n');
+  git(repo, 'commit', '-qam', 'Add a feature');
+  let printed = '';
+  const corpus = join(dir, 'corpus');
+  t.equal(await mineCommand(['--repo', repo, '--name', 'acme/shapes', '--corpus', corpus], corpus, (s) => (printed += s)), 0);
+  const summary = JSON.parse(printed);
+  t.same([summary.commits, summary.mined], [1, 1], 'only the clamp fix reads like a fix of code');
+  const [instance] = (await readInstances(join(corpus, 'tasks', 'issue_localize.jsonl'))) as IssueLocalizeInstance[];
+  t.same([instance!.source, instance!.issue], ['mined', 'fix clamp at the lower bound']);
+  t.same(instance!.gold.functions, [{ file: 'pkg/core.py', qualname: 'clamp' }]);
+  const ep = await corpusEpisode(corpus, instance!);
+  await ep.applyGold();
+  t.equal(gradeInstance(instance!, await ep.changes()).reward, 1);
 });
