@@ -106,6 +106,7 @@ export class LeasedSandbox implements Sandbox {
         timeout_ms: Math.max(1, Math.round(options.timeoutMs)),
         max_output: options.maxOutput ?? 32_768,
         stream: options.onOutput !== undefined,
+        ...(options.fresh ? { fresh: true, cwd: options.fresh.cwd } : {}),
       },
       options.timeoutMs + EXEC_GRACE_MS,
       options.onOutput,

@@ -18,6 +18,11 @@ export interface ExecOptions {
   maxOutput?: number;
   /** Called with each chunk of output as it is produced (only the kept head is streamed). */
   onOutput?: (chunk: OutputChunk) => void;
+  /**
+   * Run in a new shell with no state, in `cwd`, after killing every process in the sandbox:
+   * for graders, so that nothing the agent started or defined in its shell takes part.
+   */
+  fresh?: { cwd: string };
 }
 
 export interface ExecResult {

@@ -163,6 +163,11 @@ class Executor:
                               "message": "command must be a string without NUL characters"})
         timeout = max(1, int(req.get("timeout_ms", 30000))) / 1000.0
         cap = max(256, int(req.get("max_output", 32768)))
+        if req.get("fresh"):
+            # For the grader: nothing the agent started or defined may take part. Every
+            # process goes, and a new shell starts with no functions, aliases or exports.
+            self.drop_shell()
+            self.state = {"cwd": req.get("cwd") or "/workspace", "exports": ""}
         if self.shell is None:
             self.start_shell()
         self.job = {

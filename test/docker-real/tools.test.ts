@@ -308,3 +308,12 @@ t.test('str_replace_editor', async (t) => {
     t.equal(output(await bash('ls -A /workspace')), '');
   });
 });
+
+t.test('a fresh exec (for graders) ignores the agent shell state and its processes', async (t) => {
+  await using sb = await pool.acquire();
+  await sb.exec('cd /tmp && export SNEAKY=1 && python3() { echo "all tests passed"; } && (sleep 300 &) && echo started', { timeoutMs: 5000 });
+  const hijacked = await sb.exec('python3 -c "print(2 + 2)"', { timeoutMs: 5000 });
+  t.equal(hijacked.output, 'all tests passed\n', 'the agent shell is hijacked');
+  const fresh = await sb.exec('pwd; echo "${SNEAKY:-unset}"; python3 -c "print(2 + 2)"; ps -e -o comm= | grep -c sleep', { timeoutMs: 5000, fresh: { cwd: '/workspace' } });
+  t.equal(fresh.output, '/workspace\nunset\n4\n0\n');
+});
