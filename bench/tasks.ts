@@ -11,7 +11,7 @@
 import { join } from 'node:path';
 import { analyzeRepo } from '../env/analysis/repo.js';
 import { buildDefaultCorpus } from '../env/corpus/default.js';
-import { gradeInstance } from '../env/tasks/families.js';
+import { gradeChanges, isStatic } from '../env/tasks/families.js';
 import { FAMILIES, generateForRepo, readInstances } from '../env/tasks/generate.js';
 import { Rng } from '../env/tasks/rng.js';
 import { corpusEpisode } from '../test/helpers/gold.js';
@@ -50,12 +50,12 @@ const grading: Record<string, { n: number; p50: number; p99: number }> = {};
 for (const family of FAMILIES) {
   const all = await readInstances(join(dir, 'tasks', `${family}.jsonl`));
   const times: number[] = [];
-  for (const instance of new Rng(11).shuffle(all).slice(0, SAMPLE)) {
+  for (const instance of new Rng(11).shuffle(all.filter(isStatic)).slice(0, SAMPLE)) {
     const episode = await corpusEpisode(dir, instance);
     await episode.applyGold();
     const changes = await episode.changes();
     const started = performance.now();
-    const result = gradeInstance(instance, changes);
+    const result = gradeChanges(instance, changes);
     times.push(performance.now() - started);
     if (result.reward !== 1) throw new Error(`${instance.instance_id}: the gold answer scored ${result.reward}`);
   }

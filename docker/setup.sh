@@ -71,7 +71,7 @@ ensure_base() {
 }
 
 context_hash() {
-  (cd "$here" && cat Dockerfile executor/*.py; printf '%s' "$base") | sha256sum | cut -c1-16
+  (cd "$here" && cat Dockerfile executor/*.py testing/*.py; printf '%s' "$base") | sha256sum | cut -c1-16
 }
 
 ensure_image() {

@@ -72,6 +72,8 @@ export class Episode {
     readonly limits: EpisodeLimits,
     private readonly sandbox: Sandbox,
     private readonly workspace: PreparedWorkspace,
+    private readonly snapshot: Snapshot,
+    private readonly cacheDir: string,
   ) {
     this.toolbox = new ToolBox(sandbox, { bash: { timeoutMs: limits.commandTimeoutMs, maxOutputChars: limits.maxOutputChars } });
   }
@@ -92,7 +94,7 @@ export class Episode {
       await sandbox.release();
       throw err;
     }
-    return new Episode(input.instance, limits, sandbox, workspace);
+    return new Episode(input.instance, limits, sandbox, workspace, input.snapshot, input.cacheDir);
   }
 
   get sandboxId(): string {
@@ -143,7 +145,10 @@ export class Episode {
     if (!obs.finished && !truncated) {
       return { observation: { text: obs.text }, reward: 0, terminated: false, truncated: false, info: { step: this.steps.length, ...(obs.exec ? { exec: obs.exec } : {}) } };
     }
-    this.grade = gradeInstance(this.instance, await collectChanges(this.sandbox, this.root, this.workspace));
+    this.grade = await gradeInstance(this.instance, {
+      changes: () => collectChanges(this.sandbox, this.root, this.workspace),
+      execution: { sandbox: this.sandbox, root: this.root, snapshot: this.snapshot, cacheDir: this.cacheDir },
+    });
     this.status = obs.finished ? 'terminated' : 'truncated';
     // Graded: the sandbox has nothing more to give, and holding it would cost capacity.
     await this.close();

@@ -132,10 +132,43 @@ export const IssueLocalizeInstance = Type.Object(
 );
 export type IssueLocalizeInstance = Static<typeof IssueLocalizeInstance>;
 
+export const FuncGenInstance = Type.Object(
+  {
+    ...common,
+    task: Type.Literal('func_gen'),
+    /** traced: the repository's tests that reach the function; repost: a RepoST evaluation script. */
+    source: Type.Union([Type.Literal('traced'), Type.Literal('repost')]),
+    /** Time limit of the test run at grading, in seconds. */
+    timeout_s: Type.Integer({ minimum: 1, maximum: 3600 }),
+    gold: Type.Object(
+      {
+        file: Type.String(),
+        qualname: Type.String(),
+        /** The `def` line in the workspace. */
+        line: Type.Integer({ minimum: 1 }),
+        /** The original body's source text (the lines the placeholder replaced). */
+        body: Type.String({ minLength: 1 }),
+        /** pytest node ids, run from the repository root; all must pass. */
+        tests: Type.Array(Type.String({ minLength: 1 })),
+        /**
+         * RepoST: a standalone script that defines the original function and checks
+         * `<name>_new_implementation` against it; run with the agent's function appended
+         * under that name, it must exit 0.
+         */
+        eval_script: Type.Optional(Type.String({ minLength: 1 })),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { $id: 'hgym.task.func_gen', additionalProperties: false },
+);
+export type FuncGenInstance = Static<typeof FuncGenInstance>;
+
 export const TASK_SCHEMAS: Record<string, TSchema> = {
   func_localize: FuncLocalizeInstance,
   dep_search: DepSearchInstance,
   issue_localize: IssueLocalizeInstance,
+  func_gen: FuncGenInstance,
 };
 
-export type TaskInstance = FuncLocalizeInstance | DepSearchInstance | IssueLocalizeInstance;
+export type TaskInstance = FuncLocalizeInstance | DepSearchInstance | IssueLocalizeInstance | FuncGenInstance;

@@ -8,14 +8,19 @@ import { Ajv } from 'ajv';
 import { TASK_SCHEMAS, type TaskInstance } from '../../schemas/tasks.js';
 import { readJsonl } from '../jsonl.js';
 import { analyzeRepo } from '../analysis/repo.js';
-import { snapshotOf } from '../corpus/snapshot.js';
-import type { Describer, RepoContext } from './context.js';
+import { snapshotOf, type Snapshot } from '../corpus/snapshot.js';
+import type { Describer, GenerateOptions, RepoContext } from './context.js';
+import { hasTests, type ExecutionOptions } from './executed.js';
+import { generateFuncGen } from './func-gen.js';
+import { generateInjected } from './injected.js';
 import { generateDepSearch } from './dep-search.js';
 import { generateFuncLocalize } from './func-localize.js';
 import { hashSeed, Rng } from './rng.js';
 
-export const FAMILIES = ['func_localize', 'dep_search'] as const;
+export const FAMILIES = ['func_localize', 'dep_search', 'issue_localize', 'func_gen'] as const;
 export type Family = (typeof FAMILIES)[number];
+/** Families whose generation runs the repository's tests in sandboxes. */
+export const EXECUTED_FAMILIES: readonly Family[] = ['issue_localize', 'func_gen'];
 
 export interface RepoInput {
   root: string;
@@ -27,8 +32,11 @@ export interface RepoInput {
 export interface GenerateRunOptions {
   tasks?: readonly Family[];
   seed?: number;
-  maxPerRepo?: number;
+  /** Instances per repository and family: one number for all, or per family (150 when unset). */
+  maxPerRepo?: number | Partial<Record<Family, number>>;
   describe?: Describer;
+  /** Sandboxes for the executed families; without them those families are skipped. */
+  execution?: ExecutionOptions;
   /** Called as files are analysed and repositories finished. */
   onProgress?: (event: { repo: string; files: number; total: number; bytes: number }) => void;
 }
@@ -42,6 +50,8 @@ export interface RepoSummary {
   analysisMs: number;
   instances: Partial<Record<Family, number>>;
   generationMs: Partial<Record<Family, number>>;
+  /** Families not generated, and why. */
+  notes?: Partial<Record<Family, string>>;
 }
 
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -78,18 +88,39 @@ export async function generateForRepo(input: RepoInput, options: GenerateRunOpti
     generationMs: {},
   };
   const instances: TaskInstance[] = [];
+  const max = (family: Family) => (typeof options.maxPerRepo === 'number' ? options.maxPerRepo : (options.maxPerRepo?.[family] ?? 150));
   for (const family of options.tasks ?? FAMILIES) {
+    if (EXECUTED_FAMILIES.includes(family)) {
+      const why = !options.execution ? 'no sandboxes to run tests in' : !hasTests(ctx) ? 'the repository has no test modules' : null;
+      if (why) {
+        (summary.notes ??= {})[family] = why;
+        continue;
+      }
+    }
     const started = performance.now();
     // Each family and repository draws from its own stream: adding a repository or a
     // family does not change the instances of the others.
-    const generateOptions = { seed, rng: new Rng(hashSeed(`${family}:${snapshot.id}`, seed)), maxPerRepo: options.maxPerRepo ?? 150, ...(options.describe ? { describe: options.describe } : {}) };
-    const made = family === 'func_localize' ? await generateFuncLocalize(ctx, generateOptions) : await generateDepSearch(ctx, generateOptions);
+    const generateOptions = { seed, rng: new Rng(hashSeed(`${family}:${snapshot.id}`, seed)), maxPerRepo: max(family), ...(options.describe ? { describe: options.describe } : {}) };
+    const made = await generateFamily(family, ctx, snapshot, generateOptions, options.execution);
     for (const instance of made) assertValid(instance);
     instances.push(...made);
     summary.instances[family] = made.length;
     summary.generationMs[family] = Math.round(performance.now() - started);
   }
   return { instances, summary };
+}
+
+function generateFamily(family: Family, ctx: RepoContext, snapshot: Snapshot, options: GenerateOptions, execution: ExecutionOptions | undefined): Promise<TaskInstance[]> {
+  switch (family) {
+    case 'func_localize':
+      return generateFuncLocalize(ctx, options);
+    case 'dep_search':
+      return generateDepSearch(ctx, options);
+    case 'issue_localize':
+      return generateInjected(ctx, snapshot, options, execution!);
+    case 'func_gen':
+      return generateFuncGen(ctx, snapshot, options, execution!);
+  }
 }
 
 /** Writes instances as `<out>/<family>.jsonl`, one line each, in the order given. */

@@ -9,7 +9,7 @@ import { sha256 } from '../../env/corpus/snapshot.js';
 import { collectChanges, type Changes } from '../../env/tasks/changes.js';
 import { applyEdits } from '../../env/tasks/edits.js';
 import { ToolBox } from '../../env/tools/toolbox.js';
-import type { DepSearchInstance, FuncLocalizeInstance, IssueLocalizeInstance, TaskInstance } from '../../schemas/tasks.js';
+import type { DepSearchInstance, FuncGenInstance, FuncLocalizeInstance, IssueLocalizeInstance, TaskInstance } from '../../schemas/tasks.js';
 import { MemorySandbox } from './memory-sandbox.js';
 
 type Read = (file: string) => Promise<string>;
@@ -50,6 +50,22 @@ export async function applyDepSearchGold(toolbox: ToolBox, root: string, instanc
   }
 }
 
+/**
+ * The original body back in place of the placeholder: str_replace of the placeholder line
+ * together with the line before it (the docstring's end), which makes it unique in the file.
+ */
+export async function applyFuncGenGold(toolbox: ToolBox, root: string, instance: FuncGenInstance, read: Read): Promise<void> {
+  const edit = instance.edits[0]!;
+  const lines = (await read(instance.gold.file)).split('\n');
+  const before = lines[edit.start - 2]!;
+  const placeholder = lines[edit.start - 1]!;
+  const obs = await toolbox.run({
+    tool: 'str_replace_editor',
+    arguments: { command: 'str_replace', path: `${root}/${instance.gold.file}`, old_str: `${before}\n${placeholder}\n`, new_str: `${before}\n${instance.gold.body}` },
+  });
+  if (obs.invalid) throw new Error(`gold str_replace refused: ${obs.text}`);
+}
+
 /** A comment directly above the first line of each gold range, bottom-up per file. */
 export async function applyIssueLocalizeGold(toolbox: ToolBox, root: string, instance: IssueLocalizeInstance, read: Read): Promise<void> {
   const ranges = [...instance.gold.lines].sort((a, b) => (a.file === b.file ? b.start - a.start : a.file < b.file ? -1 : 1));
@@ -68,6 +84,7 @@ export async function corpusEpisode(corpusDir: string, instance: TaskInstance) {
   const files = new Set(instance.edits.map((e) => e.file));
   if (instance.task === 'func_localize') for (const x of instance.gold.targets) files.add(x.file);
   else if (instance.task === 'dep_search') for (const d of instance.gold.dependencies) files.add(d.file);
+  else if (instance.task === 'func_gen') files.add(instance.gold.file);
   else for (const f of instance.gold.files) files.add(f);
   const root = `/workspace/${instance.repo.name}`;
   const sandbox = new MemorySandbox();
@@ -86,6 +103,7 @@ export async function corpusEpisode(corpusDir: string, instance: TaskInstance) {
   const applyGold = (): Promise<void> => {
     if (instance.task === 'func_localize') return applyFuncLocalizeGold(toolbox, root, instance, read);
     if (instance.task === 'dep_search') return applyDepSearchGold(toolbox, root, instance, read);
+    if (instance.task === 'func_gen') return applyFuncGenGold(toolbox, root, instance, read);
     return applyIssueLocalizeGold(toolbox, root, instance, read);
   };
   return { root, sandbox, toolbox, read, changes, applyGold };

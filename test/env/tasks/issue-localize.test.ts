@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { importSweCommand, mineCommand } from '../../../bin/issues.js';
 import { snapshotOf } from '../../../env/corpus/snapshot.js';
-import { gradeInstance } from '../../../env/tasks/families.js';
+import { gradeChanges } from '../../../env/tasks/families.js';
 import { readInstances } from '../../../env/tasks/generate.js';
 import { commentedLines, patchLocations } from '../../../env/tasks/issue-localize.js';
 import type { IssueLocalizeInstance } from '../../../schemas/tasks.js';
@@ -82,15 +82,15 @@ t.test('SWE-Gym import on a repository built here, then grading through the edit
   t.match(instance!.instruction, /clamp\(lo, lo, hi\)/);
 
   const gold = await corpusEpisode(corpus, instance!);
-  t.equal(gradeInstance(instance!, await gold.changes()).reward, 0, 'no-op');
+  t.equal(gradeChanges(instance!, await gold.changes()).reward, 0, 'no-op');
   await gold.applyGold();
-  const scored = gradeInstance(instance!, await gold.changes());
+  const scored = gradeChanges(instance!, await gold.changes());
   t.equal(scored.reward, 1, JSON.stringify(scored.info));
 
   const comment = async (line: number, text: string) => {
     const ep = await corpusEpisode(corpus, instance!);
     await ep.toolbox.run({ tool: 'str_replace_editor', arguments: { command: 'insert', path: `${ep.root}/pkg/core.py`, insert_line: line, new_str: text } });
-    return gradeInstance(instance!, await ep.changes());
+    return gradeChanges(instance!, await ep.changes());
   };
   const wrongFunction = await comment(13, '    # maybe here');
   t.equal(wrongFunction.reward, 0.3333, 'the right file but the wrong function and line: file level only');
@@ -101,7 +101,7 @@ t.test('SWE-Gym import on a repository built here, then grading through the edit
 
   const ep = await corpusEpisode(corpus, instance!);
   await ep.toolbox.run({ tool: 'str_replace_editor', arguments: { command: 'str_replace', path: `${ep.root}/pkg/core.py`, old_str: '    if x <= lo:', new_str: '    # fixed\n    if x < lo:' } });
-  const smuggled = gradeInstance(instance!, await ep.changes());
+  const smuggled = gradeChanges(instance!, await ep.changes());
   t.same([smuggled.reward, smuggled.info.rule], [0, 'code_changed'], 'fixing the code instead of commenting is caught');
 });
 
@@ -126,5 +126,5 @@ t.test('mining: fix commits of a history become issues; docs-only and test-only 
   t.same(instance!.gold.functions, [{ file: 'pkg/core.py', qualname: 'clamp' }]);
   const ep = await corpusEpisode(corpus, instance!);
   await ep.applyGold();
-  t.equal(gradeInstance(instance!, await ep.changes()).reward, 1);
+  t.equal(gradeChanges(instance!, await ep.changes()).reward, 1);
 });

@@ -1,0 +1,301 @@
+"""Runs a repository's tests for hgym and writes what happened as one JSON file.
+
+Standard library and pytest only. Three modes, each `python3 -I hgym_pytest.py MODE OUT ...`
+run with the repository root as the working directory:
+
+  run OUT [pytest args]      the tests, and each test's outcome (graders use this)
+  trace OUT [pytest args]    the same, plus which functions of the repository each test
+                             reached: keys "path:first_line" of code objects (a decorated
+                             function's first line is its first decorator's)
+  trials OUT SPEC            for each trial of SPEC (a JSON file), a forked child in which some
+                             functions' code is replaced by that of a changed source file, then
+                             the trial's tests run; the parent imports the changed modules once,
+                             so a trial costs little more than its tests
+
+The JSON written to OUT: {"tests": [{"id", "outcome", "ms", "error"?}], "exit": pytest's
+exit status}, in trace mode with "traced" (test ids) and "reach" ({key: [index in traced]}), or for trials {"trials": [that, or {"skipped": reason}]}.
+An outcome is passed, failed (in setup, call or teardown), skipped, or error (the test could
+not be collected). `error` holds the exception's type and message and the traceback's frames
+inside the repository, for writing up a failure as a user would.
+"""
+
+import importlib
+import json
+import linecache
+import os
+import signal
+import sys
+import threading
+import time
+
+import pytest
+
+ROOT = os.getcwd()
+PREFIX = ROOT.rstrip("/") + "/"
+MESSAGE_CHARS = 2000
+FRAMES = 30
+
+
+def relative(path):
+    path = str(path)
+    return path[len(PREFIX):] if path.startswith(PREFIX) else None
+
+
+def describe(excinfo):
+    frames = []
+    for entry in excinfo.traceback:
+        rel = relative(entry.path)
+        if rel is None:
+            continue
+        try:
+            statement = str(entry.statement).strip()
+        except Exception:  # source not available
+            statement = ""
+        frames.append({"file": rel, "line": entry.lineno + 1, "name": entry.name, "source": statement})
+    try:
+        message = excinfo.exconly()
+    except Exception:
+        message = excinfo.typename
+    return {"type": excinfo.typename, "message": message[:MESSAGE_CHARS], "frames": frames[-FRAMES:]}
+
+
+class Reporter:
+    """Each test's outcome, over its setup, call and teardown."""
+
+    def __init__(self):
+        self.tests = {}
+        self.errors = {}
+
+    def entry(self, nodeid):
+        if nodeid not in self.tests:
+            self.tests[nodeid] = {"id": nodeid, "outcome": "passed", "ms": 0.0}
+        return self.tests[nodeid]
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        yield
+        excinfo = call.excinfo
+        if excinfo is not None and not excinfo.errisinstance(pytest.skip.Exception) and item.nodeid not in self.errors:
+            self.errors[item.nodeid] = dict(describe(excinfo), when=call.when)
+
+    def pytest_runtest_logreport(self, report):
+        test = self.entry(report.nodeid)
+        test["ms"] = round(test["ms"] + report.duration * 1000, 2)
+        if report.failed:
+            test["outcome"] = "failed"
+            if report.nodeid in self.errors:
+                test["error"] = self.errors[report.nodeid]
+        elif report.skipped and test["outcome"] == "passed":
+            test["outcome"] = "skipped"
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            test = self.entry(report.nodeid)
+            test["outcome"] = "error"
+            test["error"] = {"type": "CollectionError", "message": str(report.longrepr)[-MESSAGE_CHARS:], "frames": []}
+
+    def result(self, exit_status):
+        return {"tests": list(self.tests.values()), "exit": int(exit_status)}
+
+
+class Tracer:
+    """Which code objects each test reached (setup, call and teardown), by a call-only trace."""
+
+    def __init__(self):
+        self.current = None
+        self.reach = {}
+        self.ids = []
+
+    def hook(self, frame, event, arg):
+        current = self.current
+        if current is not None:
+            current.add(frame.f_code)
+        return None  # no line events
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        self.current = set()
+        sys.settrace(self.hook)
+        threading.settrace(self.hook)
+        try:
+            yield
+        finally:
+            sys.settrace(None)
+            threading.settrace(None)
+            reached, self.current = self.current, None
+            keys = set()
+            for code in reached:
+                rel = relative(code.co_filename)
+                if rel is not None:
+                    keys.add("%s:%d" % (rel, code.co_firstlineno))
+            index = len(self.ids)
+            self.ids.append(item.nodeid)
+            for key in keys:
+                self.reach.setdefault(key, []).append(index)
+
+
+def run_pytest(args, plugins):
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)  # as `python -m pytest` does; -I leaves the cwd out
+    base = ["-q", "-p", "no:cacheprovider", "--rootdir", ROOT, "--confcutdir", ROOT, "-o", "console_output_style=classic"]
+    return pytest.main(base + list(args), plugins=plugins)
+
+
+def write(out, data):
+    tmp = out + ".part"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, out)
+
+
+def find_code(code, name, first_line):
+    if code.co_name == name and code.co_firstlineno == first_line:
+        return code
+    for const in code.co_consts:
+        if hasattr(const, "co_code"):
+            found = find_code(const, name, first_line)
+            if found is not None:
+                return found
+    return None
+
+
+def module_name(rel):
+    parts = rel[:-3].split("/")
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def live_functions(module, qualname):
+    """The function objects of `qualname` in `module`, unwrapping decorators' __wrapped__."""
+    obj = module
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    obj = getattr(obj, "__func__", obj)
+    found = []
+    while obj is not None and hasattr(obj, "__code__"):
+        found.append(obj)
+        obj = getattr(obj, "__wrapped__", None)
+    return found
+
+
+def patch(change):
+    """Replaces the code of change's function with that compiled from change's source."""
+    rel, source = change["file"], change["source"]
+    module = importlib.import_module(module_name(rel))
+    path = os.path.join(ROOT, rel)
+    compiled = compile(source, path, "exec", dont_inherit=True)
+    name = change["qualname"].split(".")[-1]
+    new = find_code(compiled, name, change["code_line"])
+    if new is None:
+        return "no code object for %s at line %d" % (change["qualname"], change["code_line"])
+    targets = [f for f in live_functions(module, change["qualname"]) if f.__code__.co_name == name]
+    if not targets:
+        return "no live function %s" % change["qualname"]
+    for fn in targets:
+        if len(fn.__code__.co_freevars) != len(new.co_freevars):
+            return "closure of %s differs" % change["qualname"]
+        fn.__code__ = new
+    lines = source.splitlines(True)
+    linecache.cache[path] = (len(source), None, lines, path)
+    return None
+
+
+def wait_child(pid, timeout):
+    """The child's wait status; a child still running `timeout` seconds on is killed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            return os.waitpid(pid, 0)[1]
+        time.sleep(0.01)
+
+
+def run_trial(trial, timeout):
+    """In a forked child: patch, run the trial's tests, write its result; returns the result."""
+    out = trial["out"]
+    timeout = int(trial.get("timeout", timeout))
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setpgid(0, 0)
+            signal.alarm(timeout)
+            problem = None
+            for change in trial["changes"]:
+                problem = patch(change)
+                if problem:
+                    break
+            if problem:
+                write(out, {"skipped": problem})
+            else:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 1)
+                os.dup2(devnull, 2)
+                reporter = Reporter()
+                status = run_pytest(trial["tests"], [reporter])
+                write(out, reporter.result(status))
+        except BaseException as error:  # the child must never return into the parent's loop
+            try:
+                write(out, {"skipped": "%s: %s" % (type(error).__name__, error)})
+            except BaseException:
+                pass
+        os._exit(0)
+    status = wait_child(pid, timeout + 5)
+    try:
+        os.killpg(pid, signal.SIGKILL)  # whatever the trial's tests started
+    except OSError:
+        pass
+    try:
+        with open(out) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {"skipped": "the trial ended without a result (wait status %d)" % status}
+
+
+def trials(out, spec_path):
+    with open(spec_path) as f:
+        spec = json.load(f)
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    for trial in spec["trials"]:
+        for change in trial["changes"]:
+            try:
+                importlib.import_module(module_name(change["file"]))
+            except Exception:
+                pass  # the trial's child reports it
+    results = []
+    for i, trial in enumerate(spec["trials"]):
+        trial["out"] = "%s.%d" % (out, i)
+        results.append(run_trial(trial, int(spec.get("timeout", 60))))
+        try:
+            os.unlink(trial["out"])
+        except OSError:
+            pass
+    write(out, {"trials": results})
+
+
+def main(argv):
+    mode, out, rest = argv[0], argv[1], argv[2:]
+    if mode == "trials":
+        trials(out, rest[0])
+        return 0
+    reporter = Reporter()
+    plugins = [reporter]
+    tracer = None
+    if mode == "trace":
+        tracer = Tracer()
+        plugins.append(tracer)
+    status = run_pytest(rest, plugins)
+    data = reporter.result(status)
+    if tracer is not None:
+        data["traced"] = tracer.ids
+        data["reach"] = tracer.reach
+    write(out, data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
