@@ -50,14 +50,24 @@ export async function setup(): Promise<number> {
   if (r.status !== 0) return r.status ?? 1;
   const fetching = progressBar('fetching libraries');
   const analysing = progressBar('generating tasks');
+  const running = progressBar('running tests');
   const describe = modelDescriber(process.env);
-  const summary = await buildDefaultCorpus(corpusDir(), {
-    onFetch: (done, total, name) => fetching.update(done, total, name),
-    onProgress: (e) => analysing.update(e.files, e.total, e.repo),
-    ...(describe ? { describe } : {}),
-  });
-  fetching.stop();
-  analysing.stop();
+  // The executed families run each library's tests in sandboxes: once, then from the cache.
+  const pool = await DockerSandboxPool.start({ warm: 0, max: 2 });
+  let summary;
+  try {
+    summary = await buildDefaultCorpus(corpusDir(), {
+      onFetch: (done, total, name) => fetching.update(done, total, name),
+      onProgress: (e) => analysing.update(e.files, e.total, e.repo),
+      execution: { pool, workers: 2, onProgress: (e) => running.update(e.done, e.total, `${e.repo} ${e.phase === 'trace' ? 'traced run' : 'trials'}`) },
+      ...(describe ? { describe } : {}),
+    });
+  } finally {
+    fetching.stop();
+    analysing.stop();
+    running.stop();
+    await pool.close();
+  }
   const counts = Object.entries(summary.instances).map(([k, v]) => `${v} ${k}`).join(', ');
   process.stderr.write(`hgym setup: default corpus at ${corpusDir()}: ${counts}${summary.reused ? ' (up to date)' : ` (built in ${(summary.ms / 1000).toFixed(1)} s)`}\n`);
   return 0;

@@ -48,10 +48,13 @@ export async function importSweCommand(argv: string[], defaultCorpus: string, pr
   return 0;
 }
 
-/** Adds instances to the corpus's issue_localize.jsonl; an instance already there is replaced. */
+/**
+ * Adds instances to the corpus's issue_localize.added.jsonl (apart from the generated
+ * issue_localize.jsonl, which setup rewrites); an instance already there is replaced.
+ */
 async function addToCorpus(corpus: string, instances: IssueLocalizeInstance[]): Promise<{ file: string; total: number }> {
   for (const i of instances) assertValid(i);
-  const file = join(corpus, 'tasks', 'issue_localize.jsonl');
+  const file = join(corpus, 'tasks', 'issue_localize.added.jsonl');
   const merged = new Map((existsSync(file) ? await readInstances(file) : []).map((i) => [i.instance_id, i]));
   for (const i of instances) merged.set(i.instance_id, i);
   await mkdir(join(corpus, 'tasks'), { recursive: true });

@@ -5,18 +5,22 @@
  *   repos/<name>/            the repositories
  *   tasks/<family>.jsonl     instances, one JSON line each
  *   tasks/summary.json       what generation found, and the key that decides regeneration
+ *   cache/workspaces/        prepared workspaces (shared with the server)
+ *   cache/runs/<snapshot>/   test runs of the executed families: the trace, trial results
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TaskInstance } from '../../schemas/tasks.js';
 import { fetchDebianLibraries } from './debian.js';
+import type { ExecutionOptions } from '../tasks/executed.js';
 import { FAMILIES, generateForRepo, writeInstances, type GenerateRunOptions, type RepoSummary } from '../tasks/generate.js';
 
 /** Bumped whenever generation changes what it produces, so existing corpora are rebuilt. */
-export const GENERATOR_VERSION = 4;
+export const GENERATOR_VERSION = 5;
 export const DEFAULT_SEED = 1;
-export const DEFAULT_MAX_PER_REPO = 150;
+/** Per repository: the executed families come from the two libraries that ship tests. */
+export const DEFAULT_MAX_PER_REPO = { func_localize: 150, dep_search: 150, issue_localize: 300, func_gen: 300 } as const;
 
 export interface CorpusSummary {
   key: string;
@@ -27,11 +31,22 @@ export interface CorpusSummary {
 
 export async function buildDefaultCorpus(
   dir: string,
-  options: Pick<GenerateRunOptions, 'onProgress' | 'describe'> & { onFetch?: (done: number, total: number, name: string) => void } = {},
+  options: Pick<GenerateRunOptions, 'onProgress' | 'describe'> & {
+    onFetch?: (done: number, total: number, name: string) => void;
+    /** Sandboxes for the executed families (the repositories' tests run in them). */
+    execution?: Pick<ExecutionOptions, 'pool' | 'workers' | 'onProgress'>;
+  } = {},
 ): Promise<CorpusSummary & { reused: boolean }> {
   const started = performance.now();
   const libraries = await fetchDebianLibraries({ dir, ...(options.onFetch ? { onProgress: options.onFetch } : {}) });
-  const key = JSON.stringify({ generator: GENERATOR_VERSION, seed: DEFAULT_SEED, max: DEFAULT_MAX_PER_REPO, libraries: libraries.map((l) => [l.name, l.version]) });
+  const key = JSON.stringify({
+    generator: GENERATOR_VERSION,
+    seed: DEFAULT_SEED,
+    max: DEFAULT_MAX_PER_REPO,
+    executed: Boolean(options.execution),
+    libraries: libraries.map((l) => [l.name, l.version]),
+  });
+  const execution = options.execution ? { ...options.execution, cacheDir: join(dir, 'cache', 'workspaces'), runsDir: join(dir, 'cache', 'runs') } : undefined;
   const summaryPath = join(dir, 'tasks', 'summary.json');
   if (existsSync(summaryPath)) {
     const previous = JSON.parse(await readFile(summaryPath, 'utf8')) as CorpusSummary;
@@ -42,7 +57,7 @@ export async function buildDefaultCorpus(
   for (const lib of libraries) {
     const { instances, summary } = await generateForRepo(
       { root: lib.root, name: lib.name, license: lib.license, version: lib.version },
-      { seed: DEFAULT_SEED, maxPerRepo: DEFAULT_MAX_PER_REPO, ...options },
+      { seed: DEFAULT_SEED, maxPerRepo: DEFAULT_MAX_PER_REPO, ...(options.describe ? { describe: options.describe } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(execution ? { execution } : {}) },
     );
     all.push(...instances);
     repos.push(summary);

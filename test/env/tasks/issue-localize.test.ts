@@ -72,7 +72,7 @@ t.test('SWE-Gym import on a repository built here, then grading through the edit
   const summary = JSON.parse(printed);
   t.equal(summary.imported, 1);
   t.same(summary.skipped.map((s: { instance_id: string }) => s.instance_id), ['other', '?']);
-  const [instance] = (await readInstances(join(corpus, 'tasks', 'issue_localize.jsonl'))) as IssueLocalizeInstance[];
+  const [instance] = (await readInstances(join(corpus, 'tasks', 'issue_localize.added.jsonl'))) as IssueLocalizeInstance[];
   t.ok(instance);
   t.same([instance!.source, instance!.source_id, instance!.repo.dir], ['swe', 'acme__shapes-1', `shapes@${base.slice(0, 12)}`]);
   t.equal(instance!.repo.snapshot, (await snapshotOf(join(corpus, 'repos', instance!.repo.dir!))).id, 'the snapshot is the base commit, exported');
@@ -121,7 +121,7 @@ t.test('mining: fix commits of a history become issues; docs-only and test-only 
   t.equal(await mineCommand(['--repo', repo, '--name', 'acme/shapes', '--corpus', corpus], corpus, (s) => (printed += s)), 0);
   const summary = JSON.parse(printed);
   t.same([summary.commits, summary.mined], [1, 1], 'only the clamp fix reads like a fix of code');
-  const [instance] = (await readInstances(join(corpus, 'tasks', 'issue_localize.jsonl'))) as IssueLocalizeInstance[];
+  const [instance] = (await readInstances(join(corpus, 'tasks', 'issue_localize.added.jsonl'))) as IssueLocalizeInstance[];
   t.same([instance!.source, instance!.issue], ['mined', 'fix clamp at the lower bound']);
   t.same(instance!.gold.functions, [{ file: 'pkg/core.py', qualname: 'clamp' }]);
   const ep = await corpusEpisode(corpus, instance!);
