@@ -3,7 +3,8 @@
  * - analysis: MB of Python source per second through analyzeRepo (read, parse, extract,
  *   index), the median of five passes over the corpus, after one untimed warm-up run that
  *   starts the worker pool;
- * - generation: milliseconds per family over all repositories (after analysis);
+ * - generation: milliseconds per static family over all repositories (after analysis; the
+ *   executed families are measured by bench/executed.ts);
  * - grading: per family, the grader's time on the gold answer (applied through the editor
  *   beforehand, not timed) for a sample of instances, p50 and p99.
  * Usage: node --import tsx bench/tasks.ts [--sample N]
@@ -11,8 +12,9 @@
 import { join } from 'node:path';
 import { analyzeRepo } from '../env/analysis/repo.js';
 import { buildDefaultCorpus } from '../env/corpus/default.js';
+import { DockerSandboxPool } from '../docker/pool.js';
 import { gradeChanges, isStatic } from '../env/tasks/families.js';
-import { FAMILIES, generateForRepo, readInstances } from '../env/tasks/generate.js';
+import { EXECUTED_FAMILIES, FAMILIES, generateForRepo, readInstances } from '../env/tasks/generate.js';
 import { Rng } from '../env/tasks/rng.js';
 import { corpusEpisode } from '../test/helpers/gold.js';
 import { numberArg, percentile, round } from './stats.js';
@@ -21,18 +23,21 @@ const SAMPLE = numberArg('sample', 200);
 const PASSES = 5;
 const dir = process.env.HGYM_CORPUS_DIR ?? join(import.meta.dirname, '..', '.hgym', 'corpus');
 
-const corpus = await buildDefaultCorpus(dir);
+// The corpus as setup builds it; reused when up to date (no sandbox starts then).
+const pool = await DockerSandboxPool.start({ warm: 0, max: 2 });
+const corpus = await buildDefaultCorpus(dir, { execution: { pool } }).finally(() => pool.close());
 // Warm-up, not timed: starts the analysis worker pool (kept for the life of the process)
 // and lets the JIT settle, as in a long-running generator or server.
 const largest = [...corpus.repos].sort((a, b) => b.bytes - a.bytes)[0]!;
 await analyzeRepo(join(dir, 'repos', largest.repo));
 let bytes = 0;
-const generationMs: Record<string, number> = Object.fromEntries(FAMILIES.map((f) => [f, 0]));
-const counts: Record<string, number> = Object.fromEntries(FAMILIES.map((f) => [f, 0]));
+const STATIC = FAMILIES.filter((f) => !EXECUTED_FAMILIES.includes(f));
+const generationMs: Record<string, number> = Object.fromEntries(STATIC.map((f) => [f, 0]));
+const counts: Record<string, number> = Object.fromEntries(STATIC.map((f) => [f, 0]));
 for (const repo of corpus.repos) {
   const { summary } = await generateForRepo({ root: join(dir, 'repos', repo.repo), name: repo.repo }, { seed: 1 });
   bytes += summary.bytes;
-  for (const f of FAMILIES) {
+  for (const f of STATIC) {
     generationMs[f]! += summary.generationMs[f] ?? 0;
     counts[f]! += summary.instances[f] ?? 0;
   }
@@ -47,7 +52,8 @@ for (let pass = 0; pass < PASSES; pass++) {
 }
 
 const grading: Record<string, { n: number; p50: number; p99: number }> = {};
-for (const family of FAMILIES) {
+// issue_localize is graded statically too; func_gen runs tests (bench/executed.ts).
+for (const family of FAMILIES.filter((f) => f !== 'func_gen')) {
   const all = await readInstances(join(dir, 'tasks', `${family}.jsonl`));
   const times: number[] = [];
   for (const instance of new Rng(11).shuffle(all.filter(isStatic)).slice(0, SAMPLE)) {

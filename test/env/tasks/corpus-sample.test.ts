@@ -1,6 +1,7 @@
 /**
- * A sample of the default corpus: for at least 200 instances of each family, the gold
- * answer applied through the editor scores 1 and doing nothing scores 0.
+ * A sample of the default corpus: for 200 instances of each static family and 100 of each
+ * executed one, the gold answer applied through the editor scores 1 and doing nothing
+ * scores 0. func_gen is graded by running the tests in real sandboxes.
  */
 import { join } from 'node:path';
 import t from 'tap';
@@ -8,25 +9,39 @@ import { buildDefaultCorpus } from '../../../env/corpus/default.js';
 import { gradeChanges, isStatic } from '../../../env/tasks/families.js';
 import { readInstances } from '../../../env/tasks/generate.js';
 import { Rng } from '../../../env/tasks/rng.js';
-import { corpusEpisode } from '../../helpers/gold.js';
+import { applyFuncGenGold, corpusEpisode } from '../../helpers/gold.js';
+import { snapshotOf, type Snapshot } from '../../../env/corpus/snapshot.js';
+import { prepareWorkspace } from '../../../env/corpus/workspace.js';
+import { workspacePath } from '../../../env/tasks/context.js';
+import { gradeFuncGen } from '../../../env/tasks/func-gen.js';
+import { ToolBox } from '../../../env/tools/toolbox.js';
+import { DockerSandboxPool } from '../../../docker/pool.js';
+import type { FuncGenInstance } from '../../../schemas/tasks.js';
 
 const SAMPLE = 200;
+const EXECUTED_SAMPLE = 100;
 const dir = process.env.HGYM_CORPUS_DIR ?? join(import.meta.dirname, '..', '..', '..', '.hgym', 'corpus');
-const corpus = await buildDefaultCorpus(dir);
+const pool = await DockerSandboxPool.start({ warm: 2, max: 4 });
+t.teardown(() => pool.close());
+// The corpus as setup builds it (reused when up to date).
+const corpus = await buildDefaultCorpus(dir, { execution: { pool, workers: 2 } });
 
-function sample<T>(items: T[], seed: number): T[] {
-  return new Rng(seed).shuffle(items).slice(0, SAMPLE);
+function sample<T>(items: T[], seed: number, n = SAMPLE): T[] {
+  return new Rng(seed).shuffle(items).slice(0, n);
 }
 
 t.test('the default corpus holds enough instances', async (t) => {
   t.ok(corpus.instances.func_localize! >= 1000, `${corpus.instances.func_localize} func_localize instances`);
   t.ok(corpus.instances.dep_search! >= 500, `${corpus.instances.dep_search} dep_search instances`);
+  t.ok(corpus.instances.issue_localize! >= 300, `${corpus.instances.issue_localize} issue_localize instances`);
+  t.ok(corpus.instances.func_gen! >= 300, `${corpus.instances.func_gen} func_gen instances`);
 });
 
-for (const family of ['func_localize', 'dep_search'] as const) {
-  t.test(`${family}: gold through the editor scores 1, no-op 0, on ${SAMPLE} instances`, async (t) => {
-    const picked = sample((await readInstances(join(dir, 'tasks', `${family}.jsonl`))).filter(isStatic), 7);
-    t.equal(picked.length, SAMPLE);
+for (const family of ['func_localize', 'dep_search', 'issue_localize'] as const) {
+  const n = family === 'issue_localize' ? EXECUTED_SAMPLE : SAMPLE;
+  t.test(`${family}: gold through the editor scores 1, no-op 0, on ${n} instances`, async (t) => {
+    const picked = sample((await readInstances(join(dir, 'tasks', `${family}.jsonl`))).filter(isStatic), 7, n);
+    t.equal(picked.length, n);
     const failures: string[] = [];
     for (const instance of picked) {
       const ep = await corpusEpisode(dir, instance);
@@ -39,3 +54,35 @@ for (const family of ['func_localize', 'dep_search'] as const) {
     t.same(failures, []);
   });
 }
+
+t.test(`func_gen: the original body through the editor scores 1, no-op 0, on ${EXECUTED_SAMPLE} instances, tests run in sandboxes`, async (t) => {
+  const picked = sample((await readInstances(join(dir, 'tasks', 'func_gen.jsonl'))).filter((i): i is FuncGenInstance => i.task === 'func_gen'), 7, EXECUTED_SAMPLE);
+  t.equal(picked.length, EXECUTED_SAMPLE);
+  const cacheDir = join(dir, 'cache', 'workspaces');
+  const snapshots = new Map<string, Snapshot>();
+  const failures: string[] = [];
+  const queue = [...picked];
+  const worker = async () => {
+    for (let instance = queue.shift(); instance; instance = queue.shift()) {
+      const name = instance.repo.dir ?? instance.repo.name;
+      if (!snapshots.has(name)) snapshots.set(name, await snapshotOf(join(dir, 'repos', name)));
+      const snapshot = snapshots.get(name)!;
+      const root = workspacePath(instance.repo.name);
+      const workspace = await prepareWorkspace(instance, snapshot, cacheDir);
+      await using sandbox = await pool.acquire({ waitMs: 60_000 });
+      await sandbox.putArchive(root, await workspace.archive());
+      const execution = { sandbox, root, snapshot, cacheDir };
+      const noop = await gradeFuncGen(instance, execution);
+      if (noop.reward !== 0) failures.push(`${instance.instance_id}: no-op scored ${noop.reward}`);
+      const read = async (file: string) => {
+        const r = await sandbox.readFile(`${root}/${file}`);
+        return r.kind === 'file' ? (r.text ?? '') : '';
+      };
+      await applyFuncGenGold(new ToolBox(sandbox), root, instance, read);
+      const gold = await gradeFuncGen(instance, execution);
+      if (gold.reward !== 1) failures.push(`${instance.instance_id}: gold scored ${gold.reward} ${JSON.stringify(gold.info)}`);
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  t.same(failures, []);
+});
