@@ -11,7 +11,7 @@ import { generate, GENERATE_USAGE } from './generate.js';
 import { progressBar } from './progress.js';
 import { serve } from './serve.js';
 import { exportCommand } from './export.js';
-import { importSweCommand, mineCommand } from './issues.js';
+import { importRepostCommand, importSweCommand, mineCommand } from './issues.js';
 import { DockerSandboxPool } from '../docker/pool.js';
 import { ToolBox } from '../env/tools/toolbox.js';
 import { isHgymError } from '../env/errors.js';
@@ -26,6 +26,8 @@ commands:
   generate   write task instances for repositories (hgym generate --help)
   import-swe SWE-bench / SWE-Gym JSONL as issue_localize instances of the corpus
              (hgym import-swe --jsonl FILE --repo owner/name=PATH|URL [--corpus DIR])
+  import-repost RepoST-format JSONL (an evaluation script per function) as func_gen instances
+             (hgym import-repost --jsonl FILE --repo name=PATH [--corpus DIR])
   mine       fix commits of a repository's history as issue_localize instances
              (hgym mine --repo PATH|URL [--name owner/name] [--max-files 3] [--corpus DIR])
   export     ended episodes as chat-format SFT JSONL
@@ -116,6 +118,8 @@ export async function main(argv: string[]): Promise<number> {
         const status = await setup();
         return status === 0 ? await serve(argv.slice(1), corpusDir()) : status;
       }
+      case 'import-repost':
+        return await importRepostCommand(argv.slice(1), corpusDir());
       case 'import-swe':
         return await importSweCommand(argv.slice(1), corpusDir());
       case 'mine':

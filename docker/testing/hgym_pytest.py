@@ -7,6 +7,9 @@ run with the repository root as the working directory:
   trace OUT [pytest args]    the same, plus which functions of the repository each test
                              reached: keys "path:first_line" of code objects (a decorated
                              function's first line is its first decorator's)
+  script OUT PATH            a standalone evaluation script (RepoST's format) run as __main__,
+                             reported as one test, "eval_script", that passes when the script
+                             ends without an exception or a non-zero exit
   trials OUT SPEC            for each trial of SPEC (a JSON file), a forked child in which some
                              functions' code is replaced by that of a changed source file, then
                              the trial's tests run; the parent imports the changed modules once,
@@ -23,10 +26,12 @@ import importlib
 import json
 import linecache
 import os
+import runpy
 import signal
 import sys
 import threading
 import time
+import traceback
 
 import pytest
 
@@ -277,10 +282,33 @@ def trials(out, spec_path):
     write(out, {"trials": results})
 
 
+def run_script(out, path):
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    test = {"id": "eval_script", "outcome": "passed", "ms": 0.0}
+    started = time.monotonic()
+    try:
+        runpy.run_path(path, run_name="__main__")
+    except SystemExit as error:
+        if error.code not in (None, 0):
+            test["outcome"] = "failed"
+            test["error"] = {"type": "SystemExit", "message": "exit status %s" % error.code, "frames": []}
+    except BaseException as error:
+        frames = [{"file": relative(f.filename) or os.path.basename(f.filename), "line": f.lineno, "name": f.name, "source": (f.line or "").strip()}
+                  for f in traceback.extract_tb(error.__traceback__)[1:]]
+        test["outcome"] = "failed"
+        test["error"] = {"type": type(error).__name__, "message": ("%s: %s" % (type(error).__name__, error))[:MESSAGE_CHARS], "frames": frames[-FRAMES:]}
+    test["ms"] = round((time.monotonic() - started) * 1000, 2)
+    write(out, {"tests": [test], "exit": 0 if test["outcome"] == "passed" else 1})
+
+
 def main(argv):
     mode, out, rest = argv[0], argv[1], argv[2:]
     if mode == "trials":
         trials(out, rest[0])
+        return 0
+    if mode == "script":
+        run_script(out, rest[0])
         return 0
     reporter = Reporter()
     plugins = [reporter]

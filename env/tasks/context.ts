@@ -36,7 +36,7 @@ export function isTestFile(file: string): boolean {
 }
 
 /** A stable id: the family, the repository, its snapshot and what was picked. */
-export function instanceId(task: string, ctx: RepoContext, parts: readonly string[]): string {
+export function instanceId(task: string, ctx: Pick<RepoContext, 'name' | 'ref'>, parts: readonly string[]): string {
   const hash = createHash('sha256').update([ctx.ref.snapshot, ...parts].join('\0')).digest('hex').slice(0, 12);
   return `${task}.${ctx.name.replace(/[^A-Za-z0-9_-]/g, '_')}.${hash}`;
 }

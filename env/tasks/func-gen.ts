@@ -20,7 +20,7 @@ import type { Sandbox } from '../sandbox.js';
 import { instanceId, isTestFile, uniquelyNamed, workspacePath, type GenerateOptions, type RepoContext } from './context.js';
 import { failedTests, pristineWorkspace, runTrialsCached, testsReaching, traceSuite, trialTimeout, type ExecutionOptions } from './executed.js';
 import { definitionsOf, type GradeResult } from './grade.js';
-import { runTests, TestRunError, type Trial } from './pytest.js';
+import { runScript, runTests, TestRunError, type Trial } from './pytest.js';
 
 export const PLACEHOLDER = 'raise NotImplementedError';
 /** Bodies longer than this (after the docstring) are not asked for. */
@@ -48,10 +48,15 @@ function replaceLines(source: string, start: number, end: number, text: string):
   return all.slice(0, start - 1).join('') + text + all.slice(end).join('');
 }
 
-function candidateOf(def: Definition, source: string): Omit<Candidate, 'tests'> | null {
+/**
+ * The placeholder for a function: the lines after its docstring (or its whole body when it has
+ * none and `docstring` is not required) replaced; null when the function does not qualify.
+ */
+export function candidateOf(def: Definition, source: string, docstring: 'required' | 'optional' = 'required'): Omit<Candidate, 'tests'> | null {
   const doc = def.docstring;
-  if (def.kind === 'class' || !doc || !doc.ownLines || !doc.hasFollowingStatements || doc.nextIsString) return null;
-  const start = doc.span.end + 1;
+  if (def.kind === 'class') return null;
+  if (doc ? !doc.ownLines || !doc.hasFollowingStatements || doc.nextIsString : docstring === 'required') return null;
+  const start = doc ? doc.span.end + 1 : def.body.start;
   const end = def.body.end;
   if (end < start || end - start + 1 > MAX_BODY_LINES) return null;
   const all = lines(source);
@@ -59,14 +64,14 @@ function candidateOf(def: Definition, source: string): Omit<Candidate, 'tests'> 
   const trimmed = body.replace(/#.*$/gm, '').trim();
   // Already a stub: nothing to implement.
   if (/^(pass|\.\.\.|raise NotImplementedError(\(.*\))?|return|return None)$/.test(trimmed)) return null;
-  const indent = /^[ \t]*/.exec(all[doc.span.start - 1] ?? '')![0];
+  const indent = /^[ \t]*/.exec(all[(doc ? doc.span.start : start) - 1] ?? '')![0];
   return { def, source, start, end, body: body.endsWith('\n') ? body : `${body}\n`, placeholder: `${indent}${PLACEHOLDER}\n` };
 }
 
 export function instruction(repo: string, def: Definition): string {
   const what = def.kind === 'method' ? 'method' : 'function';
   return [
-    `In the repository at ${workspacePath(repo)}, the ${what} \`${def.qualname}\` in \`${def.file}\` has no implementation: after its docstring, its body is \`${PLACEHOLDER}\`.`,
+    `In the repository at ${workspacePath(repo)}, the ${what} \`${def.qualname}\` in \`${def.file}\` has no implementation: ${def.docstring ? 'after its docstring, ' : ''}its body is \`${PLACEHOLDER}\`.`,
     '',
     `Implement it so that it does what its signature, its docstring and the code that uses it say. The repository's tests will be run against your implementation.`,
     `Only the definition of \`${def.qualname}\` is taken from your workspace when grading; every other file is restored first, so put everything it needs inside it. Call finish when you are done.`,
@@ -165,8 +170,22 @@ function agentDefinition(instance: FuncGenInstance, text: string | null): { text
   return { text: lines(text).slice(def.span.start - 1, def.span.end).join('') };
 }
 
+/**
+ * A RepoST evaluation script with the agent's function added as `<name>_new_implementation`:
+ * before the script's `if __name__ == "__main__":` block, or at its end.
+ */
+export function repostScript(script: string, definition: string, qualname: string): string {
+  const name = qualname.split('.').pop()!;
+  const renamed = definition.replace(new RegExp(`^(\\s*(?:async\\s+)?def\\s+)${name}(\\s*\\()`, 'm'), `$1${name}_new_implementation$2`);
+  const main = /^if\s+__name__\s*==/m.exec(script);
+  const at = main ? main.index : script.length;
+  const head = script.slice(0, at);
+  return `${head}${head.endsWith('\n') || head === '' ? '' : '\n'}\n${renamed.endsWith('\n') ? renamed : `${renamed}\n`}\n${script.slice(at)}`;
+}
+
 export async function gradeFuncGen(instance: FuncGenInstance, exec: ExecutionGradeContext): Promise<GradeResult> {
-  const { file, qualname, tests } = instance.gold;
+  const { file, qualname } = instance.gold;
+  let tests = instance.gold.tests;
   const read = await exec.sandbox.readFile(`${exec.root}/${file}`, { maxBytes: 8 * 2 ** 20 });
   const agent = agentDefinition(instance, read.kind === 'file' && typeof read.text === 'string' ? read.text : null);
   if ('rule' in agent) return { reward: 0, info: { rule: agent.rule, detail: agent.detail, tests: tests.length, passed: 0, pass_fraction: 0 } };
@@ -183,9 +202,15 @@ export async function gradeFuncGen(instance: FuncGenInstance, exec: ExecutionGra
   await exec.sandbox.putArchive(repo, await pristine.archive());
   await exec.sandbox.writeFile(`${repo}/${file}`, graded);
   const started = performance.now();
+  const script = instance.gold.eval_script;
+  if (script) {
+    await exec.sandbox.writeFile(`${dir}/eval_script.py`, repostScript(script, agent.text, qualname));
+    tests = ['eval_script'];
+  }
   let report;
   try {
-    report = await runTests(exec.sandbox, tests, { cwd: repo, timeoutMs: instance.timeout_s * 1000 });
+    const options = { cwd: repo, timeoutMs: instance.timeout_s * 1000 };
+    report = script ? await runScript(exec.sandbox, `${dir}/eval_script.py`, options) : await runTests(exec.sandbox, tests, options);
   } catch (error) {
     // The runner's process ended without a report: the code under test ended it (os._exit, a
     // crash of the interpreter). A sandbox that failed raises a coded error instead.

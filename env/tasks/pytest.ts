@@ -93,7 +93,7 @@ export interface RunOptions {
  * Runs the runner in `mode` and reads its report; null when the run timed out before writing
  * one. A run that ends without a report otherwise is a TestRunError.
  */
-async function runRunner<T>(sandbox: Sandbox, mode: 'run' | 'trace' | 'trials', args: readonly string[], options: RunOptions): Promise<T | null> {
+async function runRunner<T>(sandbox: Sandbox, mode: 'run' | 'trace' | 'trials' | 'script', args: readonly string[], options: RunOptions): Promise<T | null> {
   const token = randomBytes(8).toString('hex');
   const out = `/tmp/hgym-${mode}-${token}.json`;
   const errors = `/tmp/hgym-${mode}-${token}.err`;
@@ -113,6 +113,11 @@ async function runRunner<T>(sandbox: Sandbox, mode: 'run' | 'trace' | 'trials', 
 /** Runs the given tests (pytest node ids or paths); null when they did not end in time. */
 export function runTests(sandbox: Sandbox, tests: readonly string[], options: RunOptions): Promise<TestReport | null> {
   return runRunner<TestReport>(sandbox, 'run', tests, options);
+}
+
+/** Runs a standalone evaluation script as one test, `eval_script`; null when it did not end in time. */
+export function runScript(sandbox: Sandbox, path: string, options: RunOptions): Promise<TestReport | null> {
+  return runRunner<TestReport>(sandbox, 'script', [path], options);
 }
 
 /** Runs the tests under `paths` with the call tracer. */

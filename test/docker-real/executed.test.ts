@@ -9,6 +9,7 @@ import t, { type Test } from 'tap';
 import { snapshotOf } from '../../env/corpus/snapshot.js';
 import { Episode } from '../../env/episode.js';
 import { generateForRepo } from '../../env/tasks/generate.js';
+import { importRepost } from '../../env/corpus/repost.js';
 import { DockerSandboxPool } from '../../docker/pool.js';
 import type { FuncGenInstance, IssueLocalizeInstance } from '../../schemas/tasks.js';
 
@@ -167,4 +168,47 @@ t.test('issue_localize from an injected bug: the workspace holds the bug, gold c
   await gold.step({ tool: 'str_replace_editor', arguments: { command: 'insert', path: `/workspace/calc/${range.file}`, insert_line: range.start - 1, new_str: `${indent}# the bug is here` } });
   const { reward, info } = await finish(gold);
   t.equal(reward, 1, JSON.stringify(info));
+});
+
+t.test('func_gen from a RepoST record: the evaluation script compares the implementation with the original', async (t) => {
+  const corpusDir = t.testdir({ repos: {} });
+  const evalScript = [
+    'def slug(text, sep="-"):',
+    '    words = [w for w in text.lower().split() if w]',
+    '    return sep.join(words)',
+    '',
+    'def test_slug():',
+    '    for text, sep in [("Hello  World", "-"), ("a b c", "_"), ("", "-"), ("X", "+")]:',
+    '        assert slug(text, sep) == slug_new_implementation(text, sep), (text, sep)',
+    '',
+    'if __name__ == "__main__":',
+    '    test_slug()',
+    '',
+  ].join('\n');
+  const records = [
+    { repo: 'calc', func_path: 'calc/text.py', func_name: 'slug', eval_script: evalScript, instance_id: 'calc-slug' },
+    { repo: 'calc', func_path: 'calc/text.py', func_name: 'nope', eval_script: evalScript },
+    { repo: 'other', func_path: 'x.py', func_name: 'f', eval_script: evalScript },
+  ];
+  const { instances: imported, skipped } = await importRepost(records, new Map([['calc', CALC]]), corpusDir);
+  t.equal(imported.length, 1);
+  t.same(skipped.map((s) => s.record), [1, 2]);
+  const instance = imported[0]!;
+  t.equal(instance.source, 'repost');
+  t.equal(instance.instance_id, 'func_gen.repost.calc-slug');
+  const repostSnapshot = await snapshotOf(join(corpusDir, 'repos', 'calc'));
+  const run = async (body: string | null) => {
+    const episode = await Episode.reset({ instance, snapshot: repostSnapshot, pool, cacheDir: join(corpusDir, 'cache') });
+    t.teardown(() => episode.close());
+    if (body !== null) await implement(episode, instance, body);
+    return finish(episode);
+  };
+  const gold = await run(instance.gold.body);
+  t.equal(gold.reward, 1, JSON.stringify(gold.info));
+  const noop = await run(null);
+  t.equal(noop.reward, 0);
+  t.match(noop.info.failing, [{ id: 'eval_script', error: /NotImplementedError/ }]);
+  const wrong = await run('    return text.replace(" ", sep)\n');
+  t.equal(wrong.reward, 0);
+  t.match(wrong.info.failing, [{ error: /AssertionError/ }]);
 });
