@@ -3,13 +3,18 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { resolveRepo } from '../env/corpus/source.js';
-import { FAMILIES, generateForRepo, writeInstances, type Family } from '../env/tasks/generate.js';
+import { EXECUTED_FAMILIES, FAMILIES, generateForRepo, writeInstances, type Family } from '../env/tasks/generate.js';
+import { DockerSandboxPool } from '../docker/pool.js';
+import { isHgymError } from '../env/errors.js';
 import type { TaskInstance } from '../schemas/tasks.js';
 import { modelDescriber } from '../env/tasks/llm.js';
 import { progressBar } from './progress.js';
 
-export const GENERATE_USAGE = `usage: hgym generate --repo <path|url[@rev]> [--repo ...] [--tasks func_localize,dep_search]
-                     [--out DIR] [--seed N] [--max-per-repo N]`;
+export const GENERATE_USAGE = `usage: hgym generate --repo <path|url[@rev]> [--repo ...]
+                     [--tasks func_localize,dep_search,issue_localize,func_gen]
+                     [--out DIR] [--seed N] [--max-per-repo N]
+issue_localize (injected bugs) and func_gen run the repository's tests in sandboxes; without a
+Docker engine they are skipped and the others generated.`;
 
 export async function generate(argv: string[], print: (text: string) => void = (text) => process.stdout.write(text)): Promise<number> {
   const { values } = parseArgs({
@@ -34,43 +39,72 @@ export async function generate(argv: string[], print: (text: string) => void = (
   }
   const describe = modelDescriber(process.env);
   const started = performance.now();
-  const all: TaskInstance[] = [];
-  let files = 0;
-  let skipped = 0;
-  let bytes = 0;
-  let analysisMs = 0;
-  for (const arg of repos) {
-    const source = await resolveRepo(arg, join(homedir(), '.cache', 'hgym'));
-    const bar = progressBar(`analysing ${source.name}`);
-    const { instances, summary } = await generateForRepo(
-      { root: source.root, name: source.name },
-      { tasks: tasks as Family[], seed, maxPerRepo, ...(describe ? { describe } : {}), onProgress: (e) => bar.update(e.files, e.total, `${(e.bytes / 1e6).toFixed(1)} MB`) },
-    );
-    bar.stop();
-    all.push(...instances);
-    files += summary.files;
-    skipped += summary.skipped.length;
-    bytes += summary.bytes;
-    analysisMs += summary.analysisMs;
-    for (const s of summary.skipped) process.stderr.write(`  skipped ${source.name}/${s.file}: ${s.reason}\n`);
+  const notes: string[] = [];
+  let pool: DockerSandboxPool | null = null;
+  if (tasks.some((t) => (EXECUTED_FAMILIES as readonly string[]).includes(t))) {
+    try {
+      pool = await DockerSandboxPool.start({ warm: 0, max: 2 });
+    } catch (error) {
+      if (!isHgymError(error)) throw error;
+      notes.push(`issue_localize and func_gen skipped: ${error.message}`);
+    }
   }
-  const paths = await writeInstances(values.out, all, tasks as Family[]);
-  const seconds = (performance.now() - started) / 1000;
-  const counts = Object.fromEntries(tasks.map((t) => [t, all.filter((i) => i.task === t).length]));
-  print(
-    `${JSON.stringify(
-      {
-        repos: repos.length,
-        files_parsed: files - skipped,
-        files_skipped: skipped,
-        instances: counts,
-        out: paths,
-        seconds: Math.round(seconds * 10) / 10,
-        analysis_mb_per_s: Math.round((bytes / 1e6 / (analysisMs / 1000)) * 100) / 100,
-      },
-      null,
-      2,
-    )}\n`,
-  );
-  return 0;
+  const cache = join(homedir(), '.cache', 'hgym');
+  try {
+    const all: TaskInstance[] = [];
+    let files = 0;
+    let skipped = 0;
+    let bytes = 0;
+    let analysisMs = 0;
+    for (const arg of repos) {
+      const source = await resolveRepo(arg, cache);
+      const bar = progressBar(`analysing ${source.name}`);
+      const running = progressBar(`running ${source.name}'s tests`);
+      const execution = pool
+        ? { pool, cacheDir: join(cache, 'workspaces'), runsDir: join(cache, 'runs'), onProgress: (e: { phase: string; done: number; total: number }) => running.update(e.done, e.total, e.phase) }
+        : undefined;
+      const { instances, summary } = await generateForRepo(
+        { root: source.root, name: source.name },
+        {
+          tasks: tasks as Family[],
+          seed,
+          maxPerRepo,
+          ...(describe ? { describe } : {}),
+          ...(execution ? { execution } : {}),
+          onProgress: (e) => bar.update(e.files, e.total, `${(e.bytes / 1e6).toFixed(1)} MB`),
+        },
+      );
+      bar.stop();
+      running.stop();
+      for (const [family, why] of Object.entries(summary.notes ?? {})) if (pool) notes.push(`${source.name}: no ${family}: ${why}`);
+      all.push(...instances);
+      files += summary.files;
+      skipped += summary.skipped.length;
+      bytes += summary.bytes;
+      analysisMs += summary.analysisMs;
+      for (const s of summary.skipped) process.stderr.write(`  skipped ${source.name}/${s.file}: ${s.reason}\n`);
+    }
+    const paths = await writeInstances(values.out, all, tasks as Family[]);
+    const seconds = (performance.now() - started) / 1000;
+    const counts = Object.fromEntries(tasks.map((t) => [t, all.filter((i) => i.task === t).length]));
+    print(
+      `${JSON.stringify(
+        {
+          repos: repos.length,
+          files_parsed: files - skipped,
+          files_skipped: skipped,
+          instances: counts,
+          out: paths,
+          seconds: Math.round(seconds * 10) / 10,
+          analysis_mb_per_s: Math.round((bytes / 1e6 / (analysisMs / 1000)) * 100) / 100,
+          ...(notes.length ? { notes } : {}),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    return 0;
+  } finally {
+    await pool?.close();
+  }
 }
