@@ -1,0 +1,78 @@
+"""Python client for hgym, the environment server for coding agents.
+
+- :class:`Client`: REST, standard library only (reset, step, close, state, trajectory,
+  tools, tasks).
+- :class:`HGymEnv`: one episode at a time with Gymnasium's reset/step/close contract
+  (a ``gymnasium.Env`` when gymnasium is installed).
+- :class:`AsyncClient`: many concurrent episodes over one WebSocket with streamed command
+  output (needs the ``websockets`` package).
+
+Errors are :class:`HGymError` subclasses chosen by the server's error ``code``.
+"""
+
+from .aio import AsyncClient, websocket_url
+from .client import DEFAULT_URL, Client
+from .env import HAS_GYMNASIUM, ActionSpace, HGymEnv, ObservationSpace
+from .errors import (
+    ERROR_CLASSES,
+    BadRequest,
+    Capacity,
+    DockerUnavailable,
+    EpisodeEnded,
+    ExecutorError,
+    HGymError,
+    ImageMissing,
+    InternalError,
+    NotFound,
+    PoolClosed,
+    ResetNeeded,
+    SandboxBusy,
+    SandboxError,
+    SandboxLost,
+    SandboxReleased,
+    SandboxStart,
+    TransportError,
+    Unauthorized,
+    Unavailable,
+)
+from .results import OutputChunk, ResetResult, StepResult, action_from_tool_call
+from .retry import NO_RETRY, RetryPolicy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "DEFAULT_URL",
+    "HGymEnv",
+    "ActionSpace",
+    "ObservationSpace",
+    "HAS_GYMNASIUM",
+    "ResetResult",
+    "StepResult",
+    "OutputChunk",
+    "action_from_tool_call",
+    "RetryPolicy",
+    "NO_RETRY",
+    "websocket_url",
+    "ERROR_CLASSES",
+    "HGymError",
+    "TransportError",
+    "ResetNeeded",
+    "Unavailable",
+    "SandboxError",
+    "BadRequest",
+    "Unauthorized",
+    "NotFound",
+    "EpisodeEnded",
+    "SandboxReleased",
+    "SandboxBusy",
+    "Capacity",
+    "PoolClosed",
+    "SandboxStart",
+    "DockerUnavailable",
+    "ImageMissing",
+    "SandboxLost",
+    "ExecutorError",
+    "InternalError",
+]
