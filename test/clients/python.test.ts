@@ -1,7 +1,8 @@
 /**
  * The Python client's unittest suite against live servers with real sandboxes: whole
  * episodes over REST, HGymEnv and one WebSocket, API-key auth, capacity retries. The suite
- * must run every test it has (none skipped) and pass; and the package must install with pip.
+ * must run every test it has (none skipped) and pass; the package must install with pip; and
+ * the README's Python quick start must run as written.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +23,8 @@ function countTests(): number {
 }
 
 const { python, websockets } = findPython();
+const servers = await liveServers(t);
+const { HGYM_API_KEY: _unused, ...inherited } = process.env;
 
 t.test('the package installs with pip and imports without optional dependencies', async (t) => {
   const target = t.testdir({});
@@ -41,11 +44,9 @@ t.test('the package installs with pip and imports without optional dependencies'
 
 t.test('the unittest suite passes against live servers, every test run', async (t) => {
   t.ok(websockets, `a python3 with the websockets package (apt-get install python3-websockets), tried: ${python}`);
-  const servers = await liveServers(t);
   // Beside the corpus: a second t.testdir() call would replace the test's directory, corpus and all.
   const goldFile = join(servers.corpusDir, '..', 'gold.json');
   writeFileSync(goldFile, JSON.stringify(goldFuncLocalize(servers.instances).gold));
-  const { HGYM_API_KEY: _unused, ...inherited } = process.env;
   const result = await run(python, ['-m', 'unittest', 'discover', '-s', TESTS, '-t', TESTS, '-v'], {
     cwd: ROOT,
     timeoutMs: 200_000,
@@ -72,4 +73,17 @@ t.test('the unittest suite passes against live servers, every test run', async (
   t.match(report, /^OK$/m, 'unittest says OK');
   t.notMatch(report, /skipped/, 'nothing skipped');
   t.comment(`python unittest: ran ${ran} tests with ${python}`);
+});
+
+t.test("the README's Python quick start runs as written", async (t) => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Python quick start'));
+  const code = /```python\n([\s\S]*?)```/.exec(section)?.[1];
+  if (!code) return t.fail('the README has a Python quick start block');
+  t.ok(code.trim().split('\n').length < 15, 'under 15 lines');
+  const script = code.replace('http://127.0.0.1:8000', servers.url) + '\nassert terminated and reward == 0.0, (terminated, reward)\n';
+  t.not(script, code, 'the block names the default server URL, replaced here by the live one');
+  const result = await run(python, ['-c', script], { cwd: join(ROOT, 'clients', 'python'), env: inherited, timeoutMs: 60_000 });
+  t.equal(result.code, 0, result.stderr);
+  t.ok(result.stdout.trim().length > 0, 'the instruction was printed');
 });
