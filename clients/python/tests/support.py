@@ -31,6 +31,17 @@ def bash(command: str) -> Dict[str, Any]:
     return {"tool": "execute_bash", "arguments": {"command": command}}
 
 
+def has_websockets() -> bool:
+    try:
+        import websockets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+NEEDS_WEBSOCKETS = unittest.skipUnless(has_websockets(), "the websockets package is not installed for this Python")
+
+
 def env_or_skip(name: str) -> str:
     value = os.environ.get(name)
     if not value:
@@ -113,4 +124,4 @@ async def drive_async(agent: Generator[Dict[str, Any], str, None], step: Callabl
 
 
 
-__all__ = ["hgym", "env_or_skip", "live_url", "gold", "gold_agent", "drive", "drive_async", "docstring_literal", "FINISH", "bash"]
+__all__ = ["hgym", "NEEDS_WEBSOCKETS", "env_or_skip", "live_url", "gold", "gold_agent", "drive", "drive_async", "docstring_literal", "FINISH", "bash"]

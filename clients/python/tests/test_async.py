@@ -5,9 +5,10 @@ import time
 import unittest
 from typing import Dict, List, Tuple
 
-from support import FINISH, bash, drive_async, gold, gold_agent, hgym, live_url
+from support import FINISH, NEEDS_WEBSOCKETS, bash, drive_async, gold, gold_agent, hgym, live_url
 
 
+@NEEDS_WEBSOCKETS
 class OverOneSocket(unittest.IsolatedAsyncioTestCase):
     async def asyncSetUp(self) -> None:
         self.client = hgym.AsyncClient(live_url(), timeout=120)
@@ -75,6 +76,7 @@ class OverOneSocket(unittest.IsolatedAsyncioTestCase):
         self.assertTrue(await self.client.close(episode.episode_id))
 
 
+@NEEDS_WEBSOCKETS
 class ClientWideCallback(unittest.IsolatedAsyncioTestCase):
     async def test_output_without_a_step_callback_goes_to_the_clients(self) -> None:
         seen: List[hgym.OutputChunk] = []

@@ -3,7 +3,7 @@
 import asyncio
 import unittest
 
-from support import env_or_skip, hgym
+from support import NEEDS_WEBSOCKETS, env_or_skip, hgym
 
 
 class ApiKey(unittest.TestCase):
@@ -34,6 +34,7 @@ class ApiKey(unittest.TestCase):
         self.assertFalse(result.done)
         self.assertTrue(client.close(episode.episode_id))
 
+    @NEEDS_WEBSOCKETS
     def test_websocket_without_the_key_is_unauthorized_and_with_it_works(self) -> None:
         async def scenario() -> None:
             with self.assertRaises(hgym.Unauthorized):

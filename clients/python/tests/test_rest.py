@@ -29,6 +29,7 @@ class RestEpisodes(unittest.TestCase):
         tasks = self.client.tasks()
         self.assertGreater(tasks["families"]["func_localize"]["instances"], 0)
         self.assertEqual(self.client.health()["status"], "ok")
+        self.assertEqual(self.client.wait_ready(timeout=30)["status"], "ready")
 
     def test_the_gold_answer_through_the_tools_scores_1(self) -> None:
         answer = gold()

@@ -172,6 +172,17 @@ class RetryTest(unittest.TestCase):
         self.assertEqual(headers["authorization"], "Bearer k3y")
         self.assertEqual(headers["content-type"], "application/json")
 
+    def test_wait_ready_polls_readyz_and_gives_up_with_the_servers_reasons(self) -> None:
+        not_ready = (503, {"status": "not ready", "problems": ["no warm sandbox yet"]}, {})
+        ready = (200, {"status": "ready", "pool": {"warm": 1}}, {})
+        client, stub = self.client([not_ready, not_ready, ready])
+        self.assertEqual(client.wait_ready(timeout=10, interval=0.01)["status"], "ready")
+        self.assertEqual([r["path"] for r in stub.requests], ["/readyz"] * 3)
+        client, _ = self.client([not_ready])
+        with self.assertRaises(hgym.TransportError) as caught:
+            client.wait_ready(timeout=0.1, interval=0.02)
+        self.assertIn("no warm sandbox yet", str(caught.exception))
+
     def test_an_answer_that_is_not_json_is_a_transport_error(self) -> None:
         client, _ = self.client([(200, [], {})])  # a JSON array: not hgym's shape
         with self.assertRaises(hgym.TransportError):
