@@ -3,6 +3,7 @@
  * one commit and no history. Prepared once per instance and cached; a reset only copies it.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -46,19 +47,27 @@ function baseline(dir: string, files: Map<string, string>): PreparedWorkspace {
   };
 }
 
-export async function prepareWorkspace(
-  instance: { instance_id: string; edits: readonly Edit[] },
-  snapshot: Snapshot,
-  cacheDir: string,
-): Promise<PreparedWorkspace> {
+/** Preparations under way in this process, by directory: concurrent callers share one. */
+const preparing = new Map<string, Promise<PreparedWorkspace>>();
+
+export function prepareWorkspace(instance: { instance_id: string; edits: readonly Edit[] }, snapshot: Snapshot, cacheDir: string): Promise<PreparedWorkspace> {
   const dir = join(cacheDir, instance.instance_id, 'repo');
-  const manifest = join(cacheDir, instance.instance_id, 'files.json');
+  let pending = preparing.get(dir);
+  if (!pending) {
+    pending = prepare(instance, snapshot, dir).finally(() => preparing.delete(dir));
+    preparing.set(dir, pending);
+  }
+  return pending;
+}
+
+async function prepare(instance: { instance_id: string; edits: readonly Edit[] }, snapshot: Snapshot, dir: string): Promise<PreparedWorkspace> {
+  const manifest = join(dirname(dir), 'files.json');
   if (existsSync(manifest) && existsSync(`${dir}.tar.gz`)) {
     const files = new Map<string, string>(Object.entries(JSON.parse(await readFile(manifest, 'utf8')) as Record<string, string>));
     return baseline(dir, files);
   }
   // Build beside the final place and rename, so a crash never leaves a half-made workspace.
-  const staging = `${dir}.staging-${process.pid}`;
+  const staging = `${dir}.staging-${process.pid}-${randomBytes(4).toString('hex')}`;
   await rm(staging, { recursive: true, force: true });
   await rm(`${staging}.tar.gz`, { force: true });
   const files = new Map<string, string>();

@@ -11,7 +11,7 @@ import type { Definition } from '../analysis/types.js';
 import { isTestFile, uniquelyNamed, type GenerateOptions, type RepoContext } from './context.js';
 import { lineAt } from './edits.js';
 import { failedTests, runTrialsCached, testsReaching, traceSuite, trialTimeout, type ExecutionOptions } from './executed.js';
-import { issueInstance } from './issue-localize.js';
+import { innermostAt, issueInstance } from './issue-localize.js';
 import { applyMutation, mutationsOf, type Mutation } from './mutate.js';
 import type { TestResult, Trial } from './pytest.js';
 import type { Rng } from './rng.js';
@@ -99,6 +99,10 @@ export async function generateInjected(ctx: RepoContext, snapshot: Snapshot, opt
       if (!picked) continue;
       const start = lineAt(source, picked.mutation.startIndex);
       const end = lineAt(source, picked.mutation.endIndex);
+      // The gold function is the innermost definition at the change (a nested one may hold
+      // it); its name must be unique in the file for grading to tell it apart.
+      const inner = innermostAt(module.definitions, start);
+      if (!inner || !unique.has(`${def.file}:${inner.qualname}`)) continue;
       candidates.push({ def, ...picked, tests, start, end, delta: splitLines(picked.mutated).length - lineCount });
     }
   }
@@ -121,7 +125,6 @@ export async function generateInjected(ctx: RepoContext, snapshot: Snapshot, opt
     instances.push({
       ...instance,
       edits: [{ file: c.def.file, start: c.start, end: c.end, text }],
-      gold: { ...instance.gold, functions: [{ file: c.def.file, qualname: c.def.qualname }] },
       seed: options.seed,
     });
   });
