@@ -75,6 +75,14 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
       if (!keyMatches(request.headers.authorization, key)) throw hgymError('HGYM_ERR_UNAUTHORIZED');
     });
   }
+  // A refused WebSocket upgrade ends its connection: nothing else can follow on it, and a
+  // connection left open would keep the client waiting and the server from closing.
+  app.addHook('onSend', async (request, reply) => {
+    if (request.headers.upgrade && reply.statusCode >= 400) reply.header('connection', 'close');
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.headers.upgrade && reply.statusCode >= 400) request.raw.socket.destroySoon();
+  });
   // The OpenAPI document is generated from the routes' schemas (the same as validate them).
   await app.register(swagger, {
     openapi: {
