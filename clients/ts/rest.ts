@@ -75,18 +75,24 @@ export class HgymClient implements EpisodeTransport {
   async #call<T>(method: string, path: string, body?: unknown, alsoOk: readonly number[] = []): Promise<T> {
     let status: number;
     let text: string;
+    // A timer cleared as soon as the answer is read, rather than AbortSignal.timeout: a
+    // trainer stepping a thousand times a second would otherwise keep minutes of timers alive.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.#timeoutMs);
     try {
       const res = await fetch(`${this.url}${path}`, {
         method,
         headers: body === undefined ? this.#headers : { ...this.#headers, 'content-type': 'application/json' },
         body: body === undefined ? null : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: deadline.signal,
       });
       status = res.status;
       text = await res.text();
     } catch (err) {
-      const reason = (err as Error).name === 'TimeoutError' ? `no answer within ${this.#timeoutMs} ms` : String((err as Error).cause ?? err);
+      const reason = deadline.signal.aborted ? `no answer within ${this.#timeoutMs} ms` : String((err as Error).cause ?? err);
       throw new HgymConnectionError(`${method} ${this.url}${path}: ${reason}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
     }
     if ((status < 200 || status > 299) && !alsoOk.includes(status)) throw HgymApiError.fromHttp(status, text);
     return JSON.parse(text) as T;

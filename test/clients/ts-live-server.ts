@@ -2,6 +2,7 @@
  * The server as the clients meet it: built on the fixture corpus with a real Docker pool,
  * listening on a free loopback port. Shared by the TypeScript and curl client tests.
  */
+import { createServer } from 'node:net';
 import type { Test } from 'tap';
 import { DockerSandboxPool } from '../../docker/pool.js';
 import { build, type BuildOptions } from '../../server/app.js';
@@ -18,4 +19,15 @@ export async function liveServer(t: Test, options: Partial<BuildOptions> = {}) {
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };
   return { url: `http://127.0.0.1:${port}`, instances, corpus, pool, app };
+}
+
+/** A loopback port nothing listens on (it was free a moment ago): for "no server" cases. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+    probe.once('error', reject);
+  });
 }

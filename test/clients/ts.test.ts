@@ -3,12 +3,11 @@
  * whole episodes over REST and over one WebSocket, coded errors, streamed output.
  */
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import t, { type Test } from 'tap';
 import { HgymApiError, HgymClient, HgymConnectionError, HgymSocket, toolCall, type EpisodeTransport, type OutputChunk } from '../../clients/ts/index.js';
 import type { DepSearchInstance, FuncLocalizeInstance } from '../../schemas/tasks.js';
 import { applyFuncLocalizeGoldThroughSteps } from '../helpers/api-gold.js';
-import { liveServer } from './ts-live-server.js';
+import { freePort, liveServer } from './ts-live-server.js';
 
 const apiKey = 'client-test-key';
 const { url, instances, pool } = await liveServer(t, { apiKey, wsGraceMs: 200 });
@@ -77,17 +76,24 @@ t.test('REST errors carry the server code and status', async (t) => {
   t.same(await new HgymClient({ url }).health(), { status: 'ok', instance: pool.owner.id }, 'health needs no key');
 });
 
-t.test('a server that does not answer is a connection error', async (t) => {
-  const port = await new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
+t.test('no server, or no answer in time, is a connection error', async (t) => {
+  const port = await freePort();
   const err = await new HgymClient({ url: `http://127.0.0.1:${port}` }).health().catch((e: unknown) => e);
   t.ok(err instanceof HgymConnectionError, String(err));
   const refused = await HgymSocket.connect({ url: `http://127.0.0.1:${port}` }).catch((e: unknown) => e);
   t.ok(refused instanceof HgymConnectionError, String(refused));
+
+  const { episode_id } = await client.reset({ task: 'dep_search' });
+  const impatient = new HgymClient({ url, apiKey, timeoutMs: 300 });
+  const late = await impatient.step(episode_id, toolCall('execute_bash', { command: 'sleep 2' })).catch((e: unknown) => e);
+  t.ok(late instanceof HgymConnectionError, String(late));
+  t.match((late as Error).message, /no answer within 300 ms/);
+  // The server runs the step to its end all the same. Wait for it before closing: closing
+  // the episode under an abandoned request has been seen to hold the server's shutdown
+  // for its keep-alive timeout (72 s).
+  for (let i = 0; i < 100 && (await client.state(episode_id)).steps < 1; i++) await new Promise((r) => setTimeout(r, 50));
+  t.equal((await client.state(episode_id)).steps, 1, 'the abandoned step still ran');
+  await client.close(episode_id);
 });
 
 t.test('a whole func_localize episode over WebSocket: the gold answer scores 1', async (t) => {
