@@ -5,6 +5,7 @@
  * - reset latency from a warm pool on a mid-size repository (jinja2), p50/p99;
  * - 64 episodes at once, each stepping in a loop for --duration seconds: errors, step p50/p99,
  *   steps done, and the server's RSS at the end.
+ * It talks to the server through the TypeScript client (clients/ts), as a trainer would.
  * Usage: node --import tsx bench/server.ts [--duration 60] [--episodes 64]
  * HGYM_BENCH_PROFILE=DIR writes a CPU profile of the server process into DIR.
  */
@@ -12,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import Docker from 'dockerode';
-import { WebSocket } from 'ws';
+import { HgymClient, HgymSocket, toolCall } from '../clients/ts/index.js';
 import { dockerExec } from './docker-exec.js';
 import { numberArg, percentile, round } from './stats.js';
 
@@ -28,16 +29,11 @@ const { port, pid } = await new Promise<{ port: number; pid: number }>((resolve,
   createInterface({ input: server.stdout! }).once('line', (l) => (clearTimeout(timer), resolve(JSON.parse(l))));
   server.once('exit', (code) => reject(new Error(`the server exited (${code})`)));
 });
-const base = `http://127.0.0.1:${port}`;
+const url = `http://127.0.0.1:${port}`;
+const client = new HgymClient({ url });
 
-async function call(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${base}${path}`, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : null });
-  const json = (await res.json()) as Record<string, unknown>;
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-const echo = { tool: 'execute_bash', arguments: { command: 'echo hi' } };
+const echo = toolCall('execute_bash', { command: 'echo hi' });
+const longEpisode = { task: 'dep_search', options: { max_steps: 10_000 } };
 
 function rssMiB(processId: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${processId}/status`, 'utf8'));
@@ -45,47 +41,32 @@ function rssMiB(processId: number): number {
 }
 
 async function restLatency(): Promise<number[]> {
-  const { episode_id } = await call('POST', '/v1/episodes', { task: 'dep_search', options: { max_steps: 10_000 } });
-  for (let i = 0; i < 30; i++) await call('POST', `/v1/episodes/${episode_id}/step`, { action: echo });
+  const { episode_id } = await client.reset(longEpisode);
+  for (let i = 0; i < 30; i++) await client.step(episode_id, echo);
   const times: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
     const t0 = performance.now();
-    const r = await call('POST', `/v1/episodes/${episode_id}/step`, { action: echo });
+    const r = await client.step(episode_id, echo);
     times.push(performance.now() - t0);
-    if (!String((r.observation as { text: string }).text).startsWith('hi\n')) throw new Error('unexpected observation');
+    if (!r.observation.text.startsWith('hi\n')) throw new Error('unexpected observation');
   }
-  await call('DELETE', `/v1/episodes/${episode_id}`);
+  await client.close(episode_id);
   return times;
 }
 
 async function wsLatency(): Promise<number[]> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/ws`);
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  let next = 0;
-  const pending = new Map<number, (frame: Record<string, unknown>) => void>();
-  ws.on('message', (data) => {
-    const frame = JSON.parse(String(data)) as Record<string, unknown>;
-    if (frame.type === 'output') return;
-    pending.get(frame.id as number)?.(frame);
-  });
-  const request = (frame: Record<string, unknown>) =>
-    new Promise<Record<string, unknown>>((resolve) => {
-      const id = next++;
-      pending.set(id, resolve);
-      ws.send(JSON.stringify({ ...frame, id }));
-    });
-  const reset = await request({ type: 'reset', task: 'dep_search', options: { max_steps: 10_000 } });
-  const episode_id = reset.episode_id;
-  for (let i = 0; i < 30; i++) await request({ type: 'step', episode_id, action: echo });
+  const socket = await HgymSocket.connect({ url });
+  const { episode_id } = await socket.reset(longEpisode);
+  for (let i = 0; i < 30; i++) await socket.step(episode_id, echo);
   const times: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
     const t0 = performance.now();
-    const r = await request({ type: 'step', episode_id, action: echo });
+    const r = await socket.step(episode_id, echo);
     times.push(performance.now() - t0);
-    if (r.type !== 'step_result') throw new Error(`unexpected frame ${JSON.stringify(r)}`);
+    if (!r.observation.text.startsWith('hi\n')) throw new Error('unexpected observation');
   }
-  await request({ type: 'close', episode_id });
-  ws.close();
+  await socket.close(episode_id);
+  await socket.disconnect();
   return times;
 }
 
@@ -104,28 +85,26 @@ async function dockerExecLatency(): Promise<number[]> {
 }
 
 async function resetLatency(): Promise<number[]> {
-  const tasks = (await call('GET', '/v1/tasks')) as { families: Record<string, unknown> };
-  if (!tasks.families) throw new Error('no tasks');
+  if (!(await client.tasks()).families.func_localize) throw new Error('no func_localize tasks');
   const times: number[] = [];
   for (let i = 0; i < 30; i++) {
     // Let the pool refill between resets: this measures a reset from a warm pool.
     for (let tries = 0; tries < 100; tries++) {
-      const ready = await fetch(`${base}/readyz`);
-      const body = (await ready.json()) as { pool?: { warm: number } };
-      if ((body.pool?.warm ?? 0) >= 4) break;
+      const { pool } = await client.ready();
+      if (Number(pool?.warm ?? 0) >= 4) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     const t0 = performance.now();
-    const r = await call('POST', '/v1/episodes', { task: 'func_localize', seed: i });
+    const r = await client.reset({ task: 'func_localize', seed: i });
     times.push(performance.now() - t0);
-    await call('DELETE', `/v1/episodes/${r.episode_id as string}`);
+    await client.close(r.episode_id);
   }
   return times;
 }
 
 async function concurrency(): Promise<{ errors: number; steps: number; times: number[] }> {
   const ids = await Promise.all(
-    Array.from({ length: EPISODES }, async (_, i) => (await call('POST', '/v1/episodes', { task: 'dep_search', seed: i, options: { max_steps: 10_000 } })).episode_id as string),
+    Array.from({ length: EPISODES }, async (_, i) => (await client.reset({ ...longEpisode, seed: i })).episode_id),
   );
   const deadline = Date.now() + DURATION_S * 1000;
   const times: number[] = [];
@@ -135,7 +114,7 @@ async function concurrency(): Promise<{ errors: number; steps: number; times: nu
       while (Date.now() < deadline) {
         const t0 = performance.now();
         try {
-          await call('POST', `/v1/episodes/${id}/step`, { action: echo });
+          await client.step(id, echo);
           times.push(performance.now() - t0);
         } catch {
           errors++;
@@ -143,7 +122,7 @@ async function concurrency(): Promise<{ errors: number; steps: number; times: nu
       }
     }),
   );
-  await Promise.all(ids.map((id) => call('DELETE', `/v1/episodes/${id}`)));
+  await Promise.all(ids.map((id) => client.close(id)));
   return { errors, steps: times.length, times };
 }
 
