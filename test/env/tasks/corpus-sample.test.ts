@@ -18,6 +18,9 @@ import { ToolBox } from '../../../env/tools/toolbox.js';
 import { DockerSandboxPool } from '../../../docker/pool.js';
 import type { FuncGenInstance } from '../../../schemas/tasks.js';
 
+// 200 func_gen gradings run the tests in sandboxes: minutes, on a loaded two-core machine.
+t.setTimeout(900_000);
+
 const SAMPLE = 200;
 const EXECUTED_SAMPLE = 100;
 const dir = process.env.HGYM_CORPUS_DIR ?? join(import.meta.dirname, '..', '..', '..', '.hgym', 'corpus');
