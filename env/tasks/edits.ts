@@ -1,9 +1,14 @@
 /** Line edits: how a task's change is applied to a snapshot file. */
 import type { Edit } from '../../schemas/tasks.js';
 
+/** The lines of a text, each with its newline. */
+export function splitLines(text: string): string[] {
+  return text.split(/(?<=\n)/);
+}
+
 /** The text with lines start..end (1-based, inclusive; end = start - 1 inserts) replaced. */
 export function applyEdit(text: string, edit: Pick<Edit, 'start' | 'end' | 'text'>): string {
-  const lines = text.split(/(?<=\n)/);
+  const lines = splitLines(text);
   const before = lines.slice(0, edit.start - 1).join('');
   const after = lines.slice(edit.end).join('');
   return before + edit.text + after;

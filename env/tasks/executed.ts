@@ -73,8 +73,23 @@ async function writeJson(path: string, data: unknown): Promise<void> {
   await rename(`${path}.part`, path);
 }
 
+/** The suite last read or run, by cache file: both executed families of a repository use it. */
+const suites = new Map<string, Promise<TestSuite>>();
+
 /** The traced run of every test of the snapshot, from the cache or run now. */
-export async function traceSuite(ctx: RepoContext, snapshot: Snapshot, options: ExecutionOptions): Promise<TestSuite> {
+export function traceSuite(ctx: RepoContext, snapshot: Snapshot, options: ExecutionOptions): Promise<TestSuite> {
+  const key = join(runsDir(options, snapshot), 'trace.json');
+  let suite = suites.get(key);
+  if (!suite) {
+    suites.clear();
+    suite = loadSuite(ctx, snapshot, options);
+    suites.set(key, suite);
+    suite.catch(() => suites.delete(key));
+  }
+  return suite;
+}
+
+async function loadSuite(ctx: RepoContext, snapshot: Snapshot, options: ExecutionOptions): Promise<TestSuite> {
   const dir = runsDir(options, snapshot);
   const cached = join(dir, 'trace.json');
   let report: TraceReport;
@@ -100,6 +115,11 @@ export async function traceSuite(ctx: RepoContext, snapshot: Snapshot, options: 
     reach.set(key, passing);
   }
   return { report, byId, reach };
+}
+
+/** Candidates in file order, then line order: the order trials run in (one module import per file). */
+export function byPlace(a: { def: Definition; start: number }, b: { def: Definition; start: number }): number {
+  return a.def.file < b.def.file ? -1 : a.def.file > b.def.file ? 1 : a.start - b.start;
 }
 
 /** The passing tests that reach a definition (at most MAX_TESTS_PER_FUNCTION), or none. */

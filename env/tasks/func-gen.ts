@@ -18,7 +18,8 @@ import { parsePython, type SyntaxNode } from '../analysis/parse.js';
 import type { Definition } from '../analysis/types.js';
 import type { Sandbox } from '../sandbox.js';
 import { instanceId, isTestFile, uniquelyNamed, workspacePath, type GenerateOptions, type RepoContext } from './context.js';
-import { failedTests, pristineWorkspace, runTrialsCached, testsReaching, traceSuite, trialTimeout, type ExecutionOptions } from './executed.js';
+import { byPlace, failedTests, pristineWorkspace, runTrialsCached, testsReaching, traceSuite, trialTimeout, type ExecutionOptions } from './executed.js';
+import { applyEdit, splitLines } from './edits.js';
 import { definitionsOf, type GradeResult } from './grade.js';
 import { runScript, runTests, TestRunError, type Trial } from './pytest.js';
 
@@ -38,16 +39,6 @@ interface Candidate {
   tests: string[];
 }
 
-function lines(text: string): string[] {
-  return text.split(/(?<=\n)/);
-}
-
-/** The file with lines start..end replaced by `text`. */
-function replaceLines(source: string, start: number, end: number, text: string): string {
-  const all = lines(source);
-  return all.slice(0, start - 1).join('') + text + all.slice(end).join('');
-}
-
 /**
  * The placeholder for a function: the lines after its docstring (or its whole body when it has
  * none and `docstring` is not required) replaced; null when the function does not qualify.
@@ -59,7 +50,7 @@ export function candidateOf(def: Definition, source: string, docstring: 'require
   const start = doc ? doc.span.end + 1 : def.body.start;
   const end = def.body.end;
   if (end < start || end - start + 1 > MAX_BODY_LINES) return null;
-  const all = lines(source);
+  const all = splitLines(source);
   const body = all.slice(start - 1, end).join('');
   const trimmed = body.replace(/#.*$/gm, '').trim();
   // Already a stub: nothing to implement.
@@ -90,13 +81,13 @@ export async function generateFuncGen(ctx: RepoContext, snapshot: Snapshot, opti
       const tests = testsReaching(suite, def);
       if (tests.length === 0) continue;
       const candidate = candidateOf(def, source);
-      if (candidate && !harnessUse(source, def) && !('error' in parsePython(replaceLines(source, candidate.start, candidate.end, candidate.placeholder)))) candidates.push({ ...candidate, tests });
+      if (candidate && !harnessUse(source, def) && !('error' in parsePython(applyEdit(source, { start: candidate.start, end: candidate.end, text: candidate.placeholder })))) candidates.push({ ...candidate, tests });
     }
   }
   const picked = options.rng.shuffle(candidates).slice(0, Math.ceil(options.maxPerRepo * 1.5));
-  picked.sort((a, b) => (a.def.file < b.def.file ? -1 : a.def.file > b.def.file ? 1 : a.start - b.start));
+  picked.sort(byPlace);
   const trials: Trial[] = picked.map((c) => ({
-    changes: [{ file: c.def.file, qualname: c.def.qualname, source: replaceLines(c.source, c.start, c.end, c.placeholder), code_line: c.def.span.start }],
+    changes: [{ file: c.def.file, qualname: c.def.qualname, source: applyEdit(c.source, { start: c.start, end: c.end, text: c.placeholder }), code_line: c.def.span.start }],
     tests: c.tests,
     timeout: trialTimeout(suite, c.tests),
   }));
@@ -167,7 +158,7 @@ function agentDefinition(instance: FuncGenInstance, text: string | null): { text
   if (!def || def.kind === 'class') return { rule: 'target_missing', detail: `${instance.gold.qualname} is not defined in ${instance.gold.file}` };
   const used = harnessUse(text, def);
   if (used) return { rule: 'harness_access', detail: `the implementation uses \`${used}\`, which reaches into the test harness` };
-  return { text: lines(text).slice(def.span.start - 1, def.span.end).join('') };
+  return { text: splitLines(text).slice(def.span.start - 1, def.span.end).join('') };
 }
 
 /**
@@ -193,7 +184,7 @@ export async function gradeFuncGen(instance: FuncGenInstance, exec: ExecutionGra
   const original = await pristine.read(file);
   const def = original === null ? undefined : definitionsOf(file, original).get(qualname);
   if (original === null || !def) throw new Error(`func_gen ${instance.instance_id}: ${file}:${qualname} is not in the snapshot`);
-  const graded = replaceLines(original, def.span.start, def.span.end, agent.text.endsWith('\n') ? agent.text : `${agent.text}\n`);
+  const graded = applyEdit(original, { start: def.span.start, end: def.span.end, text: agent.text.endsWith('\n') ? agent.text : `${agent.text}\n` });
 
   // Every process of the agent is ended by the first fresh exec, before the copy is made.
   const dir = `/tmp/hgym-grade-${randomBytes(8).toString('hex')}`;

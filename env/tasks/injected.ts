@@ -9,8 +9,8 @@ import type { IssueLocalizeInstance } from '../../schemas/tasks.js';
 import type { Snapshot } from '../corpus/snapshot.js';
 import type { Definition } from '../analysis/types.js';
 import { isTestFile, uniquelyNamed, type GenerateOptions, type RepoContext } from './context.js';
-import { lineAt } from './edits.js';
-import { failedTests, runTrialsCached, testsReaching, traceSuite, trialTimeout, type ExecutionOptions } from './executed.js';
+import { lineAt, splitLines } from './edits.js';
+import { byPlace, failedTests, runTrialsCached, testsReaching, traceSuite, trialTimeout, type ExecutionOptions } from './executed.js';
 import { innermostAt, issueInstance } from './issue-localize.js';
 import { applyMutation, mutationsOf, type Mutation } from './mutate.js';
 import type { TestResult, Trial } from './pytest.js';
@@ -42,10 +42,6 @@ function pickMutation(source: string, def: Definition, rng: Rng): { mutation: Mu
     }
   }
   return null;
-}
-
-function splitLines(text: string): string[] {
-  return text.split(/(?<=\n)/);
 }
 
 const TITLES = [(t: string) => `\`${t}\` fails`, (t: string, e: string) => `${e} in ${t}`, (t: string) => `Test failure: ${t}`];
@@ -107,7 +103,7 @@ export async function generateInjected(ctx: RepoContext, snapshot: Snapshot, opt
     }
   }
   const picked = options.rng.shuffle(candidates).slice(0, Math.ceil(options.maxPerRepo * 1.6));
-  picked.sort((a, b) => (a.def.file < b.def.file ? -1 : a.def.file > b.def.file ? 1 : a.start - b.start));
+  picked.sort(byPlace);
   const trials: Trial[] = picked.map((c) => ({ changes: [{ file: c.def.file, qualname: c.def.qualname, source: c.mutated, code_line: c.def.span.start }], tests: c.tests, timeout: trialTimeout(suite, c.tests) }));
   const results = await runTrialsCached(ctx, snapshot, trials, execution);
   const instances: IssueLocalizeInstance[] = [];

@@ -27,7 +27,7 @@ import time
 import urllib.parse
 from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Union
 
-from .client import DEFAULT_URL, USER_AGENT
+from .client import DEFAULT_URL, USER_AGENT, reset_fields
 from .errors import RETRYABLE_RESET_CODES, HGymError, TransportError, error_from_body
 from .results import JSON, Action, OutputChunk, ResetResult, StepResult, normalize_action
 from .retry import RetryPolicy
@@ -168,15 +168,7 @@ class AsyncClient:
         options: Optional[Mapping[str, Any]] = None,
     ) -> ResetResult:
         """Starts an episode (the fields of ``hgym.Client.reset``)."""
-        frame: Dict[str, Any] = {"type": "reset"}
-        if task is not None:
-            frame["task"] = task
-        if seed is not None:
-            frame["seed"] = seed
-        if instance_id is not None:
-            frame["instance_id"] = instance_id
-        if options:
-            frame["options"] = dict(options)
+        frame: Dict[str, Any] = {"type": "reset", **reset_fields(task, seed, instance_id, options)}
         started = time.monotonic()
         attempt = 0
         while True:

@@ -41,6 +41,20 @@ class _Lost(Exception):
     """The request went out and no answer came back."""
 
 
+
+def reset_fields(task: Optional[str], seed: Optional[int], instance_id: Optional[str], options: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """The fields of a reset request, without those left unset (REST body or WebSocket frame)."""
+    fields: Dict[str, Any] = {}
+    if task is not None:
+        fields["task"] = task
+    if seed is not None:
+        fields["seed"] = seed
+    if instance_id is not None:
+        fields["instance_id"] = instance_id
+    if options:
+        fields["options"] = dict(options)
+    return fields
+
 class Client:
     """An hgym server over REST.
 
@@ -81,15 +95,7 @@ class Client:
         """Starts an episode. ``task`` is a family name (None: any), ``seed`` picks the same
         instance on the same corpus every time, ``instance_id`` picks one exactly, and
         ``options`` may lower ``max_steps`` or ``command_timeout`` (seconds)."""
-        body: Dict[str, Any] = {}
-        if task is not None:
-            body["task"] = task
-        if seed is not None:
-            body["seed"] = seed
-        if instance_id is not None:
-            body["instance_id"] = instance_id
-        if options:
-            body["options"] = dict(options)
+        body = reset_fields(task, seed, instance_id, options)
         return ResetResult.from_json(self._request("POST", "/v1/episodes", body, _RESET))
 
     def step(self, episode_id: str, action: Action) -> StepResult:
