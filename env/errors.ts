@@ -69,6 +69,11 @@ export const ERRORS = {
     message: 'Episode %s has ended (%s); start a new one with reset',
     doc: 'A step was sent to an episode that is terminated, truncated or closed.',
   },
+  HGYM_ERR_CORPUS_LEAK: {
+    status: 500,
+    message: 'The sandbox image %s holds files of the corpus at %s',
+    doc: 'Setup (`hgym setup`, which `hgym serve` runs first) found that a repository the corpus serves has a file whose exact bytes are in the sandbox image, where an agent could copy the original back. Nothing is served; the message names the repositories, the files and where the image holds them.',
+  },
   HGYM_ERR_INTERNAL: {
     status: 500,
     message: 'Internal error: %s',
