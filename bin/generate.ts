@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { resolveRepo } from '../env/corpus/source.js';
 import { EXECUTED_FAMILIES, FAMILIES, generateForRepo, writeInstances, type Family } from '../env/tasks/generate.js';
-import { DockerSandboxPool } from '../docker/pool.js';
+import { DEFAULT_IMAGE, DockerSandboxPool } from '../docker/pool.js';
+import { listImageFiles } from '../docker/image-files.js';
+import { describeCollisions, type ImageFiles } from '../env/corpus/image.js';
 import { isHgymError } from '../env/errors.js';
 import type { TaskInstance } from '../schemas/tasks.js';
 import { modelDescriber } from '../env/tasks/llm.js';
@@ -50,6 +52,14 @@ export async function generate(argv: string[], print: (text: string) => void = (
     }
   }
   const cache = join(homedir(), '.cache', 'hgym');
+  let image: ImageFiles | undefined;
+  try {
+    image = await listImageFiles(DEFAULT_IMAGE, { cacheDir: join(cache, 'images') });
+  } catch (error) {
+    if (!isHgymError(error)) throw error;
+    notes.push(`not checked against the sandbox image (setup checks the corpus it serves): ${error.message}`);
+  }
+  const leftOut: { repo: string; files: number; example: string }[] = [];
   try {
     const all: TaskInstance[] = [];
     let files = 0;
@@ -71,12 +81,18 @@ export async function generate(argv: string[], print: (text: string) => void = (
           maxPerRepo,
           ...(describe ? { describe } : {}),
           ...(execution ? { execution } : {}),
+          ...(image ? { image } : {}),
           onProgress: (e) => bar.update(e.files, e.total, `${(e.bytes / 1e6).toFixed(1)} MB`),
         },
       );
       bar.stop();
       running.stop();
       for (const [family, why] of Object.entries(summary.notes ?? {})) if (pool) notes.push(`${source.name}: no ${family}: ${why}`);
+      const collisions = summary.imageCollisions ?? [];
+      if (image && collisions.length > 0) {
+        notes.push(`${source.name}: left out, no instances: ${describeCollisions(collisions, image)}`);
+        leftOut.push({ repo: source.name, files: collisions.length, example: `${collisions[0]!.file} = ${collisions[0]!.imagePath}` });
+      }
       all.push(...instances);
       files += summary.files;
       skipped += summary.skipped.length;
@@ -97,6 +113,7 @@ export async function generate(argv: string[], print: (text: string) => void = (
           out: paths,
           seconds: Math.round(seconds * 10) / 10,
           analysis_mb_per_s: Math.round((bytes / 1e6 / (analysisMs / 1000)) * 100) / 100,
+          ...(leftOut.length ? { left_out: leftOut } : {}),
           ...(notes.length ? { notes } : {}),
         },
         null,

@@ -9,6 +9,7 @@ import { TASK_SCHEMAS, type TaskInstance } from '../../schemas/tasks.js';
 import { readJsonl } from '../jsonl.js';
 import { analyzeRepo } from '../analysis/repo.js';
 import { snapshotOf, type Snapshot } from '../corpus/snapshot.js';
+import { imageCollisions, type Collision, type ImageFiles } from '../corpus/image.js';
 import type { Describer, GenerateOptions, RepoContext } from './context.js';
 import { hasTests, type ExecutionOptions } from './executed.js';
 import { generateFuncGen } from './func-gen.js';
@@ -37,6 +38,8 @@ export interface GenerateRunOptions {
   describe?: Describer;
   /** Sandboxes for the executed families; without them those families are skipped. */
   execution?: ExecutionOptions;
+  /** The sandbox image's files: a repository with any file in it gives no instances (DESIGN §9). */
+  image?: ImageFiles;
   /** Called as files are analysed and repositories finished. */
   onProgress?: (event: { repo: string; files: number; total: number; bytes: number }) => void;
 }
@@ -52,6 +55,8 @@ export interface RepoSummary {
   generationMs: Partial<Record<Family, number>>;
   /** Families not generated, and why. */
   notes?: Partial<Record<Family, string>>;
+  /** Set when the repository was left out: its files that the sandbox image holds. */
+  imageCollisions?: Collision[];
 }
 
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -68,6 +73,13 @@ export async function generateForRepo(input: RepoInput, options: GenerateRunOpti
   const name = input.name ?? basename(input.root);
   const seed = options.seed ?? 0;
   const snapshot = await snapshotOf(input.root);
+  // Every workspace of the repository is the whole snapshot, so one file in the image is
+  // in reach of every instance; an unchanged copy also tells the agent where the rest is.
+  const collisions = options.image ? imageCollisions(snapshot, options.image) : [];
+  if (collisions.length > 0) {
+    const summary = { repo: name, snapshot: snapshot.id, files: 0, skipped: [], bytes: 0, analysisMs: 0, instances: {}, generationMs: {}, imageCollisions: collisions };
+    return { instances: [], summary };
+  }
   const analysis = await analyzeRepo(input.root, {
     onFile: (files, total, bytes) => options.onProgress?.({ repo: name, files, total, bytes }),
   });
