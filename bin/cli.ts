@@ -13,6 +13,8 @@ import { serve } from './serve.js';
 import { exportCommand } from './export.js';
 import { importRepostCommand, importSweCommand, mineCommand } from './issues.js';
 import { DockerSandboxPool } from '../docker/pool.js';
+import { listImageFiles } from '../docker/image-files.js';
+import { assertCorpusClear } from '../env/corpus/image.js';
 import { ToolBox } from '../env/tools/toolbox.js';
 import { isHgymError } from '../env/errors.js';
 
@@ -57,8 +59,11 @@ export async function setup(): Promise<number> {
   // The executed families run each library's tests in sandboxes: once, then from the cache.
   const pool = await DockerSandboxPool.start({ warm: 0, max: 2 });
   let summary;
+  let image;
   try {
+    image = await listImageFiles(pool.image, { cacheDir: join(corpusDir(), 'cache', 'images') });
     summary = await buildDefaultCorpus(corpusDir(), {
+      image,
       onFetch: (done, total, name) => fetching.update(done, total, name),
       onProgress: (e) => analysing.update(e.files, e.total, e.repo),
       execution: { pool, workers: 2, onProgress: (e) => running.update(e.done, e.total, `${e.repo} ${e.phase === 'trace' ? 'traced run' : 'trials'}`) },
@@ -70,8 +75,12 @@ export async function setup(): Promise<number> {
     running.stop();
     await pool.close();
   }
+  for (const { repo, why } of summary.left_out ?? []) process.stderr.write(`hgym setup: left out ${repo}: ${why}\n`);
   const counts = Object.entries(summary.instances).map(([k, v]) => `${v} ${k}`).join(', ');
   process.stderr.write(`hgym setup: default corpus at ${corpusDir()}: ${counts}${summary.reused ? ' (up to date)' : ` (built in ${(summary.ms / 1000).toFixed(1)} s)`}\n`);
+  // The last word: whatever built the corpus, nothing it serves may be in the image.
+  await assertCorpusClear(corpusDir(), image);
+  process.stderr.write(`hgym setup: no file the corpus serves is in ${image.image}\n`);
   return 0;
 }
 

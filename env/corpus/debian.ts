@@ -16,19 +16,22 @@ const execFileAsync = promisify(execFile);
 export interface LibrarySpec { name: string; package: string }
 
 /** Architecture "all" packages in bookworm: ones with C extensions (markupsafe, yaml) would
- *  bring .so files built for the host. networkx and toolz ship their test suites. */
+ *  bring .so files built for the host. networkx and toolz ship their test suites. None may be
+ *  a library the sandbox image holds: attrs and more-itertools (pytest's dependencies) and
+ *  pyparsing (vendored by pkg_resources) were replaced by parso, tomlkit and pyasn1 for that
+ *  reason (docs/sandbox.md), and setup leaves out any library the image holds. */
 export const DEFAULT_LIBRARIES: readonly LibrarySpec[] = [
   { name: 'click', package: 'python3-click' },
   { name: 'requests', package: 'python3-requests' },
   { name: 'jinja2', package: 'python3-jinja2' },
-  { name: 'attrs', package: 'python3-attr' },
+  { name: 'parso', package: 'python3-parso' },
   { name: 'dateutil', package: 'python3-dateutil' },
-  { name: 'pyparsing', package: 'python3-pyparsing' },
+  { name: 'tomlkit', package: 'python3-tomlkit' },
   { name: 'markdown', package: 'python3-markdown' },
   { name: 'boltons', package: 'python3-boltons' },
   { name: 'toolz', package: 'python3-toolz' },
   { name: 'networkx', package: 'python3-networkx' },
-  { name: 'more-itertools', package: 'python3-more-itertools' },
+  { name: 'pyasn1', package: 'python3-pyasn1' },
   { name: 'idna', package: 'python3-idna' },
   { name: 'urllib3', package: 'python3-urllib3' },
   { name: 'six', package: 'python3-six' },

@@ -7,12 +7,14 @@
  *   tasks/summary.json       what generation found, and the key that decides regeneration
  *   cache/workspaces/        prepared workspaces (shared with the server)
  *   cache/runs/<snapshot>/   test runs of the executed families: the trace, trial results
+ *   cache/images/<id>.json   the sandbox image's files by sha256 (checked against the libraries)
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TaskInstance } from '../../schemas/tasks.js';
 import { fetchDebianLibraries } from './debian.js';
+import { whyImageHolds, type ImageFiles } from './image.js';
 import type { ExecutionOptions } from '../tasks/executed.js';
 import { FAMILIES, generateForRepo, writeInstances, type GenerateRunOptions, type RepoSummary } from '../tasks/generate.js';
 
@@ -26,6 +28,8 @@ export interface CorpusSummary {
   key: string;
   repos: RepoSummary[];
   instances: Record<string, number>;
+  /** Libraries not served because the sandbox image holds them, and how. */
+  left_out?: { repo: string; why: string }[];
   ms: number;
 }
 
@@ -35,10 +39,20 @@ export async function buildDefaultCorpus(
     onFetch?: (done: number, total: number, name: string) => void;
     /** Sandboxes for the executed families (the repositories' tests run in them). */
     execution?: Pick<ExecutionOptions, 'pool' | 'workers' | 'onProgress'>;
+    /** The sandbox image's files: libraries it holds are left out (DESIGN §9). */
+    image?: ImageFiles;
   } = {},
 ): Promise<CorpusSummary & { reused: boolean }> {
   const started = performance.now();
-  const libraries = await fetchDebianLibraries({ dir, ...(options.onFetch ? { onProgress: options.onFetch } : {}) });
+  const fetched = await fetchDebianLibraries({ dir, ...(options.onFetch ? { onProgress: options.onFetch } : {}) });
+  // Checked on every run, not only when generating: the image may have changed since.
+  const leftOut: { repo: string; why: string }[] = [];
+  const { image } = options;
+  for (const lib of fetched) {
+    const why = image ? await whyImageHolds(lib.root, image) : null;
+    if (why !== null) leftOut.push({ repo: lib.name, why });
+  }
+  const libraries = fetched.filter((lib) => !leftOut.some((l) => l.repo === lib.name));
   const key = JSON.stringify({
     generator: GENERATOR_VERSION,
     seed: DEFAULT_SEED,
@@ -65,7 +79,7 @@ export async function buildDefaultCorpus(
   await mkdir(join(dir, 'tasks'), { recursive: true });
   await writeInstances(join(dir, 'tasks'), all, FAMILIES);
   const counts = Object.fromEntries(FAMILIES.map((f) => [f, all.filter((i) => i.task === f).length]));
-  const summary: CorpusSummary = { key, repos, instances: counts, ms: Math.round(performance.now() - started) };
+  const summary: CorpusSummary = { key, repos, instances: counts, ...(leftOut.length ? { left_out: leftOut } : {}), ms: Math.round(performance.now() - started) };
   await writeFile(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
   return { ...summary, reused: false };
 }
