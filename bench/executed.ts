@@ -17,7 +17,7 @@ import { snapshotOf } from '../env/corpus/snapshot.js';
 import { prepareWorkspace } from '../env/corpus/workspace.js';
 import { isTestFile, workspacePath } from '../env/tasks/context.js';
 import { testsReaching, traceSuite } from '../env/tasks/executed.js';
-import { gradeFuncGen } from '../env/tasks/func-gen.js';
+import { gradeFuncGen, readSubmission } from '../env/tasks/func-gen.js';
 import { readInstances } from '../env/tasks/generate.js';
 import { Rng } from '../env/tasks/rng.js';
 import { ToolBox } from '../env/tools/toolbox.js';
@@ -57,19 +57,25 @@ try {
     if (!snapshots.has(name)) snapshots.set(name, await snapshotOf(join(dir, 'repos', name)));
     const snapshot = snapshots.get(name)!;
     const root = workspacePath(instance.repo.name);
-    await using sandbox = await pool.acquire({ waitMs: 60_000 });
-    await sandbox.putArchive(root, await (await prepareWorkspace(instance, snapshot, cacheDir)).archive());
-    const context = { sandbox, root, snapshot, cacheDir };
+    // As an episode pays for it: the agent's file read, its sandbox released, the tests run in a fresh one.
+    const texts: (string | null)[] = [];
+    {
+      await using sandbox = await pool.acquire({ waitMs: 60_000 });
+      await sandbox.putArchive(root, await (await prepareWorkspace(instance, snapshot, cacheDir)).archive());
+      texts.push(await readSubmission(instance, sandbox, root));
+      await applyFuncGenGold(new ToolBox(sandbox), root, instance, async (file) => {
+        const r = await sandbox.readFile(`${root}/${file}`);
+        return r.kind === 'file' ? (r.text ?? '') : '';
+      });
+      texts.push(await readSubmission(instance, sandbox, root));
+    }
+    const context = { pool, snapshot, cacheDir };
     let started = performance.now();
-    const n = await gradeFuncGen(instance, context);
+    const n = await gradeFuncGen(instance, texts[0]!, context);
     noop.push(performance.now() - started);
     if (n.reward !== 0) throw new Error(`${instance.instance_id}: the no-op scored ${n.reward}`);
-    await applyFuncGenGold(new ToolBox(sandbox), root, instance, async (file) => {
-      const r = await sandbox.readFile(`${root}/${file}`);
-      return r.kind === 'file' ? (r.text ?? '') : '';
-    });
     started = performance.now();
-    const g = await gradeFuncGen(instance, context);
+    const g = await gradeFuncGen(instance, texts[1]!, context);
     gold.push(performance.now() - started);
     if (g.reward !== 1) throw new Error(`${instance.instance_id}: the gold answer scored ${g.reward} ${JSON.stringify(g.info)}`);
   }

@@ -19,13 +19,18 @@ export interface SandboxLimits {
   lifetimeMs: number;
 }
 
+/**
+ * tmpfs pages count against the container's memory, so the writable mounts together stay well
+ * under it: an agent that fills them all gets ENOSPC (graded), and the memory left keeps the
+ * out-of-memory killer away from the executor (which would lose the sandbox, an error).
+ */
 export const DEFAULT_LIMITS: SandboxLimits = {
   memoryBytes: 1024 * 2 ** 20,
   nanoCpus: 1e9,
   pidsLimit: 256,
-  workspaceBytes: 1024 * 2 ** 20,
-  tmpBytes: 256 * 2 ** 20,
-  homeBytes: 64 * 2 ** 20,
+  workspaceBytes: 512 * 2 ** 20,
+  tmpBytes: 192 * 2 ** 20,
+  homeBytes: 32 * 2 ** 20,
   lifetimeMs: 2 * 3600 * 1000,
 };
 

@@ -176,7 +176,8 @@ export class DockerSandboxPool implements SandboxPool {
       );
       const onAbort = (): void => waiter.reject(options.signal!.reason as Error);
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
+      if (options.priority) this.waiters.unshift(waiter);
+      else this.waiters.push(waiter);
     });
   }
 

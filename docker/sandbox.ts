@@ -130,6 +130,7 @@ export class LeasedSandbox implements Sandbox {
         path,
         max_bytes: options.maxBytes ?? 4 * 2 ** 20,
         ...(options.lines ? { start_line: options.lines[0], end_line: options.lines[1] } : {}),
+        ...(options.noFollow ? { no_follow: true } : {}),
       },
       FILE_OP_DEADLINE_MS,
     );

@@ -1,23 +1,32 @@
 /**
- * An episode: the Gymnasium state machine over one sandbox. reset → step* → terminated
- * (finish) or truncated (max_steps), both graded; close releases the sandbox. A sandbox
- * lost on the way is an error (HGYM_ERR_SANDBOX_LOST), never a reward of 0.
+ * An episode: the Gymnasium state machine over one sandbox.
+ *
+ *   running → grading → terminated (finish) | truncated (max_steps)
+ *   running → closed (closed before the end)
+ *   grading → failed (grading could not complete for a reason the agent did not cause)
+ *
+ * Grading first kills every agent process and reads what it needs from the sandbox, then
+ * releases it; func_gen's tests run in a fresh sandbox. A step during or after grading is
+ * HGYM_ERR_EPISODE_ENDED. A close during grading waits for the grade, and the episode ends
+ * graded. What the agent did to its sandbox is graded; only a failure it could not cause
+ * (a sandbox lost, the server's own files) is an error, and ends the episode as `failed`.
  */
 import { v4 as uuidv4 } from 'uuid';
-import { hgymError } from './errors.js';
+import { hgymError, HgymError } from './errors.js';
 import { prepareWorkspace, type PreparedWorkspace } from './corpus/workspace.js';
 import type { Snapshot } from './corpus/snapshot.js';
 import type { OutputChunk, Sandbox, SandboxPool } from './sandbox.js';
-import { collectChanges } from './tasks/changes.js';
 import { workspacePath } from './tasks/context.js';
-import { gradeInstance } from './tasks/families.js';
+import { collectSubmission, gradeSubmission } from './tasks/families.js';
 import type { GradeResult } from './tasks/grade.js';
 import { TOOL_DEFINITIONS, ToolBox } from './tools/toolbox.js';
 import type { Observation } from './tools/observation.js';
 import type { TaskInstance } from '../schemas/tasks.js';
 import type { Trajectory } from './trajectory.js';
+import type { Static } from '@sinclair/typebox';
+import type { EpisodeStatus as EpisodeStatusSchema } from '../schemas/api.js';
 
-export type EpisodeStatus = 'running' | 'terminated' | 'truncated' | 'closed';
+export type EpisodeStatus = Static<typeof EpisodeStatusSchema>;
 
 export interface EpisodeLimits {
   maxSteps: number;
@@ -60,11 +69,14 @@ export class Episode {
   status: EpisodeStatus = 'running';
   readonly steps: StepRecord[] = [];
   grade: GradeResult | null = null;
+  /** Why grading failed, when the episode ended as `failed`. */
+  error: { code: string; message: string } | null = null;
   endedAt: Date | null = null;
   /** Called once when the episode ends (graded or closed), with its final trajectory. */
   onEnd: ((trajectory: Trajectory) => void) | null = null;
   private readonly toolbox: ToolBox;
   private closing: Promise<void> | null = null;
+  private grading: Promise<unknown> | null = null;
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -74,6 +86,7 @@ export class Episode {
     private readonly workspace: PreparedWorkspace,
     private readonly snapshot: Snapshot,
     private readonly cacheDir: string,
+    private readonly pool: SandboxPool,
   ) {
     this.toolbox = new ToolBox(sandbox, { bash: { timeoutMs: limits.commandTimeoutMs, maxOutputChars: limits.maxOutputChars } });
   }
@@ -94,7 +107,7 @@ export class Episode {
       await sandbox.release();
       throw err;
     }
-    return new Episode(input.instance, limits, sandbox, workspace, input.snapshot, input.cacheDir);
+    return new Episode(input.instance, limits, sandbox, workspace, input.snapshot, input.cacheDir, input.pool);
   }
 
   get sandboxId(): string {
@@ -145,25 +158,47 @@ export class Episode {
     if (!obs.finished && !truncated) {
       return { observation: { text: obs.text }, reward: 0, terminated: false, truncated: false, info: { step: this.steps.length, ...(obs.exec ? { exec: obs.exec } : {}) } };
     }
-    this.grade = await gradeInstance(this.instance, {
-      changes: () => collectChanges(this.sandbox, this.root, this.workspace),
-      execution: { sandbox: this.sandbox, root: this.root, snapshot: this.snapshot, cacheDir: this.cacheDir },
-    });
-    this.status = obs.finished ? 'terminated' : 'truncated';
-    // Graded: the sandbox has nothing more to give, and holding it would cost capacity.
-    await this.close();
+    const ended = obs.finished ? 'terminated' : 'truncated';
+    this.status = 'grading';
+    this.grading = this.gradeAndEnd(ended);
+    await this.grading;
     const text = truncated ? `${obs.text}\n[The episode reached its limit of ${this.limits.maxSteps} steps and was graded as it stands.]` : obs.text;
     return {
       observation: { text },
-      reward: this.grade.reward,
-      terminated: this.status === 'terminated',
+      reward: this.grade!.reward,
+      terminated: ended === 'terminated',
       truncated,
-      info: { step: this.steps.length, grade: this.grade.info },
+      info: { step: this.steps.length, grade: this.grade!.info },
     };
   }
 
-  /** Releases the sandbox; idempotent. A closed episode keeps its trajectory. */
+  /**
+   * Grades, then ends the episode as `ended`; on a failure ends it as `failed` and rethrows
+   * the failure as a coded error. The sandbox is released either way.
+   */
+  private async gradeAndEnd(ended: 'terminated' | 'truncated'): Promise<void> {
+    try {
+      const submission = await collectSubmission(this.instance, this.sandbox, this.root, this.workspace);
+      // Released before grading: func_gen takes a fresh sandbox, and the pool's bound holds.
+      await this.sandbox.release();
+      this.grade = await gradeSubmission(this.instance, submission, { pool: this.pool, snapshot: this.snapshot, cacheDir: this.cacheDir });
+      this.status = ended;
+    } catch (cause) {
+      const error = cause instanceof HgymError ? cause : new HgymError('HGYM_ERR_GRADING_FAILED', [(cause as Error).message], { cause });
+      this.status = 'failed';
+      this.error = { code: error.code, message: error.message };
+      await this.close();
+      throw error;
+    }
+    await this.close();
+  }
+
+  /**
+   * Releases the sandbox; idempotent. A closed episode keeps its trajectory. A close during
+   * grading waits for it: the episode ends graded (or failed), and close reports that.
+   */
   close(): Promise<void> {
+    if (this.status === 'grading' && this.grading) return this.grading.then(() => this.close(), () => this.close());
     this.closing ??= (async () => {
       if (this.status === 'running') this.status = 'closed';
       this.endedAt = new Date();
@@ -187,6 +222,7 @@ export class Episode {
       steps: this.steps,
       reward: this.grade?.reward ?? null,
       grade: this.grade?.info ?? null,
+      ...(this.error ? { error: this.error } : {}),
       created_at: this.createdAt.toISOString(),
       ended_at: this.endedAt?.toISOString() ?? null,
     };
@@ -203,6 +239,7 @@ export class Episode {
       created_at: this.createdAt.toISOString(),
       last_activity_at: new Date(this.lastActivity).toISOString(),
       reward: this.grade?.reward ?? null,
+      ...(this.error ? { error: this.error } : {}),
     };
   }
 }

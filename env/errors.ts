@@ -74,6 +74,11 @@ export const ERRORS = {
     message: 'The sandbox image %s holds files of the corpus at %s',
     doc: 'Setup (`hgym setup`, which `hgym serve` runs first) found that a repository the corpus serves has a file whose exact bytes are in the sandbox image, where an agent could copy the original back. Nothing is served; the message names the repositories, the files and where the image holds them.',
   },
+  HGYM_ERR_GRADING_FAILED: {
+    status: 500,
+    message: 'Grading could not complete: %s',
+    doc: 'Grading failed for a reason the agent could not have caused (the server\'s prepared workspace unreadable, the grading sandbox unobtainable, a runner that could not start). The episode ends as `failed`, its sandbox released; it is never left running or answered with a reward.',
+  },
   HGYM_ERR_INTERNAL: {
     status: 500,
     message: 'Internal error: %s',

@@ -50,6 +50,8 @@ export interface ReadOptions {
   maxBytes?: number;
   /** Read only lines start..end (1-based, inclusive, end -1 = to the end); reports totalLines. */
   lines?: readonly [number, number];
+  /** Refuse a symbolic link (kind 'other') instead of reading what it points to: for graders. */
+  noFollow?: boolean;
 }
 
 export interface WriteOptions {
@@ -125,6 +127,8 @@ export interface AcquireOptions {
   /** How long to wait for a free sandbox when the pool is at its maximum. */
   waitMs?: number;
   signal?: AbortSignal;
+  /** Wait ahead of other waiters: a grader whose episode just gave its sandbox back. */
+  priority?: boolean;
 }
 
 /** Hands out sandboxes, one per episode, never reused. */

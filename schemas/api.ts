@@ -71,12 +71,26 @@ export const TasksAnswer = Type.Object(
   { $id: 'hgym.api.tasks' },
 );
 
+/** running → grading → terminated | truncated | failed; running → closed. */
+export const EpisodeStatus = Type.Union([
+  Type.Literal('running'),
+  Type.Literal('grading'),
+  Type.Literal('terminated'),
+  Type.Literal('truncated'),
+  Type.Literal('closed'),
+  Type.Literal('failed'),
+]);
+
+/** Why grading failed, on an episode that ended as `failed`. */
+const EpisodeError = Type.Object({ code: Type.String({ pattern: '^HGYM_ERR_' }), message: Type.String() });
+
 export const EpisodeState = Type.Object(
   {
     episode_id: Type.String(),
     task: Type.String(),
     instance_id: Type.String(),
-    status: Type.Union([Type.Literal('running'), Type.Literal('terminated'), Type.Literal('truncated'), Type.Literal('closed')]),
+    status: EpisodeStatus,
+    error: Type.Optional(EpisodeError),
     steps: Type.Integer(),
     max_steps: Type.Integer(),
     created_at: Type.String(),
@@ -92,7 +106,8 @@ export const TrajectoryAnswer = Type.Object(
     task: Type.String(),
     instance_id: Type.String(),
     instruction: Type.String(),
-    status: Type.String(),
+    status: EpisodeStatus,
+    error: Type.Optional(EpisodeError),
     steps: Type.Array(
       Type.Object({ index: Type.Integer(), action: Type.Unknown(), observation: Type.String(), invalid: Type.Boolean(), startedAt: Type.String(), durationMs: Type.Number() }),
     ),
@@ -104,7 +119,8 @@ export const TrajectoryAnswer = Type.Object(
   { $id: 'hgym.api.trajectory' },
 );
 
-export const ClosedAnswer = Type.Object({ episode_id: Type.String(), closed: Type.Boolean() }, { $id: 'hgym.api.closed' });
+/** `status` is the episode's final one, as its trajectory records it (a close during grading waits for the grade). */
+export const ClosedAnswer = Type.Object({ episode_id: Type.String(), closed: Type.Boolean(), status: Type.Optional(EpisodeStatus) }, { $id: 'hgym.api.closed' });
 
 export const API_SCHEMAS = [
   ResetBody,

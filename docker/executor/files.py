@@ -3,6 +3,7 @@ the answer frame; filesystem refusals raise OSError, which the caller turns into
 errno-coded error frame."""
 
 import base64
+import errno
 import hashlib
 import io
 import os
@@ -11,21 +12,31 @@ import tarfile
 
 
 def read(req):
+    """Opened without blocking (a FIFO or device answers 'other' instead of stalling), and,
+    with no_follow, without following a symbolic link."""
     path = req.get("path")
     max_bytes = int(req.get("max_bytes", 4 * 1024 * 1024))
+    flags = os.O_RDONLY | os.O_NONBLOCK | (os.O_NOFOLLOW if req.get("no_follow") else 0)
     try:
-        st = os.stat(path)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         return {"type": "file", "kind": "missing"}
-    if stat.S_ISDIR(st.st_mode):
+    except IsADirectoryError:
         return {"type": "file", "kind": "dir"}
-    if not stat.S_ISREG(st.st_mode):
-        return {"type": "file", "kind": "other"}
-    if req.get("start_line") is not None:
-        return read_lines(req, path, st.st_size, max_bytes)
-    if st.st_size > max_bytes:
-        return {"type": "file", "kind": "file", "size": st.st_size, "too_large": True}
-    with open(path, "rb") as f:
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return {"type": "file", "kind": "other"}
+        raise
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            return {"type": "file", "kind": "dir"}
+        if not stat.S_ISREG(st.st_mode):
+            return {"type": "file", "kind": "other"}
+        if req.get("start_line") is not None:
+            return read_lines(req, f, st.st_size, max_bytes)
+        if st.st_size > max_bytes:
+            return {"type": "file", "kind": "file", "size": st.st_size, "too_large": True}
         data = f.read(max_bytes + 1)
     frame = {"type": "file", "kind": "file", "size": len(data)}
     if b"\0" in data[:8192]:
@@ -38,19 +49,18 @@ def read(req):
     return frame
 
 
-def read_lines(req, path, size, max_bytes):
-    """Lines start..end (1-based, inclusive; end -1 = last) of a file of any size."""
+def read_lines(req, f, size, max_bytes):
+    """Lines start..end (1-based, inclusive; end -1 = last) of an open file of any size."""
     start = int(req["start_line"])
     end = int(req.get("end_line", -1))
     kept, kept_bytes, total, binary = [], 0, 0, False
-    with open(path, "rb") as f:
-        if b"\0" in f.read(8192):
-            binary = True
-        f.seek(0)
-        for total, line in enumerate(f, 1):
-            if total >= start and (end < 0 or total <= end) and kept_bytes <= max_bytes:
-                kept.append(line)
-                kept_bytes += len(line)
+    if b"\0" in f.read(8192):
+        binary = True
+    f.seek(0)
+    for total, line in enumerate(f, 1):
+        if total >= start and (end < 0 or total <= end) and kept_bytes <= max_bytes:
+            kept.append(line)
+            kept_bytes += len(line)
     frame = {"type": "file", "kind": "file", "size": size, "total_lines": total}
     if binary:
         frame["binary"] = True
@@ -138,7 +148,11 @@ def digest(req):
                 entries.append({"path": rel, "kind": "symlink", "target": os.readlink(full)})
             elif stat.S_ISREG(st.st_mode) and hashed + st.st_size <= max_bytes:
                 h = hashlib.sha256()
-                fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                try:
+                    fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                except OSError:  # made unreadable by the agent: changed, not an error
+                    entries.append({"path": rel, "kind": "other", "size": st.st_size})
+                    continue
                 try:
                     while True:
                         chunk = os.read(fd, 1 << 20)

@@ -3,17 +3,25 @@
 Standard library and pytest only. Three modes, each `python3 -I hgym_pytest.py MODE OUT ...`
 run with the repository root as the working directory:
 
-  run OUT [pytest args]      the tests, and each test's outcome (graders use this)
+  run OUT [pytest args]      the tests, and each test's outcome
+  graded OUT KEY AGENT [pytest args]
+                             the tests of a graded implementation, as a sealed report
+                             (hgym_seal.py): AGENT is `path:first:last`, the lines of the
+                             agent's definition, whose frames the guard watches; KEY the
+                             file of the one-time report key
   trace OUT [pytest args]    the same, plus which functions of the repository each test
                              reached: keys "path:first_line" of code objects (a decorated
                              function's first line is its first decorator's)
-  script OUT PATH            a standalone evaluation script (RepoST's format) run as __main__,
-                             reported as one test, "eval_script", that passes when the script
-                             ends without an exception or a non-zero exit
+  script OUT KEY AGENT PATH  a standalone evaluation script (RepoST's format) run as __main__,
+                             sealed as in graded mode, reported as one test, "eval_script",
+                             that passes only when the script ends without any exception
+                             (SystemExit included, whatever its code)
   trials OUT SPEC            for each trial of SPEC (a JSON file), a forked child in which some
                              functions' code is replaced by that of a changed source file, then
                              the trial's tests run; the parent imports the changed modules once,
-                             so a trial costs little more than its tests
+                             so a trial costs little more than its tests. Consecutive trials with
+                             the same "group" and tests share one child that collects the tests
+                             once, then run each in a forked grandchild
 
 The JSON written to OUT: {"tests": [{"id", "outcome", "ms", "error"?}], "exit": pytest's
 exit status}, in trace mode with "traced" (test ids) and "reach" ({key: [index in traced]}), or for trials {"trials": [that, or {"skipped": reason}]}.
@@ -33,6 +41,7 @@ import threading
 import time
 import traceback
 
+import _pytest._code
 import pytest
 
 ROOT = os.getcwd()
@@ -219,29 +228,15 @@ def wait_child(pid, timeout):
         time.sleep(0.01)
 
 
-def run_trial(trial, timeout):
-    """In a forked child: patch, run the trial's tests, write its result; returns the result."""
-    out = trial["out"]
-    timeout = int(trial.get("timeout", timeout))
+def forked(out, timeout, work):
+    """Runs work() in a forked child in a process group of its own, for `timeout` seconds at most,
+    and returns the result the child wrote to `out`."""
     pid = os.fork()
     if pid == 0:
         try:
             os.setpgid(0, 0)
             signal.alarm(timeout)
-            problem = None
-            for change in trial["changes"]:
-                problem = patch(change)
-                if problem:
-                    break
-            if problem:
-                write(out, {"skipped": problem})
-            else:
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, 1)
-                os.dup2(devnull, 2)
-                reporter = Reporter()
-                status = run_pytest(trial["tests"], [reporter])
-                write(out, reporter.result(status))
+            work()
         except BaseException as error:  # the child must never return into the parent's loop
             try:
                 write(out, {"skipped": "%s: %s" % (type(error).__name__, error)})
@@ -260,46 +255,220 @@ def run_trial(trial, timeout):
         return {"skipped": "the trial ended without a result (wait status %d)" % status}
 
 
+def patch_all(changes):
+    for change in changes:
+        problem = patch(change)
+        if problem:
+            return problem
+    return None
+
+
+def quiet():
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+
+
+def run_trial(trial, timeout):
+    """In a forked child: patch, run the trial's tests, write its result; returns the result."""
+
+    def work():
+        problem = patch_all(trial["changes"])
+        if problem:
+            write(trial["out"], {"skipped": problem})
+            return
+        quiet()
+        reporter = Reporter()
+        status = run_pytest(trial["tests"], [reporter])
+        write(trial["out"], reporter.result(status))
+
+    return forked(trial["out"], int(trial.get("timeout", timeout)), work)
+
+
+class Group:
+    """Runs the collected tests once per trial of a group, each time in a forked child that first
+    patches that trial's changes: the group's tests are collected once, not once per trial."""
+
+    def __init__(self, group, limits, reporter):
+        self.group, self.limits, self.reporter = group, limits, reporter
+        self.ran = False
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session):
+        if session.testsfailed:
+            return None  # collection failed: pytest's own loop reports it
+        self.ran = True
+        items = session.items
+        for trial, limit in zip(self.group, self.limits):
+
+            def work(trial=trial):
+                problem = patch_all(trial["changes"])
+                if problem:
+                    write(trial["out"], {"skipped": problem})
+                    return
+                for i, item in enumerate(items):
+                    item.config.hook.pytest_runtest_protocol(item=item, nextitem=items[i + 1] if i + 1 < len(items) else None)
+                write(trial["out"], self.reporter.result(1 if session.testsfailed else 0))
+
+            forked(trial["out"], limit, work)
+        return True
+
+
+def run_group(group, timeout):
+    """Trials that share their tests: collected once in a forked child, then run per trial."""
+    limits = [int(trial.get("timeout", timeout)) for trial in group]
+
+    def work():
+        quiet()
+        reporter = Reporter()
+        runner = Group(group, limits, reporter)
+        status = run_pytest(group[0]["tests"], [reporter, runner])
+        if not runner.ran:
+            for trial in group:
+                write(trial["out"], reporter.result(status))
+
+    forked(group[0]["out"] + ".group", sum(limits) + 5 * len(group) + max(limits), work)
+    results = []
+    for trial in group:
+        try:
+            with open(trial["out"]) as f:
+                results.append(json.load(f))
+        except (OSError, ValueError):
+            results.append({"skipped": "the trial ended without a result"})
+    return results
+
+
 def trials(out, spec_path):
     with open(spec_path) as f:
         spec = json.load(f)
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)
-    for trial in spec["trials"]:
+    specs = spec["trials"]
+    for i, trial in enumerate(specs):
+        trial["out"] = "%s.%d" % (out, i)
         for change in trial["changes"]:
             try:
                 importlib.import_module(module_name(change["file"]))
             except Exception:
                 pass  # the trial's child reports it
+    timeout = int(spec.get("timeout", 60))
     results = []
-    for i, trial in enumerate(spec["trials"]):
-        trial["out"] = "%s.%d" % (out, i)
-        results.append(run_trial(trial, int(spec.get("timeout", 60))))
-        try:
-            os.unlink(trial["out"])
-        except OSError:
-            pass
+    start = 0
+    while start < len(specs):
+        first, end = specs[start], start + 1
+        if first.get("group") is None:
+            results.append(run_trial(first, timeout))
+        else:
+            while end < len(specs) and specs[end].get("group") == first["group"] and specs[end]["tests"] == first["tests"]:
+                end += 1
+            results.extend(run_group(specs[start:end], timeout))
+        start = end
+    for trial in specs:
+        for path in (trial["out"], trial["out"] + ".group"):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
     write(out, {"trials": results})
 
 
-def run_script(out, path):
+def run_script(out, key, agent, path):
+    report = sys.audit
+    seal(out, key, agent, [run_script.__code__])
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)
-    test = {"id": "eval_script", "outcome": "passed", "ms": 0.0}
+    error = None
     started = time.monotonic()
+    report("hgym.report", "begin", "eval_script", False, started)
     try:
         runpy.run_path(path, run_name="__main__")
-    except SystemExit as error:
-        if error.code not in (None, 0):
-            test["outcome"] = "failed"
-            test["error"] = {"type": "SystemExit", "message": "exit status %s" % error.code, "frames": []}
-    except BaseException as error:
+        report("hgym.report", "ran")
+    except BaseException as raised:  # SystemExit too: a script that exits did not finish
         frames = [{"file": relative(f.filename) or os.path.basename(f.filename), "line": f.lineno, "name": f.name, "source": (f.line or "").strip()}
-                  for f in traceback.extract_tb(error.__traceback__)[1:]]
-        test["outcome"] = "failed"
-        test["error"] = {"type": type(error).__name__, "message": ("%s: %s" % (type(error).__name__, error))[:MESSAGE_CHARS], "frames": frames[-FRAMES:]}
-    test["ms"] = round((time.monotonic() - started) * 1000, 2)
-    write(out, {"tests": [test], "exit": 0 if test["outcome"] == "passed" else 1})
+                  for f in traceback.extract_tb(raised.__traceback__)[1:]]
+        error = {"type": type(raised).__name__, "message": ("%s: %s" % (type(raised).__name__, raised))[:MESSAGE_CHARS], "frames": frames[-FRAMES:]}
+    report("hgym.report", "phase", "eval_script", error)
+    report("hgym.report", "end", "eval_script", round((time.monotonic() - started) * 1000, 2))
+    report("hgym.report", "finish", 0 if error is None else 1)
+
+
+def seal(out, key, agent, trusted):
+    """Opens the sealed report and installs its guard (hgym_seal.py) before any repository import."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import hgym_seal
+    sys.path.pop(0)
+    path, first, last = agent.rsplit(":", 2)
+    hgym_seal.install(out, key, os.path.abspath(path), int(first), int(last), trusted)
+
+
+class Sealed:
+    """Tells the sealed report (hgym_seal.py) what each graded test's phases raised. The hook
+    decides the outcome from these messages, not from pytest's reports, which code under test
+    could rewrite: a test passes only when no phase raised and the test function returned."""
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        report, started = sys.audit, time.monotonic()
+        plain = type(item).__name__ == "Function" and callable(getattr(item, "obj", None))
+        report("hgym.report", "begin", item.nodeid, not plain, started)
+        if plain:
+            real = item.obj
+
+            def run(*args, **kwargs):
+                result = real(*args, **kwargs)
+                report("hgym.report", "ran")
+                return result
+
+            item.obj = run
+        yield
+        report("hgym.report", "end", item.nodeid, round((time.monotonic() - started) * 1000, 2))
+
+    def pytest_collection_finish(self, session):
+        sys.audit("hgym.report", "snapshot")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_setup(self, item):
+        outcome = yield
+        sys.audit("hgym.report", "phase", item.nodeid, phase_error("setup", outcome))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        outcome = yield
+        sys.audit("hgym.report", "phase", item.nodeid, phase_error("call", outcome))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_teardown(self, item, nextitem):
+        outcome = yield
+        sys.audit("hgym.report", "phase", item.nodeid, phase_error("teardown", outcome))
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            error = {"type": "CollectionError", "message": str(report.longrepr)[-MESSAGE_CHARS:], "frames": []}
+            sys.audit("hgym.report", "collect_error", report.nodeid, error)
+
+
+def phase_error(when, outcome):
+    if outcome.excinfo is None:
+        return None
+    return dict(describe(_pytest._code.ExceptionInfo.from_exc_info(outcome.excinfo)), when=when)
+
+
+def trusted_codes():
+    """The code objects allowed to send report messages: the Sealed plugin's and graded()'s."""
+    codes = [graded.__code__]
+    for value in vars(Sealed).values():
+        code = getattr(value, "__code__", None)
+        if code is not None:
+            codes.append(code)
+            codes.extend(c for c in code.co_consts if hasattr(c, "co_code"))
+    return codes
+
+
+def graded(out, key, agent, args):
+    seal(out, key, agent, trusted_codes())
+    # Plugins that keep the session's config where module-level code reaches it are left out.
+    status = run_pytest(["-p", "no:debugging", "-p", "no:pastebin", "--assert=plain"] + list(args), [Sealed()])
+    sys.audit("hgym.report", "finish", int(status))
 
 
 def main(argv):
@@ -308,7 +477,10 @@ def main(argv):
         trials(out, rest[0])
         return 0
     if mode == "script":
-        run_script(out, rest[0])
+        run_script(out, rest[0], rest[1], rest[2])
+        return 0
+    if mode == "graded":
+        graded(out, rest[0], rest[1], rest[2:])
         return 0
     reporter = Reporter()
     plugins = [reporter]

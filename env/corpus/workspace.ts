@@ -12,15 +12,21 @@ import type { Edit } from '../../schemas/tasks.js';
 import type { WorkspaceBaseline } from '../tasks/changes.js';
 import { applyEdits } from '../tasks/edits.js';
 import { sha256, type Snapshot } from './snapshot.js';
+import { HgymError } from '../errors.js';
 
 const run = promisify(execFile);
 
 export interface PreparedWorkspace extends WorkspaceBaseline {
   /** The repository directory on the host, `.git` included. */
   dir: string;
-  /** The same tree as one gzipped tar archive, what a reset copies into the sandbox. */
-  archive(): Promise<Buffer>;
+  /**
+   * The same tree as one gzipped tar archive, what a reset copies into the sandbox; with
+   * `git: false`, without `.git`, for a grader's copy (history there would hold the original).
+   */
+  archive(options?: { git: boolean }): Promise<Buffer>;
 }
+
+const TAR_OPTIONS = ['--owner=0', '--group=0', '--numeric-owner', '--sort=name', '--mtime=2000-01-01 00:00Z'];
 
 /** Fixed identity and date: the same instance always gives the same commit. */
 const GIT_ENV = {
@@ -36,15 +42,39 @@ function baseline(dir: string, files: Map<string, string>): PreparedWorkspace {
   return {
     dir,
     files,
-    archive: () => readFile(`${dir}.tar.gz`),
+    archive: async (options) => (options?.git === false ? withoutGit(dir) : readFile(`${dir}.tar.gz`)),
     read: async (path) => {
       try {
         return await readFile(join(dir, path), 'utf8');
-      } catch {
-        return null;
+      } catch (error) {
+        // The prepared workspace is the server's own: a file of it that cannot be read is a
+        // failure of the server, never the agent's "unreadable file" (which would grade 0).
+        if (!files.has(path) && (error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw new HgymError('HGYM_ERR_GRADING_FAILED', [`the prepared workspace's ${path} cannot be read: ${(error as Error).message}`], { cause: error });
       }
     },
   };
+}
+
+/** Archives without `.git`, made once per workspace and cached beside the full one. */
+const gitless = new Map<string, Promise<Buffer>>();
+
+function withoutGit(dir: string): Promise<Buffer> {
+  let pending = gitless.get(dir);
+  if (!pending) {
+    pending = (async () => {
+      const path = `${dir}.nogit.tar.gz`;
+      if (!existsSync(path)) {
+        const part = `${path}.${process.pid}-${randomBytes(4).toString('hex')}`;
+        await run('tar', ['-czf', part, ...TAR_OPTIONS, '--exclude=./.git', '-C', dir, '.']);
+        await rename(part, path);
+      }
+      return readFile(path);
+    })();
+    pending.catch(() => gitless.delete(dir));
+    gitless.set(dir, pending);
+  }
+  return pending;
 }
 
 /** Preparations under way in this process, by directory: concurrent callers share one. */
@@ -91,8 +121,9 @@ async function prepare(instance: { instance_id: string; edits: readonly Edit[] }
   await run('git', ['-C', staging, 'add', '-A']);
   await run('git', ['-C', staging, 'commit', '-q', '--no-gpg-sign', '-m', 'workspace'], { env: { ...process.env, ...GIT_ENV } });
   // Compressed: a reset sends the archive through the engine's attach stream in one frame.
-  await run('tar', ['-czf', `${staging}.tar.gz`, '--owner=0', '--group=0', '--numeric-owner', '--sort=name', '--mtime=2000-01-01 00:00Z', '-C', staging, '.']);
+  await run('tar', ['-czf', `${staging}.tar.gz`, ...TAR_OPTIONS, '-C', staging, '.']);
   await rm(dir, { recursive: true, force: true });
+  await rm(`${dir}.nogit.tar.gz`, { force: true });
   await rename(staging, dir);
   await rename(`${staging}.tar.gz`, `${dir}.tar.gz`);
   await writeFile(manifest, JSON.stringify(Object.fromEntries(files)));

@@ -4,7 +4,7 @@
  * the agent's shell (whose functions and PATH the agent controls), and never through the
  * workspace's git metadata (which the agent may rewrite).
  */
-import type { Sandbox } from '../sandbox.js';
+import { SandboxFileError, type Sandbox } from '../sandbox.js';
 
 export interface ModifiedFile {
   path: string;
@@ -39,8 +39,12 @@ export async function collectChanges(sandbox: Sandbox, root: string, baseline: W
     else if (now.kind !== 'file' || now.sha256 !== sha) {
       let text: string | null = null;
       if (now.kind === 'file') {
-        const read = await sandbox.readFile(`${root}/${path}`, { maxBytes: MAX_TEXT_BYTES });
-        text = read.kind === 'file' && typeof read.text === 'string' ? read.text : null;
+        const read = await sandbox.readFile(`${root}/${path}`, { maxBytes: MAX_TEXT_BYTES, noFollow: true }).catch((error: unknown) => {
+          // A file the agent made unreadable is a changed file, graded, never an error.
+          if (error instanceof SandboxFileError) return null;
+          throw error;
+        });
+        text = read?.kind === 'file' && typeof read.text === 'string' ? read.text : null;
       }
       modified.push({ path, before: await baseline.read(path), after: text });
     }

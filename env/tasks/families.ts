@@ -1,12 +1,14 @@
 /**
  * The task families by name: how each instance is graded. The static families compare the
- * final workspace with the one given (`gradeChanges`); func_gen runs tests in the sandbox,
- * so `gradeInstance`, which grades any family, needs the sandbox and the snapshot.
+ * final workspace with the one given (`gradeChanges`); func_gen runs tests in a fresh
+ * sandbox. Grading is in two steps: `collectSubmission` reads what it needs from the agent's
+ * sandbox, which is then released; `gradeSubmission` decides.
  */
 import type { FuncGenInstance, TaskInstance } from '../../schemas/tasks.js';
-import type { Changes } from './changes.js';
+import { collectChanges, type Changes, type WorkspaceBaseline } from './changes.js';
+import type { Sandbox } from '../sandbox.js';
 import { gradeDepSearch } from './dep-search.js';
-import { gradeFuncGen, type ExecutionGradeContext } from './func-gen.js';
+import { gradeFuncGen, readSubmission, type ExecutionGradeContext } from './func-gen.js';
 import { gradeFuncLocalize } from './func-localize.js';
 import { gradeIssueLocalize } from './issue-localize.js';
 import type { GradeResult } from './grade.js';
@@ -29,12 +31,24 @@ export function gradeChanges(instance: StaticInstance, changes: Changes): GradeR
   }
 }
 
-/** What grading reads: the workspace's changes (static families), the sandbox (executed ones). */
-export interface GradeInput {
-  changes: () => Promise<Changes>;
-  execution: ExecutionGradeContext;
+/**
+ * What grading takes from the agent's sandbox: the workspace's changes (static families) or
+ * the target's file (func_gen). Every process of the agent is killed first, so nothing it
+ * left running can change, hide or block what is read.
+ */
+export type Submission = { changes: Changes } | { text: string | null };
+
+export async function collectSubmission(instance: TaskInstance, sandbox: Sandbox, root: string, baseline: WorkspaceBaseline): Promise<Submission> {
+  await sandbox.exec('true', { timeoutMs: 30_000, fresh: { cwd: '/' } });
+  return isStatic(instance) ? { changes: await collectChanges(sandbox, root, baseline) } : { text: await readSubmission(instance, sandbox, root) };
 }
 
-export async function gradeInstance(instance: TaskInstance, input: GradeInput): Promise<GradeResult> {
-  return isStatic(instance) ? gradeChanges(instance, await input.changes()) : gradeFuncGen(instance, input.execution);
+/** Grades what was collected; func_gen runs its tests in a fresh sandbox of `execution.pool`. */
+export async function gradeSubmission(instance: TaskInstance, submission: Submission, execution: ExecutionGradeContext): Promise<GradeResult> {
+  if (isStatic(instance)) {
+    if (!('changes' in submission)) throw new Error(`${instance.task} is graded from the workspace's changes`);
+    return gradeChanges(instance, submission.changes);
+  }
+  if (!('text' in submission)) throw new Error('func_gen is graded from the target file');
+  return gradeFuncGen(instance, submission.text, execution);
 }

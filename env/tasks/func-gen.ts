@@ -16,17 +16,21 @@ import type { FuncGenInstance } from '../../schemas/tasks.js';
 import type { Snapshot } from '../corpus/snapshot.js';
 import { parsePython, type SyntaxNode } from '../analysis/parse.js';
 import type { Definition } from '../analysis/types.js';
-import type { Sandbox } from '../sandbox.js';
+import { SandboxFileError, type Sandbox, type SandboxPool } from '../sandbox.js';
+import { prepareWorkspace } from '../corpus/workspace.js';
 import { instanceId, isTestFile, uniquelyNamed, workspacePath, type GenerateOptions, type RepoContext } from './context.js';
-import { byPlace, failedTests, pristineWorkspace, runTrialsCached, testsReaching, traceSuite, trialTimeout, type ExecutionOptions } from './executed.js';
+import { screenCandidates } from './degenerate.js';
+import { byPlace, pristineWorkspace, testsReaching, traceSuite, type ExecutionOptions } from './executed.js';
 import { applyEdit, splitLines } from './edits.js';
 import { definitionsOf, type GradeResult } from './grade.js';
-import { runScript, runTests, TestRunError, type Trial } from './pytest.js';
+import { runSealed, type SealedRun } from './sealed.js';
 
 export const PLACEHOLDER = 'raise NotImplementedError';
 /** Bodies longer than this (after the docstring) are not asked for. */
 const MAX_BODY_LINES = 40;
 const DEFAULT_TIMEOUT_S = 120;
+/** How long grading waits for a fresh sandbox; graders go ahead of resets in the queue. */
+const GRADING_WAIT_MS = 120_000;
 
 interface Candidate {
   def: Definition;
@@ -86,16 +90,12 @@ export async function generateFuncGen(ctx: RepoContext, snapshot: Snapshot, opti
   }
   const picked = options.rng.shuffle(candidates).slice(0, Math.ceil(options.maxPerRepo * 1.5));
   picked.sort(byPlace);
-  const trials: Trial[] = picked.map((c) => ({
-    changes: [{ file: c.def.file, qualname: c.def.qualname, source: applyEdit(c.source, { start: c.start, end: c.end, text: c.placeholder }), code_line: c.def.span.start }],
-    tests: c.tests,
-    timeout: trialTimeout(suite, c.tests),
-  }));
-  const results = await runTrialsCached(ctx, snapshot, trials, execution);
+  // The placeholder and each degenerate body (env/tasks/degenerate.ts) must fail some test.
+  const screened = await screenCandidates(ctx, snapshot, picked, suite, execution);
   const instances: FuncGenInstance[] = [];
   picked.forEach((c, i) => {
     if (instances.length >= options.maxPerRepo) return;
-    if (failedTests(results[i]!, c.tests).length === 0) return;
+    if (!screened[i]!.keep) return;
     instances.push({
       instance_id: instanceId('func_gen', ctx, [c.def.file, c.def.qualname]),
       task: 'func_gen',
@@ -140,89 +140,133 @@ export function harnessUse(source: string, def: Definition): string | null {
   return null;
 }
 
-/** Where grading reads the workspace and runs the tests. */
+/** Where func_gen grading runs: a fresh sandbox of the pool, never the agent's own. */
 export interface ExecutionGradeContext {
-  sandbox: Sandbox;
-  /** The workspace root in the sandbox. */
-  root: string;
+  pool: SandboxPool;
   snapshot: Snapshot;
   cacheDir: string;
 }
 
-/** The agent's definition of the target, as whole lines of its file; or why there is none. */
-function agentDefinition(instance: FuncGenInstance, text: string | null): { text: string } | { rule: string; detail: string } {
+/**
+ * What grading takes from the agent's sandbox: the text of the target's file, read by the
+ * sandbox without following a link or blocking on a special file; null when there is none.
+ */
+export async function readSubmission(instance: FuncGenInstance, sandbox: Sandbox, root: string): Promise<string | null> {
+  try {
+    const read = await sandbox.readFile(`${root}/${instance.gold.file}`, { maxBytes: 8 * 2 ** 20, noFollow: true });
+    return read.kind === 'file' && typeof read.text === 'string' ? read.text : null;
+  } catch (error) {
+    // The agent's own doing (a file it made unreadable): graded as a missing target.
+    if (error instanceof SandboxFileError) return null;
+    throw error;
+  }
+}
+
+/** The text from the first decorator to the colon that opens the body, spacing aside. */
+function header(text: string, def: Definition): string {
+  return text.slice(def.span.startIndex, def.body.startIndex).replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * The agent's definition of the target, as whole lines of its file; or why there is none.
+ * Its decorators and signature must be those it was given: they run when the module is
+ * imported, outside the function, where no guard could tell them from the harness.
+ */
+function agentDefinition(instance: FuncGenInstance, text: string | null, given: string): { text: string } | { rule: string; detail: string } {
   if (text === null) return { rule: 'target_missing', detail: `${instance.gold.file} is missing or unreadable` };
   const parsed = parsePython(text);
   if ('error' in parsed) return { rule: 'does_not_parse', detail: `${instance.gold.file} does not parse` };
   const def = definitionsOf(instance.gold.file, text).get(instance.gold.qualname);
   if (!def || def.kind === 'class') return { rule: 'target_missing', detail: `${instance.gold.qualname} is not defined in ${instance.gold.file}` };
-  const used = harnessUse(text, def);
-  if (used) return { rule: 'harness_access', detail: `the implementation uses \`${used}\`, which reaches into the test harness` };
+  const original = definitionsOf(instance.gold.file, given).get(instance.gold.qualname);
+  if (!original || header(text, def) !== header(given, original)) {
+    return { rule: 'signature_changed', detail: `the decorators or the signature of ${instance.gold.qualname} differ from those given; only its body is to be written` };
+  }
   return { text: splitLines(text).slice(def.span.start - 1, def.span.end).join('') };
 }
 
 /**
  * A RepoST evaluation script with the agent's function added as `<name>_new_implementation`:
- * before the script's `if __name__ == "__main__":` block, or at its end.
+ * before the script's `if __name__ == "__main__":` block, or at its end; with the lines the
+ * function occupies in the script.
  */
-export function repostScript(script: string, definition: string, qualname: string): string {
+export function repostScript(script: string, definition: string, qualname: string): { text: string; first: number; last: number } {
   const name = qualname.split('.').pop()!;
   const renamed = definition.replace(new RegExp(`^(\\s*(?:async\\s+)?def\\s+)${name}(\\s*\\()`, 'm'), `$1${name}_new_implementation$2`);
   const main = /^if\s+__name__\s*==/m.exec(script);
   const at = main ? main.index : script.length;
-  const head = script.slice(0, at);
-  return `${head}${head.endsWith('\n') || head === '' ? '' : '\n'}\n${renamed.endsWith('\n') ? renamed : `${renamed}\n`}\n${script.slice(at)}`;
+  const head = `${script.slice(0, at)}${script.slice(0, at).endsWith('\n') || at === 0 ? '' : '\n'}\n`;
+  const body = renamed.endsWith('\n') ? renamed : `${renamed}\n`;
+  const first = splitLines(head).length + 1;
+  return { text: `${head}${body}\n${script.slice(at)}`, first, last: first + splitLines(body).length - 1 };
 }
 
-export async function gradeFuncGen(instance: FuncGenInstance, exec: ExecutionGradeContext): Promise<GradeResult> {
+function zero(rule: string, tests: number, extra: Record<string, unknown> = {}): GradeResult {
+  return { reward: 0, info: { rule, ...extra, tests, passed: 0, pass_fraction: 0 } };
+}
+
+/**
+ * Grades the agent's file text: the instance's tests run, in a sandbox the agent never
+ * touched, against the snapshot with only the target's definition taken from that text.
+ */
+export async function gradeFuncGen(instance: FuncGenInstance, submission: string | null, exec: ExecutionGradeContext): Promise<GradeResult> {
   const { file, qualname } = instance.gold;
-  let tests = instance.gold.tests;
-  const read = await exec.sandbox.readFile(`${exec.root}/${file}`, { maxBytes: 8 * 2 ** 20 });
-  const agent = agentDefinition(instance, read.kind === 'file' && typeof read.text === 'string' ? read.text : null);
-  if ('rule' in agent) return { reward: 0, info: { rule: agent.rule, detail: agent.detail, tests: tests.length, passed: 0, pass_fraction: 0 } };
+  const script = instance.gold.eval_script;
+  const tests = script ? ['eval_script'] : instance.gold.tests;
+  if (tests.length === 0) return zero('no_tests', 0);
+  const given = await (await prepareWorkspace(instance, exec.snapshot, exec.cacheDir)).read(file);
+  if (given === null) throw new Error(`func_gen ${instance.instance_id}: ${file} is not in its workspace`);
+  const agent = agentDefinition(instance, submission, given);
+  if ('rule' in agent) return zero(agent.rule, tests.length, { detail: agent.detail });
   const pristine = await pristineWorkspace(exec.snapshot, exec.cacheDir);
   const original = await pristine.read(file);
   const def = original === null ? undefined : definitionsOf(file, original).get(qualname);
   if (original === null || !def) throw new Error(`func_gen ${instance.instance_id}: ${file}:${qualname} is not in the snapshot`);
   const graded = applyEdit(original, { start: def.span.start, end: def.span.end, text: agent.text.endsWith('\n') ? agent.text : `${agent.text}\n` });
+  const repo = workspacePath(instance.repo.name);
 
-  // Every process of the agent is ended by the first fresh exec, before the copy is made.
-  const dir = `/tmp/hgym-grade-${randomBytes(8).toString('hex')}`;
-  const repo = `${dir}/${instance.repo.name}`;
-  await exec.sandbox.exec('true', { timeoutMs: 30_000, fresh: { cwd: '/' } });
-  await exec.sandbox.putArchive(repo, await pristine.archive());
-  await exec.sandbox.writeFile(`${repo}/${file}`, graded);
-  const started = performance.now();
-  const script = instance.gold.eval_script;
-  if (script) {
-    await exec.sandbox.writeFile(`${dir}/eval_script.py`, repostScript(script, agent.text, qualname));
-    tests = ['eval_script'];
-  }
-  let report;
+  const sandbox = await exec.pool.acquire({ waitMs: GRADING_WAIT_MS, priority: true });
+  let run: SealedRun;
   try {
+    await sandbox.putArchive(repo, await pristine.archive({ git: false }));
+    await sandbox.writeFile(`${repo}/${file}`, graded);
     const options = { cwd: repo, timeoutMs: instance.timeout_s * 1000 };
-    report = script ? await runScript(exec.sandbox, `${dir}/eval_script.py`, options) : await runTests(exec.sandbox, tests, options);
-  } catch (error) {
-    // The runner's process ended without a report: the code under test ended it (os._exit, a
-    // crash of the interpreter). A sandbox that failed raises a coded error instead.
-    if (!(error instanceof TestRunError)) throw error;
-    return { reward: 0, info: { rule: 'test_run_crashed', detail: error.output.slice(-1000), tests: tests.length, passed: 0, pass_fraction: 0 } };
+    if (script) {
+      const path = `/tmp/hgym-eval-${randomBytes(8).toString('hex')}.py`;
+      const made = repostScript(script, agent.text, qualname);
+      await sandbox.writeFile(path, made.text);
+      run = await runSealed(sandbox, { script: path }, { path, first: made.first, last: made.last }, options);
+    } else {
+      const last = def.span.start + splitLines(agent.text).length - 1;
+      run = await runSealed(sandbox, { tests }, { path: `${repo}/${file}`, first: def.span.start, last }, options);
+    }
+  } finally {
+    await sandbox.release();
   }
-  const ms = Math.round(performance.now() - started);
-  if (report === null) return { reward: 0, info: { rule: 'timeout', timeout_s: instance.timeout_s, tests: tests.length, passed: 0, pass_fraction: 0, ms } };
-  const byId = new Map(report.tests.map((t) => [t.id, t]));
-  const failing = tests.filter((id) => byId.get(id)?.outcome !== 'passed');
+  return gradeRun(run, tests, instance.timeout_s);
+}
+
+/** The reward of a sealed run: 1 only when it ended normally with every test passed. */
+export function gradeRun(run: SealedRun, tests: readonly string[], timeoutS: number): GradeResult {
+  const ms = run.ms;
+  if (run.kind === 'forged') return zero('report_forged', tests.length, { detail: `line ${run.line} of the sealed report does not verify`, ms });
+  if (run.violations.length > 0) return zero('harness_access', tests.length, { detail: run.violations.slice(0, 5), ms });
+  if (run.kind === 'timeout') return zero('timeout', tests.length, { timeout_s: timeoutS, ms });
+  if (run.kind === 'crashed') return zero('test_run_crashed', tests.length, { detail: run.detail, ms });
+  const outcomes = new Map<string, string>();
+  for (const t of run.tests) outcomes.set(t.id, outcomes.has(t.id) && outcomes.get(t.id) !== t.outcome ? 'conflicting' : t.outcome);
+  const failing = tests.filter((id) => outcomes.get(id) !== 'passed');
   const passed = tests.length - failing.length;
-  const fraction = tests.length === 0 ? 0 : passed / tests.length;
-  return {
-    reward: failing.length === 0 && tests.length > 0 ? 1 : 0,
-    info: {
-      rule: failing.length === 0 ? 'tests_pass' : 'tests_fail',
-      tests: tests.length,
-      passed,
-      pass_fraction: Math.round(fraction * 1000) / 1000,
-      failing: failing.slice(0, 10).map((id) => ({ id, outcome: byId.get(id)?.outcome ?? 'not_run', error: byId.get(id)?.error?.message.split('\n')[0] ?? null })),
-      ms,
-    },
+  const byId = new Map(run.tests.map((t) => [t.id, t]));
+  const breakdown = {
+    tests: tests.length,
+    passed,
+    pass_fraction: Math.round((passed / tests.length) * 1000) / 1000,
+    failing: failing.slice(0, 10).map((id) => ({ id, outcome: outcomes.get(id) ?? 'not_run', error: byId.get(id)?.error?.message.split('\n')[0] ?? null })),
+    ms,
   };
+  // pytest's exit 2 is an interrupted session (KeyboardInterrupt, pytest.exit), 3 and 4 its
+  // own failures, 5 nothing collected: none of them is a run that ended normally.
+  if (run.exit !== 0 && run.exit !== 1) return { reward: 0, info: { rule: run.exit === 2 ? 'interrupted' : 'test_run_failed', exit: run.exit, ...breakdown, passed: 0, pass_fraction: 0 } };
+  return { reward: failing.length === 0 ? 1 : 0, info: { rule: failing.length === 0 ? 'tests_pass' : 'tests_fail', ...breakdown } };
 }

@@ -89,16 +89,22 @@ export interface RunOptions {
   timeoutMs: number;
 }
 
-/**
- * Runs the runner in `mode` and reads its report; null when the run timed out before writing
- * one. A run that ends without a report otherwise is a TestRunError.
- */
-async function runRunner<T>(sandbox: Sandbox, mode: 'run' | 'trace' | 'trials' | 'script', args: readonly string[], options: RunOptions): Promise<T | null> {
+/** One fresh exec of the runner in an empty environment; where its report and stderr go. */
+export async function execRunner(sandbox: Sandbox, mode: string, args: readonly string[], options: RunOptions) {
   const token = randomBytes(8).toString('hex');
   const out = `/tmp/hgym-${mode}-${token}.json`;
   const errors = `/tmp/hgym-${mode}-${token}.err`;
   const command = `env -i PATH=/usr/bin:/bin HOME=/tmp LANG=C.UTF-8 python3 -I ${RUNNER} ${mode} ${out} ${args.map(shellQuote).join(' ')} >/dev/null 2>${errors}`;
   const result = await sandbox.exec(command, { timeoutMs: options.timeoutMs, fresh: { cwd: options.cwd }, maxOutput: 4000 });
+  return { out, errors, result };
+}
+
+/**
+ * Runs the runner in `mode` and reads its report; null when the run timed out before writing
+ * one. A run that ends without a report otherwise is a TestRunError.
+ */
+async function runRunner<T>(sandbox: Sandbox, mode: 'run' | 'trace' | 'trials', args: readonly string[], options: RunOptions): Promise<T | null> {
+  const { out, errors, result } = await execRunner(sandbox, mode, args, options);
   const read = await sandbox.readFile(out, { maxBytes: MAX_REPORT_BYTES });
   if (read.kind !== 'file' || typeof read.text !== 'string') {
     if (result.timedOut) return null;
@@ -113,11 +119,6 @@ async function runRunner<T>(sandbox: Sandbox, mode: 'run' | 'trace' | 'trials' |
 /** Runs the given tests (pytest node ids or paths); null when they did not end in time. */
 export function runTests(sandbox: Sandbox, tests: readonly string[], options: RunOptions): Promise<TestReport | null> {
   return runRunner<TestReport>(sandbox, 'run', tests, options);
-}
-
-/** Runs a standalone evaluation script as one test, `eval_script`; null when it did not end in time. */
-export function runScript(sandbox: Sandbox, path: string, options: RunOptions): Promise<TestReport | null> {
-  return runRunner<TestReport>(sandbox, 'script', [path], options);
 }
 
 /** Runs the tests under `paths` with the call tracer. */

@@ -13,7 +13,7 @@ import { applyFuncGenGold, corpusEpisode } from '../../helpers/gold.js';
 import { snapshotOf, type Snapshot } from '../../../env/corpus/snapshot.js';
 import { prepareWorkspace } from '../../../env/corpus/workspace.js';
 import { workspacePath } from '../../../env/tasks/context.js';
-import { gradeFuncGen } from '../../../env/tasks/func-gen.js';
+import { gradeFuncGen, readSubmission } from '../../../env/tasks/func-gen.js';
 import { ToolBox } from '../../../env/tools/toolbox.js';
 import { DockerSandboxPool } from '../../../docker/pool.js';
 import type { FuncGenInstance } from '../../../schemas/tasks.js';
@@ -72,17 +72,23 @@ t.test(`func_gen: the original body through the editor scores 1, no-op 0, on ${E
       const snapshot = snapshots.get(name)!;
       const root = workspacePath(instance.repo.name);
       const workspace = await prepareWorkspace(instance, snapshot, cacheDir);
-      await using sandbox = await pool.acquire({ waitMs: 60_000 });
-      await sandbox.putArchive(root, await workspace.archive());
-      const execution = { sandbox, root, snapshot, cacheDir };
-      const noop = await gradeFuncGen(instance, execution);
+      // As an episode does: the agent's file is read, its sandbox released, then graded in a fresh one.
+      const texts: (string | null)[] = [];
+      {
+        await using sandbox = await pool.acquire({ waitMs: 60_000 });
+        await sandbox.putArchive(root, await workspace.archive());
+        texts.push(await readSubmission(instance, sandbox, root));
+        const read = async (file: string) => {
+          const r = await sandbox.readFile(`${root}/${file}`);
+          return r.kind === 'file' ? (r.text ?? '') : '';
+        };
+        await applyFuncGenGold(new ToolBox(sandbox), root, instance, read);
+        texts.push(await readSubmission(instance, sandbox, root));
+      }
+      const execution = { pool, snapshot, cacheDir };
+      const noop = await gradeFuncGen(instance, texts[0]!, execution);
       if (noop.reward !== 0) failures.push(`${instance.instance_id}: no-op scored ${noop.reward}`);
-      const read = async (file: string) => {
-        const r = await sandbox.readFile(`${root}/${file}`);
-        return r.kind === 'file' ? (r.text ?? '') : '';
-      };
-      await applyFuncGenGold(new ToolBox(sandbox), root, instance, read);
-      const gold = await gradeFuncGen(instance, execution);
+      const gold = await gradeFuncGen(instance, texts[1]!, execution);
       if (gold.reward !== 1) failures.push(`${instance.instance_id}: gold scored ${gold.reward} ${JSON.stringify(gold.info)}`);
     }
   };
