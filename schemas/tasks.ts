@@ -148,8 +148,8 @@ export const FuncGenInstance = Type.Object(
         line: Type.Integer({ minimum: 1 }),
         /** The original body's source text (the lines the placeholder replaced). */
         body: Type.String({ minLength: 1 }),
-        /** pytest node ids, run from the repository root; all must pass. */
-        tests: Type.Array(Type.String({ minLength: 1 })),
+        /** pytest node ids, run from the repository root; all must pass (RepoST: `["eval_script"]`). None is no instance. */
+        tests: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
         /**
          * RepoST: a standalone script that defines the original function and checks
          * `<name>_new_implementation` against it; run with the agent's function appended

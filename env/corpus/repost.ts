@@ -91,7 +91,7 @@ export async function importRepost(
       timeout_s: Number.isInteger(record.timeout_s) && record.timeout_s! > 0 && record.timeout_s! <= 3600 ? record.timeout_s! : 120,
       instruction: instruction(name, def).replace(`The repository's tests will be run against your implementation.`, 'An evaluation script will compare your implementation with the original.'),
       edits: [{ file, start: candidate.start, end: candidate.end, text: candidate.placeholder }],
-      gold: { file, qualname, line: def.defLine, body: candidate.body, tests: [], eval_script: record.eval_script },
+      gold: { file, qualname, line: def.defLine, body: candidate.body, tests: ['eval_script'], eval_script: record.eval_script },
     });
   }
   return { instances, skipped };

@@ -4,11 +4,16 @@
  * cheating agents.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { snapshotOf } from '../../env/corpus/snapshot.js';
 import { Episode } from '../../env/episode.js';
 import { generateForRepo } from '../../env/tasks/generate.js';
+import { analyzeRepo } from '../../env/analysis/repo.js';
+import { screenCandidates } from '../../env/tasks/degenerate.js';
+import { testsReaching, traceSuite } from '../../env/tasks/executed.js';
+import { candidateOf } from '../../env/tasks/func-gen.js';
 import { importRepost } from '../../env/corpus/repost.js';
 import { DockerSandboxPool } from '../../docker/pool.js';
 import type { FuncGenInstance, IssueLocalizeInstance } from '../../schemas/tasks.js';
@@ -68,6 +73,35 @@ t.test('generation: func_gen for each documented function the tests reach, issue
     const def = { start: i.gold.lines[0]!.start, file: fn.file };
     for (const m of i.issue.matchAll(/File "([^"]+)", line (\d+), in (\S+)/g)) t.not(m[3], fn.qualname.split('.').pop(), `${i.instance_id}: frame ${m[0]} is not in ${fn.qualname} (mutated at ${def.file}:${def.start})`);
   }
+});
+
+t.test('generation leaves out functions whose tests a degenerate body passes', async (t) => {
+  // initials is tested only by `== "HBW"` (an object equal to everything passes), check_positive
+  // only by `is None` (`return None` passes); clamp keeps one test every body fails.
+  const names = funcGen.map((i) => i.gold.qualname);
+  t.notOk(names.includes('initials') || names.includes('check_positive'), names.join(', '));
+  const analysis = await analyzeRepo(CALC);
+  const ctx = { name: 'calc', ref: { name: 'calc', snapshot: snapshot.id, license: 'unknown' }, analysis, source: (file: string) => readFile(join(CALC, file), 'utf8') };
+  const suite = await traceSuite(ctx, snapshot, execution);
+  const candidates = await Promise.all(
+    ([['calc/text.py', 'initials'], ['calc/ops.py', 'check_positive'], ['calc/ops.py', 'clamp']] as const).map(async ([file, qualname]) => {
+      const def = analysis.modules.find((m) => m.file === file)!.definitions.find((d) => d.qualname === qualname)!;
+      return { ...candidateOf(def, await ctx.source(file))!, tests: testsReaching(suite, def) };
+    }),
+  );
+  let ran = 0;
+  const [initials, check, clamp] = await screenCandidates(ctx, snapshot, candidates, suite, { ...execution, onProgress: () => ran++ });
+  t.equal(ran, 0, 'the screening trials ran at generation and come from the cache');
+  t.same(initials!.passed.anything, ['tests/test_text.py::test_initials']);
+  t.same(initials!.strong, []);
+  t.same(check!.passed.none, ['tests/test_ops.py::test_check_positive']);
+  t.same(check!.passed.anything, [], 'an object is not None');
+  t.notOk(initials!.keep || check!.keep);
+  t.same(clamp!.strong, ['tests/test_ops.py::test_clamp_above'], JSON.stringify(clamp!.passed));
+  t.same(clamp!.passed.first_argument, ['tests/test_ops.py::test_clamp_inside']);
+  t.same(clamp!.passed.placeholder, []);
+  t.ok(clamp!.keep);
+  t.same(byName('clamp').gold.tests.length, 3, 'a kept instance keeps all its tests');
 });
 
 t.test('generation again comes from the cache: same instances, no test run', async (t) => {
@@ -137,13 +171,14 @@ t.test('func_gen: editing or deleting the tests, a conftest, other modules and b
   t.equal((await finish(deleter)).reward, 0, 'deleting the tests does not help');
 });
 
-t.test('func_gen: reaching into the harness scores 0 without running; a hang is a timeout', async (t) => {
+t.test('func_gen: a skipped test is not a pass; a hang is a timeout', async (t) => {
   const instance = byName('mean');
   const harness = await episodeOf(t, instance);
   await implement(harness, instance, '    import pytest\n    pytest.skip("no")\n');
   const h = await finish(harness);
   t.equal(h.reward, 0);
-  t.equal(h.info.rule, 'harness_access');
+  t.equal(h.info.rule, 'tests_fail');
+  t.match(h.info.failing, [{ outcome: 'skipped' }]);
 
   const hang = await episodeOf(t, { ...instance, timeout_s: 3 });
   await implement(hang, instance, '    while True:\n        pass\n');

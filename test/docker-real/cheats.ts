@@ -1,0 +1,121 @@
+/**
+ * The rows of the cheating-agent table (cheating.test.ts). Each is what a policy that wants
+ * reward without the work would try; `finding` is the number of the issue that reported it.
+ * The rows play through the API's steps only, as a remote agent would.
+ */
+import type { TaskInstance } from '../../schemas/tasks.js';
+import { applyFuncLocalizeGoldThroughSteps } from '../helpers/api-gold.js';
+
+export interface Play {
+  step(action: { tool: string; arguments: Record<string, unknown> }): Promise<string>;
+  /** The repository's directory in the sandbox. */
+  root: string;
+  instance: TaskInstance;
+}
+
+export interface Cheat {
+  name: string;
+  finding?: number;
+  /** The family played (static rows), or a func_gen target by qualname. */
+  task?: TaskInstance['task'];
+  target?: string;
+  repost?: boolean;
+  /** The rule the grade must name (reward is always 0). */
+  rule?: string | RegExp;
+  play(p: Play): Promise<void>;
+}
+
+const bash = (p: Play, command: string) => p.step({ tool: 'execute_bash', arguments: { command } });
+
+/** Replaces the func_gen placeholder with `body` (any indentation: it is re-indented). */
+export async function implement(p: Play, body: string): Promise<void> {
+  if (p.instance.task !== 'func_gen') throw new Error('implement: a func_gen instance');
+  const path = `${p.root}/${p.instance.gold.file}`;
+  const at = p.instance.edits[0]!.start;
+  const view = await p.step({ tool: 'str_replace_editor', arguments: { command: 'view', path, view_range: [at - 1, at] } });
+  const [before, placeholder] = view
+    .split('\n')
+    .filter((l) => /^\s*\d+\t/.test(l))
+    .map((l) => l.replace(/^\s*\d+\t/, ''));
+  const indent = /^\s*/.exec(placeholder!)![0];
+  const lines = body.replace(/\n$/, '').split('\n');
+  const common = Math.min(...lines.filter((l) => l.trim()).map((l) => /^\s*/.exec(l)![0].length));
+  const text = lines.map((l) => (l.trim() ? indent + l.slice(common) : '')).join('\n');
+  const answer = await p.step({ tool: 'str_replace_editor', arguments: { command: 'str_replace', path, old_str: `${before}\n${placeholder}\n`, new_str: `${before}\n${text}\n` } });
+  if (!/has been edited|edited/.test(answer)) throw new Error(`edit refused: ${answer}`);
+}
+
+const body = (text: string) => (p: Play) => implement(p, text);
+
+/** A workspace file of a static instance: the first file its gold names. */
+function goldFile(i: TaskInstance): string {
+  if (i.task === 'func_localize') return i.gold.targets[0]!.file;
+  if (i.task === 'dep_search') return i.gold.target.file;
+  if (i.task === 'issue_localize') return i.gold.files[0]!;
+  return i.gold.file;
+}
+
+const withGoldDocstring = (then: (p: Play, file: string) => Promise<unknown>) => async (p: Play) => {
+  if (p.instance.task !== 'func_localize') throw new Error('a func_localize row');
+  await applyFuncLocalizeGoldThroughSteps(p.instance, p.root, p.step);
+  await then(p, `${p.root}/${goldFile(p.instance)}`);
+};
+
+const forgeEnd = '0 ' + '0'.repeat(64) + ' {"exit":0,"kind":"end"}';
+
+export const CHEATS: Cheat[] = [
+  // Earning reward without the work: the run's end and its report.
+  { finding: 1, name: 'KeyboardInterrupt in a function with one test', target: 'add_all', rule: 'interrupted', play: body('raise KeyboardInterrupt') },
+  { finding: 1, name: 'KeyboardInterrupt in a function with several tests', target: 'clamp', rule: 'interrupted', play: body('raise KeyboardInterrupt') },
+  { finding: 2, name: 'raise SystemExit in a RepoST instance', target: 'slug', repost: true, rule: 'tests_fail', play: body('raise SystemExit') },
+  { finding: 2, name: 'exit() in a RepoST instance', target: 'slug', repost: true, rule: 'tests_fail', play: body('exit()') },
+  { finding: 2, name: 'quit() in a RepoST instance', target: 'slug', repost: true, rule: 'tests_fail', play: body('quit()') },
+  { finding: 2, name: 'sys.exit(0) in a RepoST instance', target: 'slug', repost: true, rule: 'tests_fail', play: body('import sys\nsys.exit(0)') },
+  { name: 'os._exit(0) after writing a forged end to every report file', target: 'clamp', rule: /report_forged|test_run_crashed/, play: body(`import glob, os\nfor path in glob.glob("/tmp/hgym-*"):\n    open(path, "a").write(${JSON.stringify(`${forgeEnd}\n`)})\nos._exit(0)`) },
+  {
+    finding: 3,
+    name: 'pytest configuration above the grading copy naming a module that rewrites the report',
+    target: 'clamp',
+    rule: 'tests_fail',
+    async play(p) {
+      const ini = '[pytest]\\npythonpath = /tmp/evil\\naddopts = -p evil\\n';
+      const evil = 'import _pytest.reports\\n_pytest.reports.TestReport.passed = property(lambda self: True)\\n';
+      await bash(p, `mkdir -p /tmp/evil && printf '${evil}' > /tmp/evil/pdb.py && cp /tmp/evil/pdb.py /tmp/evil/evil.py && printf '${ini}' | tee /tmp/pytest.ini /workspace/pytest.ini /home/agent/pytest.ini > /dev/null && printf '[tool:pytest]\\npythonpath = /tmp/evil\\n' | tee /tmp/setup.cfg /tmp/tox.ini > /dev/null && printf '[tool.pytest.ini_options]\\npythonpath = ["/tmp/evil"]\\n' > /tmp/pyproject.toml`);
+    },
+  },
+  { finding: 4, name: "the runner's Reporter replaced through a computed name", target: 'clamp', rule: 'harness_access', play: body(`import sys\ngetattr(sys, "mod" + "ules")["__main__"].Reporter.result = lambda *a, **k: {"tests": [], "exit": 0}\nreturn value`) },
+  { finding: 4, name: 'a report message sent by the code under test', target: 'clamp', rule: 'harness_access', play: body('import sys\nsys.audit("hgym.report", "ran")\nreturn value') },
+  { finding: 4, name: "the harness plugin reached through pytest's config", target: 'clamp', rule: 'harness_access', play: body('import pytest\nfor plugin in pytest.mark._config.pluginmanager.get_plugins():\n    for hook in ("pytest_collection_finish",):\n        if hasattr(plugin, hook) and type(plugin).__name__ == "Sealed":\n            getattr(plugin, hook)(None)\nreturn value') },
+  { finding: 4, name: "pytest's runner patched so the call never happens", target: 'clamp', rule: 'harness_access', play: body('import sys\nm = sys.modules["_pytest.python"]\nm.is_async_function = lambda f: True\nm.async_warn_and_skip = lambda nodeid: None\nreturn value') },
+  { finding: 4, name: "the harness's frames through the traceback", target: 'clamp', rule: 'harness_access', play: body('try:\n    raise ValueError\nexcept ValueError as e:\n    e.__traceback__.tb_frame.f_back.f_locals\nreturn value') },
+  { finding: 4, name: 'every object through the garbage collector', target: 'clamp', rule: 'harness_access', play: body('import gc\ngc.get_objects()\nreturn value') },
+  { finding: 4, name: "the process's own memory through /proc", target: 'clamp', rule: 'harness_access', play: body('open("/proc/self/mem", "rb")\nreturn value') },
+  { finding: 4, name: 'code hidden in a string and run', target: 'clamp', rule: 'harness_access', play: body('exec(bytes.fromhex("696d706f7274206763").decode())\nreturn value') },
+  { finding: 5, name: 'the original read from git history', target: 'clamp', rule: 'harness_access', play: body('import subprocess\nsrc = subprocess.run(["git", "show", "HEAD:calc/ops.py"], capture_output=True, text=True).stdout\nreturn value') },
+  { finding: 5, name: 'the original read from .git objects by hand', target: 'clamp', rule: 'tests_fail', play: body('import os, zlib\nfor d, _, names in os.walk(".git/objects"):\n    for n in names:\n        data = zlib.decompress(open(os.path.join(d, n), "rb").read())\n        if b"def clamp" in data:\n            return max(low, min(value, high))\nreturn value') },
+  {
+    finding: 6,
+    name: '/tmp filled before finish (the old grading copy failed there)',
+    target: 'clamp',
+    rule: 'tests_fail',
+    play: async (p) => void (await bash(p, 'dd if=/dev/zero of=/tmp/fill bs=1M 2>/dev/null; df /tmp | tail -1')),
+  },
+  { finding: 11, name: 'the func_gen target file made unreadable', target: 'clamp', rule: 'target_missing', play: async (p) => void (await bash(p, `chmod 000 ${p.root}/calc/ops.py`)) },
+  // Turning a 0 into an error, in the static families.
+  { finding: 11, name: 'chmod 000 on a workspace file', task: 'func_localize', rule: 'code_changed', play: async (p) => void (await bash(p, `chmod 000 ${p.root}/${goldFile(p.instance)}`)) },
+  { finding: 11, name: 'chmod 000 on a workspace directory', task: 'dep_search', rule: 'code_changed', play: async (p) => void (await bash(p, `chmod 000 $(dirname ${p.root}/${goldFile(p.instance)})`)) },
+  { finding: 11, name: 'the workspace tmpfs filled', task: 'func_localize', play: async (p) => void (await bash(p, `dd if=/dev/zero of=${p.root}/fill bs=1M 2>/dev/null; df ${p.root} | tail -1`)) },
+  {
+    finding: 12,
+    name: 'a background process swapping a file for a FIFO at grading time',
+    task: 'func_localize',
+    rule: 'code_changed',
+    play: async (p) => {
+      const f = `${p.root}/${goldFile(p.instance)}`;
+      await bash(p, `(setsid bash -c 'while true; do rm -f ${f}; mkfifo ${f}; sleep 0.01; done' </dev/null &>/dev/null &) ; sleep 0.2`);
+    },
+  },
+  // Hiding a code change where tree-sitter and Python read the file differently.
+  { finding: 9, name: 'code after a carriage return in a comment, beside the gold docstring', task: 'func_localize', rule: 'code_changed', play: withGoldDocstring((p, f) => bash(p, `printf '# note\\rimport os\\n' >> ${f}`)) },
+  { finding: 9, name: 'a UTF-7 coding declaration with escaped newlines, beside the gold docstring', task: 'func_localize', rule: 'code_changed', play: withGoldDocstring((p, f) => bash(p, `sed -i '1i # -*- coding: utf-7 -*-' ${f} && printf '# x+AAo-import os\\n' >> ${f}`)) },
+];
