@@ -1,5 +1,6 @@
 /** What every grader shares: the result shape, the code-change rule, and text similarity. */
 import { analyzeModule } from '../analysis/module.js';
+import { readAsPython } from '../analysis/python-text.js';
 import type { Definition } from '../analysis/types.js';
 import type { Changes, ModifiedFile } from './changes.js';
 import { codeSkeleton } from './skeleton.js';
@@ -20,6 +21,9 @@ export interface CodeChange {
  * Changes beyond comments and docstrings: a Python file whose skeleton differs (or that no
  * longer parses), any other file modified, any file deleted. Files the agent added are not
  * code changes of the repository (scratch scripts); graders report them.
+ *
+ * Skeletons are taken of the text as Python reads it; a file whose parse Python reads
+ * otherwise, before or after, is a change: what the grader cannot see, it cannot clear.
  */
 export function codeChanges(changes: Changes): CodeChange[] {
   const out: CodeChange[] = [];
@@ -27,9 +31,13 @@ export function codeChanges(changes: Changes): CodeChange[] {
     if (!m.path.endsWith('.py')) out.push({ file: m.path, reason: 'a non-Python file was modified' });
     else if (m.before === null || m.after === null) out.push({ file: m.path, reason: 'the file is no longer readable as text' });
     else {
-      const after = codeSkeleton(m.after);
-      if (after === null) out.push({ file: m.path, reason: 'the file no longer parses' });
-      else if (after !== codeSkeleton(m.before)) out.push({ file: m.path, reason: 'code changed (not only comments or docstrings)' });
+      const after = readAsPython(m.after);
+      const before = readAsPython(m.before);
+      const skeleton = codeSkeleton(after);
+      if (after.distrust) out.push({ file: m.path, reason: `Python does not read the file as its parse shows: ${after.distrust}` });
+      else if (skeleton === null) out.push({ file: m.path, reason: 'the file no longer parses' });
+      else if (before.distrust) out.push({ file: m.path, reason: `Python did not read the file as its parse shows before the episode either: ${before.distrust}` });
+      else if (skeleton !== codeSkeleton(before)) out.push({ file: m.path, reason: 'code changed (not only comments or docstrings)' });
     }
   }
   for (const path of changes.deleted) out.push({ file: path, reason: 'the file was deleted' });

@@ -5,7 +5,8 @@
  * change even when the tokens read the same.
  */
 import { findDocstring } from '../analysis/docstring.js';
-import { parsePython, type Tree } from '../analysis/parse.js';
+import type { Tree } from '../analysis/parse.js';
+import type { PythonReading } from '../analysis/python-text.js';
 
 function docstringStarts(tree: Tree, source: string): Set<number> {
   const starts = new Set<number>();
@@ -19,9 +20,9 @@ function docstringStarts(tree: Tree, source: string): Set<number> {
   return starts;
 }
 
-/** The skeleton, or null when the source does not parse (which no grader accepts). */
-export function codeSkeleton(source: string): string | null {
-  const parsed = parsePython(source);
+/** The skeleton of a file as Python reads it, or null when that does not parse (which no grader accepts). */
+export function codeSkeleton(reading: PythonReading): string | null {
+  const { parsed, text: source } = reading;
   if ('error' in parsed) return null;
   const docs = docstringStarts(parsed.tree, source);
   const out: string[] = [];
