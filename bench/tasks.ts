@@ -5,18 +5,24 @@
  *   starts the worker pool;
  * - generation: milliseconds per static family over all repositories (after analysis; the
  *   executed families are measured by bench/executed.ts);
- * - grading: per family, the grader's time on the gold answer (applied through the editor
- *   beforehand, not timed) for a sample of instances, p50 and p99.
+ * - grading: per static family, what grading costs an episode after `finish`, on the gold
+ *   answer (applied through the editor in a real sandbox beforehand, not timed): every agent
+ *   process killed, the workspace's changes read through the executor (digest and the changed
+ *   files), and the grader; for a sample of instances, p50 and p99.
  * Usage: node --import tsx bench/tasks.ts [--sample N]
  */
 import { join } from 'node:path';
 import { analyzeRepo } from '../env/analysis/repo.js';
 import { buildDefaultCorpus } from '../env/corpus/default.js';
 import { DockerSandboxPool } from '../docker/pool.js';
-import { gradeChanges, isStatic } from '../env/tasks/families.js';
+import { collectSubmission, gradeSubmission, isStatic } from '../env/tasks/families.js';
+import { prepareWorkspace } from '../env/corpus/workspace.js';
+import { snapshotOf, type Snapshot } from '../env/corpus/snapshot.js';
+import { workspacePath } from '../env/tasks/context.js';
+import { ToolBox } from '../env/tools/toolbox.js';
 import { EXECUTED_FAMILIES, FAMILIES, generateForRepo, readInstances } from '../env/tasks/generate.js';
 import { Rng } from '../env/tasks/rng.js';
-import { corpusEpisode } from '../test/helpers/gold.js';
+import { applyGold } from '../test/helpers/gold.js';
 import { numberArg, percentile, round } from './stats.js';
 
 const SAMPLE = numberArg('sample', 200);
@@ -24,8 +30,8 @@ const PASSES = 5;
 const dir = process.env.HGYM_CORPUS_DIR ?? join(import.meta.dirname, '..', '.hgym', 'corpus');
 
 // The corpus as setup builds it; reused when up to date (no sandbox starts then).
-const pool = await DockerSandboxPool.start({ warm: 0, max: 2 });
-const corpus = await buildDefaultCorpus(dir, { execution: { pool } }).finally(() => pool.close());
+const pool = await DockerSandboxPool.start({ warm: 2, max: 3 });
+const corpus = await buildDefaultCorpus(dir, { execution: { pool } });
 // Warm-up, not timed: starts the analysis worker pool (kept for the life of the process)
 // and lets the JIT settle, as in a long-running generator or server.
 const largest = [...corpus.repos].sort((a, b) => b.bytes - a.bytes)[0]!;
@@ -52,21 +58,32 @@ for (let pass = 0; pass < PASSES; pass++) {
 }
 
 const grading: Record<string, { n: number; p50: number; p99: number }> = {};
+const cacheDir = join(dir, 'cache', 'workspaces');
+const snapshots = new Map<string, Snapshot>();
 // issue_localize is graded statically too; func_gen runs tests (bench/executed.ts).
 for (const family of FAMILIES.filter((f) => f !== 'func_gen')) {
   const all = await readInstances(join(dir, 'tasks', `${family}.jsonl`));
   const times: number[] = [];
   for (const instance of new Rng(11).shuffle(all.filter(isStatic)).slice(0, SAMPLE)) {
-    const episode = await corpusEpisode(dir, instance);
-    await episode.applyGold();
-    const changes = await episode.changes();
+    const name = instance.repo.dir ?? instance.repo.name;
+    if (!snapshots.has(name)) snapshots.set(name, await snapshotOf(join(dir, 'repos', name)));
+    const workspace = await prepareWorkspace(instance, snapshots.get(name)!, cacheDir);
+    const root = workspacePath(instance.repo.name);
+    await using sandbox = await pool.acquire({ waitMs: 60_000 });
+    await sandbox.putArchive(root, await workspace.archive());
+    await applyGold(new ToolBox(sandbox), root, instance, async (file) => {
+      const r = await sandbox.readFile(`${root}/${file}`);
+      return r.kind === 'file' ? (r.text ?? '') : '';
+    });
     const started = performance.now();
-    const result = gradeChanges(instance, changes);
+    const submission = await collectSubmission(instance, sandbox, root, workspace);
+    const result = await gradeSubmission(instance, submission, { pool, snapshot: snapshots.get(name)!, cacheDir });
     times.push(performance.now() - started);
     if (result.reward !== 1) throw new Error(`${instance.instance_id}: the gold answer scored ${result.reward}`);
   }
   grading[family] = { n: times.length, p50: percentile(times, 50), p99: percentile(times, 99) };
 }
+await pool.close();
 
 const mbPerS = percentile(passes, 50);
 process.stdout.write(

@@ -76,6 +76,14 @@ export async function applyIssueLocalizeGold(toolbox: ToolBox, root: string, ins
   }
 }
 
+/** The gold answer of any family, applied through the tools. */
+export function applyGold(toolbox: ToolBox, root: string, instance: TaskInstance, read: Read): Promise<void> {
+  if (instance.task === 'func_localize') return applyFuncLocalizeGold(toolbox, root, instance, read);
+  if (instance.task === 'dep_search') return applyDepSearchGold(toolbox, root, instance, read);
+  if (instance.task === 'func_gen') return applyFuncGenGold(toolbox, root, instance, read);
+  return applyIssueLocalizeGold(toolbox, root, instance, read);
+}
+
 /**
  * An episode on an instance of a corpus directory, in a MemorySandbox holding the files the
  * instance touches as the agent gets them (edits applied).
@@ -100,11 +108,5 @@ export async function corpusEpisode(corpusDir: string, instance: TaskInstance) {
   const toolbox = new ToolBox(sandbox);
   const read = async (file: string) => String(sandbox.content(`${root}/${file}`));
   const changes = (): Promise<Changes> => collectChanges(sandbox, root, { files: baseline, read: async (f) => texts.get(f) ?? null });
-  const applyGold = (): Promise<void> => {
-    if (instance.task === 'func_localize') return applyFuncLocalizeGold(toolbox, root, instance, read);
-    if (instance.task === 'dep_search') return applyDepSearchGold(toolbox, root, instance, read);
-    if (instance.task === 'func_gen') return applyFuncGenGold(toolbox, root, instance, read);
-    return applyIssueLocalizeGold(toolbox, root, instance, read);
-  };
-  return { root, sandbox, toolbox, read, changes, applyGold };
+  return { root, sandbox, toolbox, read, changes, applyGold: () => applyGold(toolbox, root, instance, read) };
 }
