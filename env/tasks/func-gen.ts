@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import type { FuncGenInstance } from '../../schemas/tasks.js';
 import type { Snapshot } from '../corpus/snapshot.js';
 import { parsePython, type SyntaxNode } from '../analysis/parse.js';
+import { readAsPython } from '../analysis/python-text.js';
 import type { Definition } from '../analysis/types.js';
 import { SandboxFileError, type Sandbox, type SandboxPool } from '../sandbox.js';
 import { prepareWorkspace } from '../corpus/workspace.js';
@@ -172,10 +173,13 @@ function header(text: string, def: Definition): string {
  * Its decorators and signature must be those it was given: they run when the module is
  * imported, outside the function, where no guard could tell them from the harness.
  */
-function agentDefinition(instance: FuncGenInstance, text: string | null, given: string): { text: string } | { rule: string; detail: string } {
-  if (text === null) return { rule: 'target_missing', detail: `${instance.gold.file} is missing or unreadable` };
-  const parsed = parsePython(text);
-  if ('error' in parsed) return { rule: 'does_not_parse', detail: `${instance.gold.file} does not parse` };
+function agentDefinition(instance: FuncGenInstance, submitted: string | null, given: string): { text: string } | { rule: string; detail: string } {
+  if (submitted === null) return { rule: 'target_missing', detail: `${instance.gold.file} is missing or unreadable` };
+  // Cut from the text Python reads, and only where the parse shows what Python reads (code after a lone CR in a comment runs).
+  const reading = readAsPython(submitted);
+  if (reading.distrust) return { rule: 'python_disagrees', detail: `Python does not read ${instance.gold.file} as its parse shows: ${reading.distrust}` };
+  if ('error' in reading.parsed) return { rule: 'does_not_parse', detail: `${instance.gold.file} does not parse` };
+  const text = reading.text;
   const def = definitionsOf(instance.gold.file, text).get(instance.gold.qualname);
   if (!def || def.kind === 'class') return { rule: 'target_missing', detail: `${instance.gold.qualname} is not defined in ${instance.gold.file}` };
   const original = definitionsOf(instance.gold.file, given).get(instance.gold.qualname);
