@@ -67,7 +67,7 @@ export const ERRORS = {
   HGYM_ERR_EPISODE_ENDED: {
     status: 409,
     message: 'Episode %s has ended (%s); start a new one with reset',
-    doc: 'A step was sent to an episode that is terminated, truncated or closed.',
+    doc: 'A step was sent to an episode that is grading or has ended (terminated, truncated, closed or failed).',
   },
   HGYM_ERR_CORPUS_LEAK: {
     status: 500,

@@ -22,6 +22,7 @@ from .errors import (
     ExecutorError,
     HGymError,
     ImageMissing,
+    GradingFailed,
     InternalError,
     NotFound,
     PoolClosed,
@@ -74,5 +75,6 @@ __all__ = [
     "ImageMissing",
     "SandboxLost",
     "ExecutorError",
+    "GradingFailed",
     "InternalError",
 ]

@@ -120,6 +120,11 @@ class ExecutorError(SandboxError):
     """HGYM_ERR_EXECUTOR (502): the in-container executor failed."""
 
 
+class GradingFailed(HGymError):
+    """HGYM_ERR_GRADING_FAILED (500): grading could not complete for a reason the agent did
+    not cause. The episode ended as `failed`, without a reward; it is not a score of 0."""
+
+
 class InternalError(HGymError):
     """HGYM_ERR_INTERNAL (500): a server failure no other code describes."""
 
@@ -138,6 +143,7 @@ ERROR_CLASSES: Dict[str, Type[HGymError]] = {
     "HGYM_ERR_UNAUTHORIZED": Unauthorized,
     "HGYM_ERR_NOT_FOUND": NotFound,
     "HGYM_ERR_EPISODE_ENDED": EpisodeEnded,
+    "HGYM_ERR_GRADING_FAILED": GradingFailed,
     "HGYM_ERR_INTERNAL": InternalError,
 }
 
