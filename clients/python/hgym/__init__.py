@@ -22,6 +22,7 @@ from .errors import (
     ExecutorError,
     HGymError,
     ImageMissing,
+    CorpusLeak,
     GradingFailed,
     InternalError,
     NotFound,
@@ -75,6 +76,7 @@ __all__ = [
     "ImageMissing",
     "SandboxLost",
     "ExecutorError",
+    "CorpusLeak",
     "GradingFailed",
     "InternalError",
 ]

@@ -120,6 +120,11 @@ class ExecutorError(SandboxError):
     """HGYM_ERR_EXECUTOR (502): the in-container executor failed."""
 
 
+class CorpusLeak(HGymError):
+    """HGYM_ERR_CORPUS_LEAK (500): a file of the served corpus is in the sandbox image; the
+    server refused to serve it (see the server's docs/errors.md)."""
+
+
 class GradingFailed(HGymError):
     """HGYM_ERR_GRADING_FAILED (500): grading could not complete for a reason the agent did
     not cause. The episode ended as `failed`, without a reward; it is not a score of 0."""
@@ -143,6 +148,7 @@ ERROR_CLASSES: Dict[str, Type[HGymError]] = {
     "HGYM_ERR_UNAUTHORIZED": Unauthorized,
     "HGYM_ERR_NOT_FOUND": NotFound,
     "HGYM_ERR_EPISODE_ENDED": EpisodeEnded,
+    "HGYM_ERR_CORPUS_LEAK": CorpusLeak,
     "HGYM_ERR_GRADING_FAILED": GradingFailed,
     "HGYM_ERR_INTERNAL": InternalError,
 }
