@@ -1,9 +1,45 @@
 /** `hgym export`: ended episodes that pass a reward filter, as chat-format SFT JSONL. */
-import { writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { exportSft, readTrajectories } from '../env/trajectory.js';
+import type { DamagedLine } from '../env/jsonl.js';
+import { passesSftFilter, readTrajectories, toSft, type SftFilter } from '../env/trajectory.js';
 
 export const EXPORT_USAGE = 'usage: hgym export --min-reward R [--task T] --out FILE [--from TRAJECTORIES.jsonl]';
+
+export interface ExportResult {
+  /** Trajectories read from the log. */
+  read: number;
+  /** SFT records written. */
+  written: number;
+  /** Lines of the log that were not trajectories, skipped. */
+  damaged: DamagedLine[];
+}
+
+/**
+ * Writes the SFT records of the log's trajectories that pass the filter, one JSON line each,
+ * as it reads: neither file is held whole. Each damaged line goes to `onDamaged` as it is met.
+ */
+export async function exportSftFile(from: string, out: string, filter: SftFilter, onDamaged: (damaged: DamagedLine) => void): Promise<ExportResult> {
+  // A missing log must not leave an empty output behind.
+  await access(from);
+  const result: ExportResult = { read: 0, written: 0, damaged: [] };
+  const records = async function* (): AsyncGenerator<string> {
+    const report = (damaged: DamagedLine): void => {
+      result.damaged.push(damaged);
+      onDamaged(damaged);
+    };
+    for await (const trajectory of readTrajectories(from, report)) {
+      result.read++;
+      if (!passesSftFilter(trajectory, filter)) continue;
+      result.written++;
+      yield `${JSON.stringify(toSft(trajectory))}\n`;
+    }
+  };
+  await pipeline(records, createWriteStream(out));
+  return result;
+}
 
 export async function exportCommand(argv: string[], defaultFrom: string): Promise<number> {
   const { values } = parseArgs({
@@ -16,9 +52,10 @@ export async function exportCommand(argv: string[], defaultFrom: string): Promis
     process.stderr.write(`${EXPORT_USAGE}\n`);
     return 2;
   }
-  const trajectories = await readTrajectories(values.from);
-  const records = exportSft(trajectories, { minReward, task: values.task });
-  await writeFile(values.out, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
-  process.stderr.write(`hgym export: ${records.length} of ${trajectories.length} episodes written to ${values.out}\n`);
+  const from = values.from;
+  const { read, written, damaged } = await exportSftFile(from, values.out, { minReward, task: values.task }, ({ line, reason }) =>
+    process.stderr.write(`hgym export: skipped line ${line} of ${from}: ${reason}\n`),
+  );
+  process.stderr.write(`hgym export: ${written} of ${read} episodes written to ${values.out}; ${damaged.length} damaged lines skipped\n`);
   return 0;
 }

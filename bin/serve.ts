@@ -5,7 +5,7 @@ import { loadCorpus } from '../env/corpus/load.js';
 import { DockerSandboxPool } from '../docker/pool.js';
 import { build } from '../server/app.js';
 
-export const SERVE_USAGE = 'usage: hgym serve [--host 127.0.0.1] [--port 8000] [--corpus DIR] [--pool N] [--max-episodes N]';
+export const SERVE_USAGE = 'usage: hgym serve [--host 127.0.0.1] [--port 8000] [--corpus DIR] [--pool N] [--max-episodes N] [--max-ended N] [--trajectories FILE]';
 
 export async function serve(argv: string[], defaultCorpus: string): Promise<number> {
   const { values } = parseArgs({
@@ -16,13 +16,16 @@ export async function serve(argv: string[], defaultCorpus: string): Promise<numb
       corpus: { type: 'string', default: defaultCorpus },
       pool: { type: 'string', default: '4' },
       'max-episodes': { type: 'string', default: '64' },
+      'max-ended': { type: 'string', default: '1000' },
+      trajectories: { type: 'string' },
     },
     strict: true,
   });
   const port = Number(values.port);
   const warm = Number(values.pool);
   const maxEpisodes = Number(values['max-episodes']);
-  if (![port, warm, maxEpisodes].every(Number.isInteger) || maxEpisodes < 1) {
+  const maxEnded = Number(values['max-ended']);
+  if (![port, warm, maxEpisodes, maxEnded].every(Number.isInteger) || maxEpisodes < 1 || maxEnded < 0) {
     process.stderr.write(`${SERVE_USAGE}\n`);
     return 2;
   }
@@ -34,6 +37,8 @@ export async function serve(argv: string[], defaultCorpus: string): Promise<numb
     corpus,
     pool,
     maxEpisodes,
+    maxEnded,
+    trajectoryFile: values.trajectories,
     apiKey: process.env.HGYM_API_KEY,
     logger: { level: process.env.HGYM_LOG_LEVEL ?? 'info' },
   });

@@ -2,10 +2,10 @@
  * Trajectories: every episode's steps, reward and grade, as one JSON record; and the
  * chat-format SFT record a trainer reads (OpenAI-shaped tool calls).
  */
-import { appendFile, mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { Value } from '@sinclair/typebox/value';
+import { TrajectoryAnswer } from '../schemas/api.js';
 import type { StepRecord } from './episode.js';
-import { readJsonl } from './jsonl.js';
+import { readJsonlRecords, type DamagedLine } from './jsonl.js';
 import { TOOL_DEFINITIONS, type ToolDefinition } from './tools/toolbox.js';
 
 export interface Trajectory {
@@ -55,19 +55,30 @@ export function toSft(trajectory: Trajectory): SftRecord {
   return { messages, tools: TOOL_DEFINITIONS, reward: trajectory.reward ?? 0, task: trajectory.task, instance_id: trajectory.instance_id };
 }
 
-/** Appends one trajectory as a JSON line; the file is the record of every ended episode. */
-export async function persistTrajectory(file: string, trajectory: Trajectory): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  await appendFile(file, `${JSON.stringify(trajectory)}\n`);
+/** A line of the log is a trajectory when it has the shape GET /v1/episodes/:id/trajectory answers. */
+function isTrajectory(value: unknown): value is Trajectory {
+  return Value.Check(TrajectoryAnswer, value);
 }
 
-export function readTrajectories(file: string): Promise<Trajectory[]> {
-  return readJsonl<Trajectory>(file);
+/**
+ * The trajectories of a log file (written by TrajectoryLog), streamed. A damaged line goes to
+ * `onDamaged` and is skipped: one torn record must not cost an export the whole file.
+ */
+export function readTrajectories(file: string, onDamaged: (damaged: DamagedLine) => void): AsyncGenerator<Trajectory> {
+  return readJsonlRecords(file, isTrajectory, onDamaged);
 }
 
-/** The SFT records of the trajectories that pass the filter (graded, reward ≥ minReward, task). */
-export function exportSft(trajectories: readonly Trajectory[], filter: { minReward: number; task?: string | undefined }): SftRecord[] {
-  return trajectories
-    .filter((t) => t.reward !== null && t.reward >= filter.minReward && (filter.task === undefined || t.task === filter.task))
-    .map(toSft);
+export interface SftFilter {
+  minReward: number;
+  task?: string | undefined;
+}
+
+/** Graded, reward ≥ minReward, and of the task asked for (if any). */
+export function passesSftFilter(trajectory: Trajectory, filter: SftFilter): boolean {
+  return trajectory.reward !== null && trajectory.reward >= filter.minReward && (filter.task === undefined || trajectory.task === filter.task);
+}
+
+/** The SFT records of the trajectories that pass the filter. */
+export function exportSft(trajectories: readonly Trajectory[], filter: SftFilter): SftRecord[] {
+  return trajectories.filter((t) => passesSftFilter(t, filter)).map(toSft);
 }

@@ -40,6 +40,8 @@ export interface BuildOptions {
   maxEpisodeMs?: number;
   retainMs?: number;
   reapIntervalMs?: number;
+  /** Most ended episodes kept queryable (1,000); past it the longest-ended is forgotten first. */
+  maxEnded?: number;
   /** How long a dropped WebSocket's episodes wait before they are closed (30 s). */
   wsGraceMs?: number;
 }
@@ -106,6 +108,7 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
       idleTimeoutMs: options.idleTimeoutMs ?? 10 * 60_000,
       maxEpisodeMs: options.maxEpisodeMs ?? 60 * 60_000,
       retainMs: options.retainMs ?? 30 * 60_000,
+      maxEnded: options.maxEnded ?? 1_000,
     });
     episodes = manager;
     await app.register(episodeRoutes, { episodes: manager, metrics });
@@ -118,10 +121,10 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
       );
     }, options.reapIntervalMs ?? 10_000);
     reaper.unref();
-    // Graceful: every episode's sandbox is released before the server is gone.
+    // Graceful: every episode's sandbox is released, and its trajectory written, before the server is gone.
     app.addHook('onClose', async () => {
       clearInterval(reaper);
-      await manager.closeAll();
+      await manager.shutdown();
     });
   }
   return app;

@@ -8,7 +8,7 @@ import { Episode, type EpisodeLimits } from '../env/episode.js';
 import type { SandboxPool } from '../env/sandbox.js';
 import type { TaskInstance } from '../schemas/tasks.js';
 import type { ResetBody } from '../schemas/api.js';
-import { persistTrajectory } from '../env/trajectory.js';
+import { TrajectoryLog } from '../env/trajectory-log.js';
 
 /** The part of a pino logger the manager uses: structured lines and child loggers. */
 export interface Log {
@@ -24,7 +24,7 @@ export interface EpisodeManagerOptions {
   limits: EpisodeLimits;
   /** Most episodes open at once; beyond it reset answers 503 HGYM_ERR_CAPACITY. */
   maxEpisodes: number;
-  /** Where ended episodes' trajectories are appended, one JSON line each. */
+  /** Where ended episodes' trajectories are appended, one JSON line each (through the file's one writer). */
   trajectoryFile: string;
   /** A running episode with no step for this long is closed by the reaper. */
   idleTimeoutMs: number;
@@ -32,15 +32,22 @@ export interface EpisodeManagerOptions {
   maxEpisodeMs: number;
   /** Ended episodes stay queryable (state, trajectory) this long, then are forgotten. */
   retainMs: number;
+  /** Most ended episodes kept queryable; past it the longest-ended is forgotten first. */
+  maxEnded: number;
   log: Log;
 }
 
 export class EpisodeManager {
   private readonly episodes = new Map<string, Episode>();
+  /** Ids of ended episodes still kept, longest-ended first (a Set keeps insertion order). */
+  private readonly ended = new Set<string>();
   private readonly snapshots = new Map<string, Promise<Snapshot>>();
+  private readonly trajectories: TrajectoryLog;
   private starting = 0;
 
-  constructor(private readonly options: EpisodeManagerOptions) {}
+  constructor(private readonly options: EpisodeManagerOptions) {
+    this.trajectories = TrajectoryLog.open(options.trajectoryFile);
+  }
 
   /** Running episodes by task, for metrics. */
   runningByTask(): Map<string, number> {
@@ -103,12 +110,23 @@ export class EpisodeManager {
       log.info({ task: instance.task, instance_id: instance.instance_id }, 'episode started');
       episode.onEnd = (trajectory) => {
         log.info({ status: trajectory.status, steps: trajectory.steps.length, reward: trajectory.reward }, 'episode ended');
-        persistTrajectory(this.options.trajectoryFile, trajectory).catch((err: unknown) => log.error({ err }, 'persisting a trajectory failed'));
+        this.trajectories.append(trajectory).catch((err: unknown) => log.error({ err }, 'persisting a trajectory failed'));
+        this.retire(episode.id);
       };
       this.episodes.set(episode.id, episode);
       return episode;
     } finally {
       this.starting--;
+    }
+  }
+
+  /** Counts an ended episode against maxEnded. Forgetting one loses nothing: its trajectory went to the log when it ended. */
+  private retire(id: string): void {
+    this.ended.add(id);
+    for (const oldest of this.ended) {
+      if (this.ended.size <= this.options.maxEnded) break;
+      this.ended.delete(oldest);
+      this.episodes.delete(oldest);
     }
   }
 
@@ -142,6 +160,7 @@ export class EpisodeManager {
       } else if (e.endedAt && now - e.endedAt.getTime() >= this.options.retainMs) {
         forgotten.push(id);
         this.episodes.delete(id);
+        this.ended.delete(id);
       }
     }
     return { closed, forgotten };
@@ -157,5 +176,14 @@ export class EpisodeManager {
 
   async closeAll(): Promise<void> {
     await Promise.all([...this.episodes.values()].map((e) => e.close()));
+  }
+
+  /** Closes every episode, then waits until their trajectories are written (shutdown loses none). */
+  async shutdown(): Promise<void> {
+    try {
+      await this.closeAll();
+    } finally {
+      await this.trajectories.close();
+    }
   }
 }

@@ -1,8 +1,10 @@
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import t from 'tap';
-import { exportSft, persistTrajectory, readTrajectories, toSft, type Trajectory } from '../../env/trajectory.js';
-import { exportCommand } from '../../bin/export.js';
+import { exportSft, readTrajectories, toSft, type Trajectory } from '../../env/trajectory.js';
+import { TrajectoryLog } from '../../env/trajectory-log.js';
+import type { DamagedLine } from '../../env/jsonl.js';
+import { exportCommand, exportSftFile } from '../../bin/export.js';
 
 function trajectory(id: string, task: string, reward: number | null): Trajectory {
   return {
@@ -43,12 +45,39 @@ t.test('export keeps graded episodes at or above the reward, of the task asked f
 t.test('persisted trajectories round-trip, and hgym export writes the filtered file', async (t) => {
   const dir = t.testdir({});
   const file = join(dir, 'trajectories.jsonl');
-  for (const tr of [trajectory('1', 'dep_search', 1), trajectory('2', 'dep_search', 0)]) await persistTrajectory(file, tr);
-  t.equal((await readTrajectories(file)).length, 2);
+  const log = TrajectoryLog.open(file);
+  for (const tr of [trajectory('1', 'dep_search', 1), trajectory('2', 'dep_search', 0)]) await log.append(tr);
+  await log.close();
+  const read: Trajectory[] = [];
+  for await (const tr of readTrajectories(file, () => t.fail('no damaged line'))) read.push(tr);
+  t.same(read, [trajectory('1', 'dep_search', 1), trajectory('2', 'dep_search', 0)]);
   const out = join(dir, 'sft.jsonl');
   t.capture(process.stderr, 'write');
   t.equal(await exportCommand(['--min-reward', '1', '--out', out], file), 0);
   const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   t.same(lines.map((l) => l.instance_id), ['dep_search.x.1']);
   t.equal(await exportCommand(['--out', out], file), 2, 'min-reward is required');
+});
+
+t.test('export skips a damaged line, reports its number, and writes the rest', async (t) => {
+  const dir = t.testdir({});
+  const file = join(dir, 'trajectories.jsonl');
+  const whole = (id: string) => JSON.stringify(trajectory(id, 'dep_search', 1));
+  // A torn record, a line of JSON that is no trajectory, and a blank line, between whole ones.
+  const torn = whole('torn').slice(0, 200);
+  writeFileSync(file, [whole('1'), torn, whole('3'), '{"episode_id":"4"}', '', whole('6')].join('\n') + '\n');
+  const out = join(dir, 'sft.jsonl');
+  const reported: DamagedLine[] = [];
+  const result = await exportSftFile(file, out, { minReward: 0 }, (d) => reported.push(d));
+  t.same([result.read, result.written], [3, 3]);
+  t.same(result.damaged.map((d) => d.line), [2, 4]);
+  t.same(reported, result.damaged, 'each damaged line is reported as it is met');
+  t.same(readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l).instance_id), ['dep_search.x.1', 'dep_search.x.3', 'dep_search.x.6']);
+
+  const stderr = t.capture(process.stderr, 'write');
+  t.equal(await exportCommand(['--min-reward', '0', '--out', out, '--from', file], file), 0, 'damaged lines do not fail the export');
+  const report = stderr().map((c) => String(c.args[0]));
+  t.equal(report.length, 3, 'one report per damaged line, then the summary');
+  t.match(report[0], /\bline 2\b/);
+  t.match(report[1], /\bline 4\b/);
 });

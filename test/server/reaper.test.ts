@@ -25,8 +25,9 @@ const manager = new EpisodeManager({
   idleTimeoutMs: 10 * MINUTE,
   maxEpisodeMs: 60 * MINUTE,
   retainMs: 30 * MINUTE,
+  maxEnded: 100,
 });
-t.teardown(() => manager.closeAll());
+t.teardown(() => manager.shutdown());
 
 t.test('an idle episode is closed at the idle limit, not before, and forgotten after retention', async (t) => {
   const episode = await manager.reset({ task: 'dep_search' });
