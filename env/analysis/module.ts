@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findDocstring, textSpan } from './docstring.js';
 import { parsePython, type SyntaxNode } from './parse.js';
-import type { Definition, ImportBinding, ModuleAnalysis } from './types.js';
+import type { CallSite, Definition, ImportBinding, ModuleAnalysis } from './types.js';
 
 // The node types analysis looks at, gathered natively in one pass (in document order):
 // far cheaper than walking every node from JavaScript, and cheaper than a query.
@@ -47,21 +47,31 @@ export function moduleName(file: string): { module: string; isPackage: boolean }
   return { module: parts.join('.'), isPackage };
 }
 
-const CALLEE = /^([A-Za-z_][A-Za-z0-9_]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*)\s*\(/;
-const SUPER_CALLEE = /^super\s*\(\s*\)\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(/;
+const IDENT = String.raw`[\p{L}_][\p{L}\p{N}_]*`;
+const DOTTED = new RegExp(String.raw`^${IDENT}(?:\s*\.\s*${IDENT})*$`, 'u');
+const SUPER = new RegExp(String.raw`^super\s*\(\s*(?:(${IDENT})\s*,\s*${IDENT}\s*)?\)\s*\.\s*(${IDENT})$`, 'u');
+/** Expressions whose value has a built-in type whatever the names around them. */
+const BUILTIN_VALUES = new Set([
+  'string', 'concatenated_string', 'integer', 'float', 'list', 'dictionary', 'set', 'tuple',
+  'list_comprehension', 'dictionary_comprehension', 'set_comprehension',
+]);
 
 /**
- * The callee of the call at `start..end`, read from its text: a dotted path, or
- * `super().name`; null for any other expression. Read this way it needs no node of its own.
- * Where the callee is itself a call (`f(x)(y)`, `a.b(x).c(y)`), this gives the inner
- * call's callee again, which that call records anyway: the set of callees is unchanged.
+ * What a call calls, read from its function expression: a dotted path, `super().name`, or
+ * the method name of a call on some other expression (`f(x).m()`, `d[k].m()`, `"".join()`).
  */
-function calleeAt(source: string, start: number, end: number): string | null {
-  const head = source.slice(start, Math.min(end, start + 256));
-  const sup = SUPER_CALLEE.exec(head);
-  if (sup) return `super().${sup[1]}`;
-  const m = CALLEE.exec(head);
-  return m ? m[1]!.replace(/\s+/g, '') : null;
+function calleeOf(call: SyntaxNode, source: string): Pick<CallSite, 'callee' | 'method' | 'builtinReceiver'> {
+  const fn = call.childForFieldName('function');
+  if (!fn) return { callee: null };
+  const text = source.slice(fn.startIndex, fn.endIndex);
+  if (DOTTED.test(text)) return { callee: text.replace(/\s+/g, '') };
+  const sup = SUPER.exec(text);
+  if (sup) return { callee: sup[1] ? `super(${sup[1]}).${sup[2]}` : `super().${sup[2]}` };
+  if (fn.type !== 'attribute') return { callee: null };
+  const method = fn.childForFieldName('attribute')?.text;
+  const receiver = fn.childForFieldName('object');
+  if (!method) return { callee: null };
+  return BUILTIN_VALUES.has(receiver?.type ?? '') ? { callee: null, method, builtinReceiver: true } : { callee: null, method };
 }
 
 /** The names a binding target or a parameter list binds; attributes and subscripts bind none. */
@@ -139,34 +149,36 @@ function importsOf(node: SyntaxNode, module: string, isPackage: boolean): Import
   const moduleNode = node.childForFieldName('module_name');
   if (!moduleNode) return out;
   let from = moduleNode.text;
-  if (moduleNode.type === 'relative_import') {
+  const relative = moduleNode.type === 'relative_import';
+  if (relative) {
     const prefix = moduleNode.namedChildren.find((c) => c.type === 'import_prefix')?.text ?? '.';
     const rest = moduleNode.namedChildren.find((c) => c.type === 'dotted_name')?.text ?? '';
     from = resolveRelative(prefix.length, rest, module, isPackage);
   }
+  const extra = relative ? { relative } : {};
   for (const child of node.namedChildren) {
     if (child === moduleNode) continue;
     if (child.type === 'dotted_name') {
       const name = child.text;
-      out.push({ local: name, target: `${from}.${name}`, kind: 'from', from, name });
+      out.push({ local: name, target: `${from}.${name}`, kind: 'from', from, name, ...extra });
     } else if (child.type === 'aliased_import') {
       const name = child.childForFieldName('name')!.text;
-      out.push({ local: child.childForFieldName('alias')!.text, target: `${from}.${name}`, kind: 'from', from, name });
+      out.push({ local: child.childForFieldName('alias')!.text, target: `${from}.${name}`, kind: 'from', from, name, ...extra });
+    } else if (child.type === 'wildcard_import') {
+      out.push({ local: '*', target: from, kind: 'star', from, ...extra });
     }
   }
   return out;
 }
 
-function assignedNames(root: SyntaxNode): string[] {
-  const names: string[] = [];
-  for (const stmt of root.namedChildren) {
-    if (stmt.type !== 'expression_statement') continue;
-    const assign = stmt.firstNamedChild;
-    if (assign?.type !== 'assignment') continue;
-    const left = assign.childForFieldName('left');
-    if (left?.type === 'identifier') names.push(left.text);
-  }
-  return names;
+/**
+ * Names bound in a function body (or in a lambda or comprehension inside it) are its locals;
+ * class bodies are not scopes that functions see.
+ */
+function bindLocals(current: Definition | null, node: SyntaxNode): void {
+  if (!current || current.kind === 'class' || node.startIndex < current.body.startIndex) return;
+  const target = bindingTarget(node);
+  if (target) for (const local of boundNames(target)) if (!current.locals.includes(local)) current.locals.push(local);
 }
 
 export type ModuleResult = { analysis: ModuleAnalysis } | { error: string };
@@ -202,6 +214,7 @@ export function analyzeModule(file: string, source: string): ModuleResult {
   // Open definitions and lambdas, innermost last; nodes arrive in document order.
   const open: { end: number; def: Definition }[] = [];
   const lambdas: number[] = [];
+  const assigned = new Set<string>();
   for (const node of root.descendantsOfType(STRUCTURE)) {
     const start = node.startIndex;
     while (open.length && open[open.length - 1]!.end <= start) open.pop();
@@ -211,22 +224,25 @@ export function analyzeModule(file: string, source: string): ModuleResult {
     if (type === 'call') {
       // A call in a definition's default values runs in the enclosing scope, not the body.
       const owner = current && start < current.body.startIndex ? (open[open.length - 2]?.def ?? null) : current;
-      owner?.calls.push({ line: node.startPosition.row + 1, callee: calleeAt(source, start, node.endIndex), inLambda: lambdas.length > 0 });
+      owner?.calls.push({ line: node.startPosition.row + 1, ...calleeOf(node, source), inLambda: lambdas.length > 0 });
     } else if (type === 'function_definition' || type === 'class_definition') {
       const def = definitionOf(node, source, module, file, current);
       definitions.push(def);
       open.push({ end: node.endIndex, def });
     } else if (type === 'import_statement' || type === 'import_from_statement') {
       imports.push(...importsOf(node, module, isPackage));
-    } else {
-      if (type === 'lambda') lambdas.push(node.endIndex);
-      // Names bound in a function body (or in a lambda or comprehension inside it) are
-      // its locals; class bodies are not scopes that functions see.
-      const target = current && current.kind !== 'class' && start >= current.body.startIndex ? bindingTarget(node) : null;
-      if (target) for (const local of boundNames(target)) if (!current!.locals.includes(local)) current!.locals.push(local);
+    } else if (type === 'lambda') {
+      lambdas.push(node.endIndex);
+      bindLocals(current, node);
+    } else if (current) {
+      bindLocals(current, node);
+    } else if (type !== 'for_in_clause') {
+      // Module level, in any block (`if`, `try`, `for`, `with`): a name bound there to a
+      // value the analysis does not follow. A comprehension's variable stays inside it.
+      for (const name of boundNames(bindingTarget(node)!)) assigned.add(name);
     }
   }
   return {
-    analysis: { file, module, isPackage, definitions, imports, assigned: assignedNames(root), docstring: findDocstring(root, source) },
+    analysis: { file, module, isPackage, definitions, imports, assigned: [...assigned], docstring: findDocstring(root, source) },
   };
 }

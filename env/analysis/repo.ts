@@ -5,12 +5,15 @@ import { join, relative } from 'node:path';
 import { analyzeSource, readAhead, type FileAnswer } from './module.js';
 import { analyzeOnWorkers } from './pool.js';
 import { RepoIndex } from './resolve.js';
+import { declaredRoots, importRoots } from './roots.js';
 import type { ModuleAnalysis, SkippedFile } from './types.js';
 
 const SKIP_DIRS = new Set(['.git', '.hg', '.svn', '__pycache__', 'node_modules', '.tox', '.venv', 'venv', 'build', 'dist']);
 
 export interface RepoAnalysis {
   root: string;
+  /** The directories the repository's own modules are imported from (see roots.ts). */
+  importRoots: string[];
   modules: ModuleAnalysis[];
   index: RepoIndex;
   skipped: SkippedFile[];
@@ -76,7 +79,8 @@ export async function analyzeRepo(
     if ('error' in a) skipped.push({ file, reason: a.error });
     else modules.push(a.analysis);
   }
-  return { root, modules, index: new RepoIndex(modules), skipped, stats: { files: files.length, bytes, ms: performance.now() - started } };
+  const roots = importRoots(files, await declaredRoots(root));
+  return { root, importRoots: roots, modules, index: new RepoIndex(modules, roots), skipped, stats: { files: files.length, bytes, ms: performance.now() - started } };
 }
 
 /** The text of a repository file (definitions carry offsets into it). */

@@ -30,8 +30,15 @@ export type DefinitionKind = 'function' | 'method' | 'class';
 
 export interface CallSite {
   line: number;
-  /** The callee as a dotted path (`f`, `mod.f`, `self.m`, `Cls`), or null for other expressions. */
+  /**
+   * The callee as a dotted path (`f`, `mod.f`, `self.m`, `Cls`), as `super().m`, or as
+   * `super(Cls).m` for `super(Cls, self).m`; null for any other expression.
+   */
   callee: string | null;
+  /** For a method called on some other expression (`f().m()`, `x[0].m()`, `"".join()`): its name. */
+  method?: string;
+  /** That expression is a literal, a display or a comprehension: its type is built in. */
+  builtinReceiver?: boolean;
   /** The call is inside a lambda (still counted for the enclosing definition). */
   inLambda: boolean;
 }
@@ -41,7 +48,7 @@ export interface Definition {
   name: string;
   /** Dotted within the module: `Class.method`, `outer.inner`. */
   qualname: string;
-  /** Dotted module path: `pkg.sub.mod`. */
+  /** Dotted path of the file from the repository root (`src.pkg.mod`), whatever its import roots. */
   module: string;
   /** Path relative to the repository root. */
   file: string;
@@ -69,14 +76,22 @@ export interface Definition {
 }
 
 export interface ImportBinding {
-  /** The name bound in the importing module. */
+  /** The name bound in the importing module (`*` for a star import). */
   local: string;
-  /** Absolute dotted target: a module (`import a.b as c`) or module + name (`from a import b`). */
+  /** Dotted target: a module (`import a.b as c`) or module + name (`from a import b`). */
   target: string;
-  /** `import x`: the target is a module. `from x import y`: module `from`, name `name`. */
-  kind: 'module' | 'from';
+  /**
+   * `import x`: the target is a module. `from x import y`: module `from`, name `name`.
+   * `from x import *`: every public name of module `from`.
+   */
+  kind: 'module' | 'from' | 'star';
   from?: string;
   name?: string;
+  /**
+   * A relative import, already resolved against the importing file's path (a module name
+   * from the repository root). Absolute imports are resolved against the import roots.
+   */
+  relative?: boolean;
 }
 
 export interface ModuleAnalysis {

@@ -216,11 +216,11 @@ t.test('imports: absolute, aliased, relative, in a package and in a module', asy
   t.same(analysis('pkg/sub/m.py', src).imports, [
     { local: 'a', target: 'a', kind: 'module' },
     { local: 'z', target: 'x.y', kind: 'module' },
-    { local: 'sibling', target: 'pkg.sub.sibling', kind: 'from', from: 'pkg.sub', name: 'sibling' },
-    { local: 'g', target: 'pkg.sub.mod.f', kind: 'from', from: 'pkg.sub.mod', name: 'f' },
-    { local: 'h', target: 'pkg.sub.mod.h', kind: 'from', from: 'pkg.sub.mod', name: 'h' },
-    { local: 'up', target: 'pkg.up', kind: 'from', from: 'pkg', name: 'up' },
-    { local: 'thing', target: 'far.away.thing', kind: 'from', from: 'far.away', name: 'thing' },
+    { local: 'sibling', target: 'pkg.sub.sibling', kind: 'from', from: 'pkg.sub', name: 'sibling', relative: true },
+    { local: 'g', target: 'pkg.sub.mod.f', kind: 'from', from: 'pkg.sub.mod', name: 'f', relative: true },
+    { local: 'h', target: 'pkg.sub.mod.h', kind: 'from', from: 'pkg.sub.mod', name: 'h', relative: true },
+    { local: 'up', target: 'pkg.up', kind: 'from', from: 'pkg', name: 'up', relative: true },
+    { local: 'thing', target: 'far.away.thing', kind: 'from', from: 'far.away', name: 'thing', relative: true },
     { local: 'p', target: 'abs.olute.p', kind: 'from', from: 'abs.olute', name: 'p' },
     { local: 'r', target: 'abs.olute.q', kind: 'from', from: 'abs.olute', name: 'q' },
   ]);
