@@ -19,7 +19,7 @@ import type { ExecutionOptions } from '../tasks/executed.js';
 import { FAMILIES, generateForRepo, writeInstances, type GenerateRunOptions, type RepoSummary } from '../tasks/generate.js';
 
 /** Bumped whenever generation changes what it produces, so existing corpora are rebuilt. */
-export const GENERATOR_VERSION = 7;
+export const GENERATOR_VERSION = 8;
 export const DEFAULT_SEED = 1;
 /** Per repository: the executed families come from the two libraries that ship tests. */
 export const DEFAULT_MAX_PER_REPO = { func_localize: 150, dep_search: 150, issue_localize: 300, func_gen: 300 } as const;

@@ -33,21 +33,41 @@ function instruction(ctx: RepoContext, target: Definition, comment: string): str
   ].join('\n');
 }
 
-export async function generateDepSearch(ctx: RepoContext, options: GenerateOptions): Promise<DepSearchInstance[]> {
-  // Bucket targets by how many dependencies they have, then take from each bucket in turn.
-  const buckets = new Map<number, { def: Definition; deps: Definition[] }[]>();
+export interface DepSearchTargets {
+  targets: { def: Definition; deps: Definition[] }[];
+  /** Functions left out only because a call of theirs is uncertain (see analysis/calls.ts). */
+  uncertain: number;
+}
+
+/**
+ * The functions that can be targets: outside tests, uniquely named, with 1 to 5 uniquely
+ * named dependencies, and no call whose target static analysis cannot tell, since such
+ * a call may reach a definition the gold would miss.
+ */
+export function depSearchTargets(ctx: RepoContext): DepSearchTargets {
   const unique = uniquelyNamed(ctx.analysis);
   const isUnique = (d: Definition) => unique.has(`${d.file}:${d.qualname}`);
+  const out: DepSearchTargets = { targets: [], uncertain: 0 };
   for (const m of ctx.analysis.modules) {
     if (isTestFile(m.file)) continue;
     for (const def of m.definitions) {
       if (def.kind === 'class' || !isUnique(def)) continue;
-      const deps = ctx.analysis.index.dependencies(def);
+      const { dependencies: deps, uncertain } = ctx.analysis.index.report(def);
       if (deps.length < MIN_DEPENDENCIES || deps.length > MAX_DEPENDENCIES || !deps.every(isUnique)) continue;
-      const bucket = buckets.get(deps.length) ?? [];
-      bucket.push({ def, deps });
-      buckets.set(deps.length, bucket);
+      if (uncertain.length > 0) out.uncertain++;
+      else out.targets.push({ def, deps });
     }
+  }
+  return out;
+}
+
+export async function generateDepSearch(ctx: RepoContext, options: GenerateOptions): Promise<DepSearchInstance[]> {
+  // Bucket targets by how many dependencies they have, then take from each bucket in turn.
+  const buckets = new Map<number, { def: Definition; deps: Definition[] }[]>();
+  for (const target of depSearchTargets(ctx).targets) {
+    const bucket = buckets.get(target.deps.length) ?? [];
+    bucket.push(target);
+    buckets.set(target.deps.length, bucket);
   }
   const queues = [...buckets.keys()].sort((a, b) => a - b).map((k) => options.rng.shuffle(buckets.get(k)!));
   const out: DepSearchInstance[] = [];
