@@ -26,13 +26,18 @@ import sys
 
 # Events refused while any frame of the agent's definition is on the stack.
 REFUSED_ON_STACK = frozenset({
-    "sys._getframe", "sys._current_frames", "sys._current_exceptions", "sys.settrace", "sys.setprofile",
+    "sys._current_frames", "sys._current_exceptions", "sys.settrace", "sys.setprofile",
     "gc.get_objects", "gc.get_referrers", "gc.get_referents",
     "os.fork", "os.forkpty", "os.exec", "os.posix_spawn", "os.spawn", "os.system", "subprocess.Popen", "pty.spawn",
     "os.kill", "os.killpg", "signal.pthread_kill", "sys.addaudithook",
 })
 # Events refused when the agent's own frame makes them: code the guard could not see.
 REFUSED_FROM_AGENT = frozenset({"compile", "exec", "code.__new__", "function.__new__"})
+# A frame is refused when it goes to the agent: asked for by its own code, through
+# `logging.currentframe` (which returns it), or by a module that hands frames back. The
+# standard library's logging, enum or namedtuple look at a caller's frame and keep it.
+FRAME_GETTERS = ("inspect.py", "traceback.py", "pdb.py", "bdb.py", "cgitb.py", "pydoc.py")
+PASS_THROUGH = ("logging/__init__.py", "<lambda>")
 FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"})
 GUARDED_IMPORTS = ("ctypes", "_ctypes", "_testcapi", "pytest", "_pytest", "pluggy", "hgym_")
 HARNESS_PREFIXES = ("pytest", "_pytest", "pluggy", "hgym_", "__main__", "builtins")
@@ -122,7 +127,7 @@ def install(out, key_path, agent_file, first_line, last_line, trusted):
             return args[1] in FRAME_ATTRIBUTES or args[1] == "__code__"
         if event == "import":
             return str(args[0]).startswith(GUARDED_IMPORTS)
-        return event == "open" or event in REFUSED_ON_STACK or event in REFUSED_FROM_AGENT or event.startswith("ctypes.")
+        return event in ("open", "sys._getframe") or event in REFUSED_ON_STACK or event in REFUSED_FROM_AGENT or event.startswith("ctypes.")
 
     def hook(event, args):
         if event != "hgym.report" and not relevant(event, args):
@@ -135,6 +140,11 @@ def install(out, key_path, agent_file, first_line, last_line, trusted):
             caller = getframe(1)
             if event == "hgym.report":
                 report(caller, args)
+            elif event == "sys._getframe":
+                code = caller.f_code
+                passed_on = (code.co_filename.endswith(PASS_THROUGH[0]) and code.co_name == PASS_THROUGH[1]) and caller.f_back is not None and is_agent(caller.f_back.f_code)
+                if is_agent(code) or passed_on or agent_on_stack(caller) and code.co_filename.endswith(FRAME_GETTERS):
+                    refuse(event, "")
             elif event in REFUSED_FROM_AGENT:
                 if is_agent(caller.f_code):
                     refuse(event, "")
