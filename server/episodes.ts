@@ -56,10 +56,10 @@ export class EpisodeManager {
     return out;
   }
 
-  /** Episodes still running (holding a sandbox). */
+  /** Episodes still running or being graded (holding a sandbox, or about to take one to grade in). */
   get running(): number {
     let n = 0;
-    for (const e of this.episodes.values()) if (e.status === 'running') n++;
+    for (const e of this.episodes.values()) if (e.status === 'running' || e.status === 'grading') n++;
     return n;
   }
 
@@ -137,11 +137,11 @@ export class EpisodeManager {
   }
 
   /** Closes an episode; closing one that is unknown or already closed is fine (idempotent). */
-  async close(id: string): Promise<{ episode_id: string; closed: boolean }> {
+  async close(id: string): Promise<{ episode_id: string; closed: boolean; status?: string }> {
     const episode = this.episodes.get(id);
     if (!episode) return { episode_id: id, closed: false };
     await episode.close();
-    return { episode_id: id, closed: true };
+    return { episode_id: id, closed: true, status: episode.status };
   }
 
   /**
