@@ -53,7 +53,7 @@ t.test('a whole func_localize episode through the script: the gold answer scores
   const trajectory = await answer<Trajectory>('trajectory', id);
   t.same(trajectory.steps.at(-1)?.action, { tool: 'finish', arguments: { message: 'added the docstring' } });
   t.equal(trajectory.reward, 1);
-  t.same(await answer<Closed>('close', id), { episode_id: id, closed: true });
+  t.same(await answer<Closed>('close', id), { episode_id: id, closed: true, status: 'terminated' });
 });
 
 t.test('a no-op finish scores 0; reset takes a whole JSON body', async (t) => {

@@ -54,8 +54,8 @@ t.test('a whole func_localize episode over REST: the gold answer scores 1', asyn
   t.same(trajectory.steps.at(-1)?.action, { tool: 'finish', arguments: { message: 'documented' } });
   t.equal(trajectory.reward, 1);
   await rejectsWith(t, client.step(episodeId, { message: 'one more' }), 'HGYM_ERR_EPISODE_ENDED', 409);
-  t.same(await client.close(episodeId), { episode_id: episodeId, closed: true });
-  t.same(await client.close(episodeId), { episode_id: episodeId, closed: true }, 'closing twice is fine');
+  t.same(await client.close(episodeId), { episode_id: episodeId, closed: true, status: 'terminated' });
+  t.same(await client.close(episodeId), { episode_id: episodeId, closed: true, status: 'terminated' }, 'closing twice is fine');
 });
 
 t.test('a no-op finish over REST scores 0', async (t) => {
@@ -100,7 +100,7 @@ t.test('a whole func_localize episode over WebSocket: the gold answer scores 1',
   const { episodeId, done } = await goldEpisode(socket);
   t.same([done.reward, done.terminated], [1, true], JSON.stringify(done.info));
   await rejectsWith(t, socket.step(episodeId, { message: 'more' }), 'HGYM_ERR_EPISODE_ENDED', 409);
-  t.same(await socket.close(episodeId), { episode_id: episodeId, closed: true });
+  t.same(await socket.close(episodeId), { episode_id: episodeId, closed: true, status: 'terminated' });
   t.equal((await client.state(episodeId)).reward, 1, 'the same episode seen over REST');
 });
 
