@@ -18,7 +18,8 @@ import {
 import { LABEL_OWNER, currentOwner, orphanReason, type Owner } from './owner.js';
 import { LeasedSandbox, WarmContainer } from './sandbox.js';
 
-export const DEFAULT_IMAGE = 'hgym/sandbox:latest';
+/** The sandbox image; HGYM_IMAGE overrides it, as it does for setup (docker/setup.sh). */
+export const DEFAULT_IMAGE = process.env.HGYM_IMAGE ?? 'hgym/sandbox:latest';
 
 export interface DockerPoolOptions {
   docker?: Docker;
