@@ -42,7 +42,8 @@ export const ASCII_CODECS: ReadonlySet<string> = new Set([
  */
 export function declaredCoding(text: string): string | null {
   for (const line of text.split(/\r\n|\r|\n/, 2)) {
-    const m = /^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)/.exec(line);
+    // [^]: a JavaScript `.` stops at U+2028 and U+2029, where Python's byte scan goes on.
+    const m = /^[ \t\f]*#[^]*?coding[:=][ \t]*([-\w.]+)/.exec(line);
     if (m) return m[1]!;
     if (!/^[ \t\f]*(?:#|$)/.test(line)) return null;
   }

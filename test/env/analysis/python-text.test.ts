@@ -29,6 +29,8 @@ const CASES: [name: string, text: string, verdict: Verdict][] = [
   ['unicode_escape', '# coding: unicode_escape\n# \\x0aimport os\n', 'distrusted'],
   ['raw_unicode_escape', '# coding: raw_unicode_escape\n# \\u000aimport os\n', 'distrusted'],
   ['utf-16', '# coding: utf-16\nx = 1\n', 'distrusted'],
+  ['unicode_escape after U+2028', '# \u2028 coding: unicode_escape\n# \\x0aimport os\n', 'distrusted'],
+  ['raw_unicode_escape after U+2029', '#!python\n# \u2029 coding: raw_unicode_escape\n# \\u000aimport os\n', 'distrusted'],
   ['unknown coding', '# coding: foobar\nx = 1\n', 'distrusted'],
   ['utf-8 with a bad suffix', '# coding: utf-8xyz\nx = 1\n', 'distrusted'],
   ['coding after code is ignored', 'x = 1\n# coding: utf-7\n# +AAo-import os\n', 'trusted'],

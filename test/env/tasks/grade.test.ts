@@ -79,6 +79,7 @@ const TRICKS: [name: string, trick: (text: string) => string][] = [
   ['a UTF-7 declaration after a form feed', (s) => `${s.replace('# Geometry helpers.', '\f# coding: utf-7 Geometry helpers.')}# +AAo-area = perimeter\n`],
   ['a UTF-7 declaration on line 2 after CR', (s) => `${s.replace('# Geometry helpers.', '# Geometry\r# vim: fileencoding=utf-7')}# +AAo-area = perimeter\n`],
   ['a unicode_escape coding declaration', (s) => `${s.replace('# Geometry helpers.', '# coding: unicode_escape')}# \\x0aarea = perimeter\n`],
+  ['a unicode_escape declaration after U+2028', (s) => `${s.replace('# Geometry helpers.', '# \u2028 coding: unicode_escape')}# \\x0aarea = perimeter\n`],
 ];
 
 t.test('each trick is real: Python runs the code the parse shows as a comment', async (t) => {
