@@ -27,12 +27,11 @@ def read(req):
         if error.errno == errno.ELOOP:
             return {"type": "file", "kind": "other"}
         raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        return {"type": "file", "kind": "dir" if stat.S_ISDIR(st.st_mode) else "other"}
     with os.fdopen(fd, "rb") as f:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            return {"type": "file", "kind": "dir"}
-        if not stat.S_ISREG(st.st_mode):
-            return {"type": "file", "kind": "other"}
         if req.get("start_line") is not None:
             return read_lines(req, f, st.st_size, max_bytes)
         if st.st_size > max_bytes:
