@@ -17,6 +17,8 @@ export interface Trajectory {
   steps: StepRecord[];
   reward: number | null;
   grade: Record<string, unknown> | null;
+  /** Why grading failed, on an episode that ended as `failed`. */
+  error?: { code: string; message: string };
   created_at: string;
   ended_at: string | null;
 }
