@@ -398,7 +398,7 @@ def seal(out, key, agent, trusted):
     import hgym_seal
     sys.path.pop(0)
     path, first, last = agent.rsplit(":", 2)
-    hgym_seal.install(out, key, os.path.abspath(path), int(first), int(last), trusted)
+    hgym_seal.install(out, key, ROOT, os.path.abspath(path), int(first), int(last), trusted)
 
 
 class Sealed:

@@ -14,8 +14,9 @@ process says can be taken on trust. Three things keep the report out of its reac
   processes and signals; and code compiled or built by the agent's own frames. A refused
   event is recorded as a violation, which zeroes the run whatever the code does after.
 - After each test, the harness's modules and their classes (pytest, pluggy, this runner,
-  builtins) are compared with a snapshot taken before the first test: a rebinding that
-  the code under test did not undo is a violation too.
+  builtins), and the functions and classes of the repository's modules (tests, helpers),
+  are compared with a snapshot taken before the first test: a rebinding that the code under
+  test did not undo is a violation too.
 """
 
 import _hashlib
@@ -53,7 +54,7 @@ def read_key(path):
     return _hashlib.hmac_new(key, digestmod="sha256")
 
 
-def install(out, key_path, agent_file, first_line, last_line, trusted):
+def install(out, key_path, root, agent_file, first_line, last_line, trusted):
     """Opens the sealed report and installs the audit hook that writes it and guards it.
 
     The harness reports through `sys.audit("hgym.report", kind, ...)`. The hook accepts such
@@ -98,7 +99,7 @@ def install(out, key_path, agent_file, first_line, last_line, trusted):
             refuse("hgym.report", "a report message from outside the harness")
         kind, test = args[0], state["test"]
         if kind == "snapshot":
-            state["before"] = snapshot_harness()
+            state["before"] = snapshot_harness(root)
         elif kind == "begin" and test is None:
             state["test"] = {"kind": "test", "id": args[1], "ran": args[2], "errors": [], "started": args[3]}
         elif kind == "phase" and test is not None and args[1] == test["id"]:
@@ -111,7 +112,7 @@ def install(out, key_path, agent_file, first_line, last_line, trusted):
             changed = harness_changes(state["before"]) if state["before"] is not None else []
             if changed:
                 emit({"kind": "violation", "event": "harness changed", "detail": ", ".join(changed[:10])})
-                state["before"] = snapshot_harness()
+                state["before"] = snapshot_harness(root)
             emit(outcome(test, args[2]))
         elif kind == "collect_error":
             emit({"kind": "test", "id": args[1], "outcome": "error", "ms": 0.0, "error": args[2]})
@@ -176,40 +177,57 @@ def outcome(test, ms):
     return test
 
 
-def harness_modules():
-    return [(name, module) for name, module in list(sys.modules.items()) if module is not None and name.split(".")[0].startswith(HARNESS_PREFIXES)]
+def watched_modules(root):
+    """The harness's modules (every binding watched) and the repository's under `root`
+    (tests, conftests and helpers: their functions and classes watched, so an implementation
+    cannot swap a test's helper or assertion for one that always agrees)."""
+    prefix = root.rstrip("/") + "/"
+    for name, module in list(sys.modules.items()):
+        if module is None:
+            continue
+        if name.split(".")[0].startswith(HARNESS_PREFIXES):
+            yield name, module, False
+        elif str(getattr(module, "__file__", None) or "").startswith(prefix):
+            yield name, module, True
 
 
 # Bindings pytest itself sets around every test (assertion plugin).
 PER_TEST = frozenset({"_pytest.assertion.util._config", "_pytest.assertion.util._reprcompare", "_pytest.assertion.util._assertion_pass"})
+MISSING = object()
 
 
-def snapshot_harness():
-    """Every namespace of the harness (its modules and their classes), live, with the
-    identity of each binding now: compared after each test by harness_changes."""
+def space(name, namespace, callables_only):
+    keys = tuple(k for k, v in namespace.items() if not callables_only or callable(v))
+    return (name, namespace, keys, [id(namespace[k]) for k in keys])
+
+
+def snapshot_harness(root):
+    """Every watched namespace (modules and their classes), live, with the identity of each
+    watched binding now: compared after each test by harness_changes. The repository's own
+    caches (a lazily filled global, a class attribute holding data) are not callables and are
+    left alone."""
     spaces = []
-    for name, module in harness_modules():
+    for name, module, repository in watched_modules(root):
         try:
             namespace = vars(module)
         except TypeError:
             continue
-        spaces.append((name, namespace, tuple(namespace), list(map(id, namespace.values()))))
+        spaces.append(space(name, namespace, repository))
         for attr, value in list(namespace.items()):
             if isinstance(value, type) and getattr(value, "__module__", None) == name:
-                ns = vars(value)
-                spaces.append(("%s.%s" % (name, attr), ns, tuple(ns), list(map(id, ns.values()))))
+                spaces.append(space("%s.%s" % (name, attr), vars(value), repository))
     return spaces
 
 
 def harness_changes(spaces):
-    """Names rebound, added or removed since the snapshot (modules imported since are ignored)."""
+    """Watched names rebound or removed since the snapshot (modules imported since are ignored)."""
     changed = []
     for name, namespace, keys, ids in spaces:
-        if tuple(namespace) == keys and list(map(id, namespace.values())) == ids:
+        now = [id(namespace.get(k, MISSING)) for k in keys]
+        if now == ids:
             continue
-        before = dict(zip(keys, ids))
-        for key in set(before) | set(namespace):
+        for key, before, after in zip(keys, ids, now):
             qualified = "%s.%s" % (name, key)
-            if before.get(key) != (id(namespace[key]) if key in namespace else None) and qualified not in PER_TEST and key not in ("__warningregistry__", "_"):
+            if before != after and qualified not in PER_TEST and key not in ("__warningregistry__", "_"):
                 changed.append(qualified)
     return sorted(changed)
