@@ -21,7 +21,8 @@ run with the repository root as the working directory:
                              the trial's tests run; the parent imports the changed modules once,
                              so a trial costs little more than its tests. Consecutive trials with
                              the same "group" and tests share one child that collects the tests
-                             once, then run each in a forked grandchild
+                             once, then run each in a forked grandchild, on the tests no earlier
+                             trial of the group passed (at most "at_most" of them)
 
 The JSON written to OUT: {"tests": [{"id", "outcome", "ms", "error"?}], "exit": pytest's
 exit status}, in trace mode with "traced" (test ids) and "reach" ({key: [index in traced]}), or for trials {"trials": [that, or {"skipped": reason}]}.
@@ -287,7 +288,10 @@ def run_trial(trial, timeout):
 
 class Group:
     """Runs the collected tests once per trial of a group, each time in a forked child that first
-    patches that trial's changes: the group's tests are collected once, not once per trial."""
+    patches that trial's changes: the group's tests are collected once, not once per trial. A
+    trial runs only the tests no earlier trial of the group passed (at most its "at_most" of them,
+    the first in its tests' order); once none is left, or a trial gave no result, the rest run
+    none. So a group answers which tests every trial of it fails."""
 
     def __init__(self, group, limits, reporter):
         self.group, self.limits, self.reporter = group, limits, reporter
@@ -298,10 +302,16 @@ class Group:
         if session.testsfailed:
             return None  # collection failed: pytest's own loop reports it
         self.ran = True
-        items = session.items
+        left = list(session.items)
         for trial, limit in zip(self.group, self.limits):
+            order = {test: i for i, test in enumerate(trial["tests"])}
+            chosen = set(sorted((item.nodeid for item in left), key=lambda test: order.get(test, len(order)))[:trial.get("at_most")])
+            left = [item for item in left if item.nodeid in chosen]
+            if not left:
+                write(trial["out"], {"tests": [], "exit": int(pytest.ExitCode.NO_TESTS_COLLECTED)})
+                continue
 
-            def work(trial=trial):
+            def work(trial=trial, items=left):
                 problem = patch_all(trial["changes"])
                 if problem:
                     write(trial["out"], {"skipped": problem})
@@ -310,7 +320,9 @@ class Group:
                     item.config.hook.pytest_runtest_protocol(item=item, nextitem=items[i + 1] if i + 1 < len(items) else None)
                 write(trial["out"], self.reporter.result(1 if session.testsfailed else 0))
 
-            forked(trial["out"], limit, work)
+            result = forked(trial["out"], limit, work)
+            passed = {t["id"] for t in result.get("tests", []) if t["outcome"] == "passed"}
+            left = [] if "skipped" in result else [item for item in left if item.nodeid not in passed]
         return True
 
 
