@@ -41,6 +41,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 
 import _pytest._code
 import pytest
@@ -423,15 +424,6 @@ class Sealed:
         report, started = sys.audit, time.monotonic()
         plain = type(item).__name__ == "Function" and callable(getattr(item, "obj", None))
         report("hgym.report", "begin", item.nodeid, not plain, started)
-        if plain:
-            real = item.obj
-
-            def run(*args, **kwargs):
-                result = real(*args, **kwargs)
-                report("hgym.report", "ran")
-                return result
-
-            item.obj = run
         yield
         report("hgym.report", "end", item.nodeid, round((time.monotonic() - started) * 1000, 2))
 
@@ -445,7 +437,22 @@ class Sealed:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
+        # The test function is wrapped for the call only, bound to the same instance, so a
+        # class's setup and teardown see the instance they always do.
+        real = getattr(item, "obj", None) if type(item).__name__ == "Function" else None
+        if callable(real):
+            report = sys.audit
+
+            def run(*args, **kwargs):
+                result = real(*args, **kwargs)
+                report("hgym.report", "ran")
+                return result
+
+            owner = getattr(real, "__self__", None)
+            item.obj = run if owner is None else types.MethodType(lambda _self, *a, **k: run(*a, **k), owner)
         outcome = yield
+        if callable(real):
+            item.obj = real
         sys.audit("hgym.report", "phase", item.nodeid, phase_error("call", outcome))
 
     @pytest.hookimpl(hookwrapper=True)

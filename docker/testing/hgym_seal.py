@@ -125,7 +125,7 @@ def install(out, key_path, root, agent_file, first_line, last_line, trusted):
         if event in ("object.__getattr__", "object.__delattr__"):
             return args[1] in FRAME_ATTRIBUTES
         if event == "object.__setattr__":
-            return args[1] in FRAME_ATTRIBUTES or args[1] == "__code__"
+            return args[1] == "__code__"
         if event == "import":
             return str(args[0]).startswith(GUARDED_IMPORTS)
         return event in ("open", "sys._getframe") or event in REFUSED_ON_STACK or event in REFUSED_FROM_AGENT or event.startswith("ctypes.")
@@ -146,9 +146,11 @@ def install(out, key_path, root, agent_file, first_line, last_line, trusted):
                 passed_on = (code.co_filename.endswith(PASS_THROUGH[0]) and code.co_name == PASS_THROUGH[1]) and caller.f_back is not None and is_agent(caller.f_back.f_code)
                 if is_agent(code) or passed_on or agent_on_stack(caller) and code.co_filename.endswith(FRAME_GETTERS):
                     refuse(event, "")
-            elif event in REFUSED_FROM_AGENT:
+            elif event in REFUSED_FROM_AGENT or event == "object.__setattr__":
+                # Only the agent's own frame: a decorator of the repository swapping in its
+                # compiled code at first call (networkx's argmap) is not the agent's doing.
                 if is_agent(caller.f_code):
-                    refuse(event, "")
+                    refuse(event, args[1] if event == "object.__setattr__" else "")
             elif agent_on_stack(caller):
                 if event != "open":
                     refuse(event, args[1] if event.startswith("object.") else "")
