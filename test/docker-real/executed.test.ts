@@ -98,7 +98,7 @@ t.test('generation leaves out functions whose tests a degenerate body passes', a
   t.same(check!.passed.anything, [], 'an object is not None');
   t.notOk(initials!.keep || check!.keep);
   t.same(clamp!.strong, ['tests/test_ops.py::test_clamp_above'], JSON.stringify(clamp!.passed));
-  t.same(clamp!.passed.anything, ['tests/test_ops.py::test_clamp_below', 'tests/test_ops.py::test_clamp_inside']);
+  t.same([...clamp!.passed.anything!].sort(), ['tests/test_ops.py::test_clamp_below', 'tests/test_ops.py::test_clamp_inside']);
   t.same(clamp!.passed.placeholder, []);
   t.ok(clamp!.keep);
   t.same(byName('clamp').gold.tests.length, 3, 'a kept instance keeps all its tests');
