@@ -22,7 +22,8 @@ run with the repository root as the working directory:
                              so a trial costs little more than its tests. Consecutive trials with
                              the same "group" and tests share one child that collects the tests
                              once, then run each in a forked grandchild, on the tests no earlier
-                             trial of the group passed (at most "at_most" of them)
+                             trial of the group passed (at most "at_most" of them), reported
+                             without their errors
 
 The JSON written to OUT: {"tests": [{"id", "outcome", "ms", "error"?}], "exit": pytest's
 exit status}, in trace mode with "traced" (test ids) and "reach" ({key: [index in traced]}), or for trials {"trials": [that, or {"skipped": reason}]}.
@@ -287,6 +288,15 @@ def run_trial(trial, timeout):
     return forked(trial["out"], int(trial.get("timeout", timeout)), work)
 
 
+class Outcomes(Reporter):
+    """Each test's outcome without its error (a trial of a group asks only what passed): an
+    error's traceback and source cost more than a small test's run, once per test and trial."""
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        yield
+
+
 class Group:
     """Runs the collected tests once per trial of a group, each time in a forked child that first
     patches that trial's changes: the group's tests are collected once, not once per trial. A
@@ -333,9 +343,9 @@ def run_group(group, timeout):
 
     def work():
         quiet()
-        reporter = Reporter()
+        reporter = Outcomes()
         runner = Group(group, limits, reporter)
-        status = run_pytest(group[0]["tests"], [reporter, runner])
+        status = run_pytest(["--tb=no"] + group[0]["tests"], [reporter, runner])
         if not runner.ran:
             for trial in group:
                 write(trial["out"], reporter.result(status))
