@@ -89,14 +89,23 @@ export async function generateFuncGen(ctx: RepoContext, snapshot: Snapshot, opti
       if (candidate && !harnessUse(source, def) && !('error' in parsePython(applyEdit(source, { start: candidate.start, end: candidate.end, text: candidate.placeholder })))) candidates.push({ ...candidate, tests });
     }
   }
-  const picked = options.rng.shuffle(candidates).slice(0, Math.ceil(options.maxPerRepo * 1.5));
-  picked.sort(byPlace);
   // The placeholder and each degenerate body (env/tasks/degenerate.ts) must fail some test.
-  const screened = await screenCandidates(ctx, snapshot, picked, suite, execution);
+  // Screened in rounds, in the seeded order: 1.5 times the cap first, then, while fewer than
+  // the cap were kept, twice what is missing, so weak tests cost more trials only where needed.
+  const order = options.rng.shuffle(candidates);
+  const kept: Candidate[] = [];
+  let next = 0;
+  for (let round = 0; round < 3 && kept.length < options.maxPerRepo && next < order.length; round++) {
+    const wanted = round === 0 ? Math.ceil(options.maxPerRepo * 1.5) : 2 * (options.maxPerRepo - kept.length);
+    const picked = order.slice(next, next + wanted).sort(byPlace);
+    next += wanted;
+    const screened = await screenCandidates(ctx, snapshot, picked, suite, execution);
+    kept.push(...picked.filter((_, i) => screened[i]!.keep));
+  }
+  kept.sort(byPlace);
   const instances: FuncGenInstance[] = [];
-  picked.forEach((c, i) => {
+  kept.forEach((c) => {
     if (instances.length >= options.maxPerRepo) return;
-    if (!screened[i]!.keep) return;
     instances.push({
       instance_id: instanceId('func_gen', ctx, [c.def.file, c.def.qualname]),
       task: 'func_gen',
