@@ -151,7 +151,13 @@ export async function runTrialsCached(ctx: RepoContext, snapshot: Snapshot, tria
   const failedRuns = new Map<string, TrialResult>();
   if (todo.length > 0) {
     const batches: string[][] = [];
-    for (let i = 0; i < todo.length; i += TRIALS_PER_RUN) batches.push(todo.slice(i, i + TRIALS_PER_RUN));
+    // A group is never split: its trials share one collection and run on what the earlier ones left.
+    for (const k of todo) {
+      const last = batches.at(-1);
+      const group = byKey.get(k)!.group;
+      if (last && (last.length < TRIALS_PER_RUN || (group !== undefined && byKey.get(last.at(-1)!)!.group === group))) last.push(k);
+      else batches.push([k]);
+    }
     let done = 0;
     options.onProgress?.({ repo: ctx.name, phase: 'trials', done, total: todo.length });
     const worker = async () => {

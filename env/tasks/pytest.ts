@@ -63,6 +63,13 @@ export interface Trial {
   tests: string[];
   /** Seconds the trial may take; the run's default when absent. */
   timeout?: number;
+  /**
+   * Consecutive trials with the same group and tests share one collection of the tests, and
+   * each runs only the tests no earlier trial of the group passed (the runner's trials mode).
+   */
+  group?: string;
+  /** In a group: the most tests this trial runs, the first of those left in `tests`' order. */
+  at_most?: number;
 }
 
 export type TrialResult = TestReport | { skipped: string };
