@@ -123,6 +123,11 @@ export class LeasedSandbox implements Sandbox {
     };
   }
 
+  async halt(): Promise<void> {
+    const frame = await this.call({ op: 'halt' }, FILE_OP_DEADLINE_MS);
+    if (frame.type !== 'halted') throw hgymError('HGYM_ERR_EXECUTOR', `halt answered ${String(frame.type)}`);
+  }
+
   async readFile(path: string, options: ReadOptions = {}): Promise<FileRead> {
     const frame = await this.call(
       {

@@ -99,6 +99,12 @@ export interface Sandbox extends AsyncDisposable {
   /** Whether the sandbox can still run commands (not released, not lost). */
   readonly usable: boolean;
   exec(command: string, options: ExecOptions): Promise<ExecResult>;
+  /**
+   * Kills every process in the sandbox (a command still running ends as killed) and leaves
+   * no shell running; the next exec starts a new one. For graders: nothing the agent left
+   * running can change, hide or block what is read afterwards.
+   */
+  halt(): Promise<void>;
   readFile(path: string, options?: ReadOptions): Promise<FileRead>;
   writeFile(path: string, text: string, options?: WriteOptions): Promise<void>;
   removeFile(path: string): Promise<void>;

@@ -6,8 +6,8 @@ writes to stdout, and it is not dumpable, so nothing the agent runs can write a 
 a command's output reaches the server only as a JSON string inside an `out` or `exit`
 frame.
 
-Requests  {"id": N, "op": "exec"|"read"|"write"|"unlink"|"list"|"digest"|"untar"|"ping", ...}
-Answers   {"id": N, "type": "out"|"exit"|"file"|"written"|"listing"|"pong"|"error", ...}
+Requests  {"id": N, "op": "exec"|"halt"|"read"|"write"|"unlink"|"list"|"digest"|"untar"|"ping", ...}
+Answers   {"id": N, "type": "out"|"exit"|"halted"|"file"|"written"|"listing"|"pong"|"error", ...}
 Unsolicited frames: {"type": "ready"} once, {"type": "expired"} before the lifetime ends it.
 
 The agent's commands run in one persistent bash (working directory and exported
@@ -179,6 +179,17 @@ class Executor:
         except BrokenPipeError:
             self.finish_job(None, "the shell had exited; a new shell was started")
 
+    def op_halt(self, req):
+        """For the grader: every process but this one is killed and no shell is left running.
+        A command still running ends as killed; the next exec starts a new shell."""
+        if self.job is not None:
+            self.pump(self.shell.out_r, "stdout")
+            self.pump(self.shell.err_r, "stderr")
+        self.drop_shell()
+        if self.job is not None:
+            self.finish_job(None, "the sandbox was halted for grading; the command was killed")
+        self.emit({"id": req.get("id"), "type": "halted"})
+
     def pump(self, fd, stream, limit=64):
         """Read what a pipe holds now; returns False at end of file."""
         for _ in range(limit):
@@ -296,6 +307,8 @@ class Executor:
         try:
             if op == "exec":
                 self.op_exec(req)
+            elif op == "halt":
+                self.op_halt(req)
             elif op in FILE_OPS:
                 frame = FILE_OPS[op](req)
                 frame["id"] = req["id"]

@@ -1,12 +1,12 @@
 """Runs a repository's tests for hgym and writes what happened as one JSON file.
 
-Standard library and pytest only. Three modes, each `python3 -I hgym_pytest.py MODE OUT ...`
+Standard library and pytest only. Five modes, each `python3 -I hgym_pytest.py MODE OUT ...`
 run with the repository root as the working directory:
 
   run OUT [pytest args]      the tests, and each test's outcome
   graded OUT KEY AGENT [pytest args]
                              the tests of a graded implementation, as a sealed report
-                             (hgym_seal.py): AGENT is `path:first:last`, the lines of the
+                             (hgym_graded.py, hgym_seal.py): AGENT is `path:first:last`, the lines of the
                              agent's definition, whose frames the guard watches; KEY the
                              file of the one-time report key
   trace OUT [pytest args]    the same, plus which functions of the repository each test
@@ -36,44 +36,18 @@ import importlib
 import json
 import linecache
 import os
-import runpy
 import signal
 import sys
 import threading
 import time
-import traceback
-import types
 
-import _pytest._code
 import pytest
 
-ROOT = os.getcwd()
-PREFIX = ROOT.rstrip("/") + "/"
-MESSAGE_CHARS = 2000
-FRAMES = 30
-
-
-def relative(path):
-    path = str(path)
-    return path[len(PREFIX):] if path.startswith(PREFIX) else None
-
-
-def describe(excinfo):
-    frames = []
-    for entry in excinfo.traceback:
-        rel = relative(entry.path)
-        if rel is None:
-            continue
-        try:
-            statement = str(entry.statement).strip()
-        except Exception:  # source not available
-            statement = ""
-        frames.append({"file": rel, "line": entry.lineno + 1, "name": entry.name, "source": statement})
-    try:
-        message = excinfo.exconly()
-    except Exception:
-        message = excinfo.typename
-    return {"type": excinfo.typename, "message": message[:MESSAGE_CHARS], "frames": frames[-FRAMES:]}
+# -I leaves this directory out of sys.path; the runner's own modules are beside it.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hgym_graded  # noqa: E402
+from hgym_common import MESSAGE_CHARS, ROOT, describe, relative, run_pytest, write  # noqa: E402
+sys.path.pop(0)
 
 
 class Reporter:
@@ -149,20 +123,6 @@ class Tracer:
             self.ids.append(item.nodeid)
             for key in keys:
                 self.reach.setdefault(key, []).append(index)
-
-
-def run_pytest(args, plugins):
-    if ROOT not in sys.path:
-        sys.path.insert(0, ROOT)  # as `python -m pytest` does; -I leaves the cwd out
-    base = ["-q", "-p", "no:cacheprovider", "--rootdir", ROOT, "--confcutdir", ROOT, "-o", "console_output_style=classic"]
-    return pytest.main(base + list(args), plugins=plugins)
-
-
-def write(out, data):
-    tmp = out + ".part"
-    with open(tmp, "w") as f:
-        json.dump(data, f)
-    os.replace(tmp, out)
 
 
 def find_code(code, name, first_line):
@@ -395,121 +355,16 @@ def trials(out, spec_path):
     write(out, {"trials": results})
 
 
-def run_script(out, key, agent, path):
-    report = sys.audit
-    seal(out, key, agent, [run_script.__code__])
-    if ROOT not in sys.path:
-        sys.path.insert(0, ROOT)
-    error = None
-    started = time.monotonic()
-    report("hgym.report", "begin", "eval_script", False, started)
-    try:
-        runpy.run_path(path, run_name="__main__")
-        report("hgym.report", "ran")
-    except BaseException as raised:  # SystemExit too: a script that exits did not finish
-        frames = [{"file": relative(f.filename) or os.path.basename(f.filename), "line": f.lineno, "name": f.name, "source": (f.line or "").strip()}
-                  for f in traceback.extract_tb(raised.__traceback__)[1:]]
-        error = {"type": type(raised).__name__, "message": ("%s: %s" % (type(raised).__name__, raised))[:MESSAGE_CHARS], "frames": frames[-FRAMES:]}
-    report("hgym.report", "phase", "eval_script", error)
-    report("hgym.report", "end", "eval_script", round((time.monotonic() - started) * 1000, 2))
-    report("hgym.report", "finish", 0 if error is None else 1)
-
-
-def seal(out, key, agent, trusted):
-    """Opens the sealed report and installs its guard (hgym_seal.py) before any repository import."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import hgym_seal
-    sys.path.pop(0)
-    path, first, last = agent.rsplit(":", 2)
-    hgym_seal.install(out, key, ROOT, os.path.abspath(path), int(first), int(last), trusted)
-
-
-class Sealed:
-    """Tells the sealed report (hgym_seal.py) what each graded test's phases raised. The hook
-    decides the outcome from these messages, not from pytest's reports, which code under test
-    could rewrite: a test passes only when no phase raised and the test function returned."""
-
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_protocol(self, item, nextitem):
-        report, started = sys.audit, time.monotonic()
-        plain = type(item).__name__ == "Function" and callable(getattr(item, "obj", None))
-        report("hgym.report", "begin", item.nodeid, not plain, started)
-        yield
-        report("hgym.report", "end", item.nodeid, round((time.monotonic() - started) * 1000, 2))
-
-    def pytest_collection_finish(self, session):
-        sys.audit("hgym.report", "snapshot")
-
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_setup(self, item):
-        outcome = yield
-        sys.audit("hgym.report", "phase", item.nodeid, phase_error("setup", outcome))
-
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_call(self, item):
-        # The test function is wrapped for the call only, bound to the same instance, so a
-        # class's setup and teardown see the instance they always do.
-        real = getattr(item, "obj", None) if type(item).__name__ == "Function" else None
-        if callable(real):
-            report = sys.audit
-
-            def run(*args, **kwargs):
-                result = real(*args, **kwargs)
-                report("hgym.report", "ran")
-                return result
-
-            owner = getattr(real, "__self__", None)
-            item.obj = run if owner is None else types.MethodType(lambda _self, *a, **k: run(*a, **k), owner)
-        outcome = yield
-        if callable(real):
-            item.obj = real
-        sys.audit("hgym.report", "phase", item.nodeid, phase_error("call", outcome))
-
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_teardown(self, item, nextitem):
-        outcome = yield
-        sys.audit("hgym.report", "phase", item.nodeid, phase_error("teardown", outcome))
-
-    def pytest_collectreport(self, report):
-        if report.failed:
-            error = {"type": "CollectionError", "message": str(report.longrepr)[-MESSAGE_CHARS:], "frames": []}
-            sys.audit("hgym.report", "collect_error", report.nodeid, error)
-
-
-def phase_error(when, outcome):
-    if outcome.excinfo is None:
-        return None
-    return dict(describe(_pytest._code.ExceptionInfo.from_exc_info(outcome.excinfo)), when=when)
-
-
-def trusted_codes():
-    """The code objects allowed to send report messages: the Sealed plugin's and graded()'s."""
-    codes = [graded.__code__]
-    for value in vars(Sealed).values():
-        code = getattr(value, "__code__", None)
-        if code is not None:
-            codes.append(code)
-            codes.extend(c for c in code.co_consts if hasattr(c, "co_code"))
-    return codes
-
-
-def graded(out, key, agent, args):
-    seal(out, key, agent, trusted_codes())
-    # Plugins that keep the session's config where module-level code reaches it are left out.
-    status = run_pytest(["-p", "no:debugging", "-p", "no:pastebin", "--assert=plain"] + list(args), [Sealed()])
-    sys.audit("hgym.report", "finish", int(status))
-
-
 def main(argv):
     mode, out, rest = argv[0], argv[1], argv[2:]
     if mode == "trials":
         trials(out, rest[0])
         return 0
-    if mode == "script":
-        run_script(out, rest[0], rest[1], rest[2])
-        return 0
-    if mode == "graded":
-        graded(out, rest[0], rest[1], rest[2:])
+    if mode in ("graded", "script"):
+        if mode == "script":
+            hgym_graded.run_script(out, rest[0], rest[1], rest[2])
+        else:
+            hgym_graded.graded(out, rest[0], rest[1], rest[2:])
         return 0
     reporter = Reporter()
     plugins = [reporter]

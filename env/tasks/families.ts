@@ -39,7 +39,7 @@ export function gradeChanges(instance: StaticInstance, changes: Changes): GradeR
 export type Submission = { changes: Changes } | { text: string | null };
 
 export async function collectSubmission(instance: TaskInstance, sandbox: Sandbox, root: string, baseline: WorkspaceBaseline): Promise<Submission> {
-  await sandbox.exec('true', { timeoutMs: 30_000, fresh: { cwd: '/' } });
+  await sandbox.halt();
   return isStatic(instance) ? { changes: await collectChanges(sandbox, root, baseline) } : { text: await readSubmission(instance, sandbox, root) };
 }
 

@@ -317,3 +317,16 @@ t.test('a fresh exec (for graders) ignores the agent shell state and its process
   const fresh = await sb.exec('pwd; echo "${SNEAKY:-unset}"; python3 -c "print(2 + 2)"; ps -e -o comm= | grep -c sleep', { timeoutMs: 5000, fresh: { cwd: '/workspace' } });
   t.equal(fresh.output, '/workspace\nunset\n4\n0\n');
 });
+
+t.test('halt (for graders) kills every process, a running command included, and leaves no shell', async (t) => {
+  await using sb = await pool.acquire();
+  await sb.exec('(setsid sleep 300 &); (nohup sleep 301 >/dev/null 2>&1 &); echo started', { timeoutMs: 5000 });
+  const running = sb.exec('sleep 302', { timeoutMs: 60_000 });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await sb.halt();
+  const killed = await running;
+  t.equal(killed.exitCode, null, 'the running command ended as killed');
+  t.match(killed.note, /halted/);
+  const after = await sb.exec('ps -e -o comm= | grep -c sleep', { timeoutMs: 5000 });
+  t.equal(after.output, '0\n', 'no process the agent started survived');
+});

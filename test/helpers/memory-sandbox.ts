@@ -40,6 +40,7 @@ export interface MemorySandboxOptions {
 /** One call the sandbox received, for asserting what a tool asked of it. */
 export type SandboxCall =
   | { op: 'exec'; command: string; options: ExecOptions }
+  | { op: 'halt' }
   | { op: FileOp; path: string };
 
 export function execResult(partial: Partial<ExecResult> = {}): ExecResult {
@@ -114,6 +115,11 @@ export class MemorySandbox implements Sandbox {
     this.check();
     this.calls.push({ op: 'exec', command, options });
     return this.options.exec ? this.options.exec(command, options) : execResult();
+  }
+
+  async halt(): Promise<void> {
+    this.check();
+    this.calls.push({ op: 'halt' });
   }
 
   async readFile(raw: string, options: ReadOptions = {}): Promise<FileRead> {

@@ -1,0 +1,120 @@
+"""The graded modes of the runner (`python3 -I hgym_pytest.py graded|script ...`): the tests
+of an agent's implementation, or a standalone evaluation script, reported through the sealed
+report of hgym_seal.py. The outcome is decided by the seal's audit hook from the messages
+sent here, never from pytest's own reports, which the code under test could rewrite."""
+
+import os
+import runpy
+import sys
+import time
+import traceback
+import types
+
+import _pytest._code
+import pytest
+
+import hgym_seal
+from hgym_common import FRAMES, MESSAGE_CHARS, ROOT, describe, relative, run_pytest
+
+
+def run_script(out, key, agent, path):
+    report = sys.audit
+    seal(out, key, agent, [run_script.__code__])
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    error = None
+    started = time.monotonic()
+    report("hgym.report", "begin", "eval_script", False, started)
+    try:
+        runpy.run_path(path, run_name="__main__")
+        report("hgym.report", "ran")
+    except BaseException as raised:  # SystemExit too: a script that exits did not finish
+        frames = [{"file": relative(f.filename) or os.path.basename(f.filename), "line": f.lineno, "name": f.name, "source": (f.line or "").strip()}
+                  for f in traceback.extract_tb(raised.__traceback__)[1:]]
+        error = {"type": type(raised).__name__, "message": ("%s: %s" % (type(raised).__name__, raised))[:MESSAGE_CHARS], "frames": frames[-FRAMES:]}
+    report("hgym.report", "phase", "eval_script", error)
+    report("hgym.report", "end", "eval_script", round((time.monotonic() - started) * 1000, 2))
+    report("hgym.report", "finish", 0 if error is None else 1)
+
+
+def seal(out, key, agent, trusted):
+    """Opens the sealed report and installs its guard (hgym_seal.py) before any repository import."""
+    path, first, last = agent.rsplit(":", 2)
+    hgym_seal.install(out, key, ROOT, os.path.abspath(path), int(first), int(last), trusted)
+
+
+class Sealed:
+    """Tells the sealed report (hgym_seal.py) what each graded test's phases raised. The hook
+    decides the outcome from these messages, not from pytest's reports, which code under test
+    could rewrite: a test passes only when no phase raised and the test function returned."""
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        report, started = sys.audit, time.monotonic()
+        plain = type(item).__name__ == "Function" and callable(getattr(item, "obj", None))
+        report("hgym.report", "begin", item.nodeid, not plain, started)
+        yield
+        report("hgym.report", "end", item.nodeid, round((time.monotonic() - started) * 1000, 2))
+
+    def pytest_collection_finish(self, session):
+        sys.audit("hgym.report", "snapshot")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_setup(self, item):
+        outcome = yield
+        sys.audit("hgym.report", "phase", item.nodeid, phase_error("setup", outcome))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        # The test function is wrapped for the call only, bound to the same instance, so a
+        # class's setup and teardown see the instance they always do.
+        real = getattr(item, "obj", None) if type(item).__name__ == "Function" else None
+        if callable(real):
+            report = sys.audit
+
+            def run(*args, **kwargs):
+                result = real(*args, **kwargs)
+                report("hgym.report", "ran")
+                return result
+
+            owner = getattr(real, "__self__", None)
+            item.obj = run if owner is None else types.MethodType(lambda _self, *a, **k: run(*a, **k), owner)
+        outcome = yield
+        if callable(real):
+            item.obj = real
+        sys.audit("hgym.report", "phase", item.nodeid, phase_error("call", outcome))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_teardown(self, item, nextitem):
+        outcome = yield
+        sys.audit("hgym.report", "phase", item.nodeid, phase_error("teardown", outcome))
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            error = {"type": "CollectionError", "message": str(report.longrepr)[-MESSAGE_CHARS:], "frames": []}
+            sys.audit("hgym.report", "collect_error", report.nodeid, error)
+
+
+def phase_error(when, outcome):
+    if outcome.excinfo is None:
+        return None
+    return dict(describe(_pytest._code.ExceptionInfo.from_exc_info(outcome.excinfo)), when=when)
+
+
+def trusted_codes():
+    """The code objects allowed to send report messages: the Sealed plugin's and graded()'s."""
+    codes = [graded.__code__]
+    for value in vars(Sealed).values():
+        code = getattr(value, "__code__", None)
+        if code is not None:
+            codes.append(code)
+            codes.extend(c for c in code.co_consts if hasattr(c, "co_code"))
+    return codes
+
+
+def graded(out, key, agent, args):
+    seal(out, key, agent, trusted_codes())
+    # Plugins that keep the session's config where module-level code reaches it are left out.
+    status = run_pytest(["-p", "no:debugging", "-p", "no:pastebin", "--assert=plain"] + list(args), [Sealed()])
+    sys.audit("hgym.report", "finish", int(status))
+
