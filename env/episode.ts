@@ -17,7 +17,7 @@ import { prepareWorkspace, type PreparedWorkspace } from './corpus/workspace.js'
 import type { Snapshot } from './corpus/snapshot.js';
 import type { OutputChunk, Sandbox, SandboxPool } from './sandbox.js';
 import { workspacePath } from './tasks/context.js';
-import { collectSubmission, gradeSubmission } from './tasks/families.js';
+import { collectSubmission, gradeSubmission, warmGrading } from './tasks/families.js';
 import type { GradeResult } from './tasks/grade.js';
 import { TOOL_DEFINITIONS, ToolBox } from './tools/toolbox.js';
 import type { Observation } from './tools/observation.js';
@@ -107,6 +107,8 @@ export class Episode {
       await sandbox.release();
       throw err;
     }
+    // In the background, after the answer: the agent's first steps take far longer.
+    void warmGrading(input.instance, workspace);
     return new Episode(input.instance, limits, sandbox, workspace, input.snapshot, input.cacheDir, input.pool);
   }
 

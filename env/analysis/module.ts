@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findDocstring, textSpan } from './docstring.js';
-import { parsePython, type SyntaxNode } from './parse.js';
+import { parsePython, type ParseResult, type SyntaxNode } from './parse.js';
 import type { CallSite, Definition, ImportBinding, ModuleAnalysis } from './types.js';
 
 // The node types analysis looks at, gathered natively in one pass (in document order):
@@ -204,8 +204,8 @@ export async function analyzeFile(root: string, file: string): Promise<FileAnswe
   return 'source' in read ? analyzeSource(read.file, read.source) : read;
 }
 
-export function analyzeModule(file: string, source: string): ModuleResult {
-  const parsed = parsePython(source);
+/** `parsed`, when given, must be tree-sitter's parse of exactly `source` (it saves a parse). */
+export function analyzeModule(file: string, source: string, parsed: ParseResult = parsePython(source)): ModuleResult {
   if ('error' in parsed) return parsed;
   const root = parsed.tree.rootNode;
   const { module, isPackage } = moduleName(file);

@@ -12,6 +12,7 @@ import { gradeFuncGen, readSubmission, type ExecutionGradeContext } from './func
 import { gradeFuncLocalize } from './func-localize.js';
 import { gradeIssueLocalize } from './issue-localize.js';
 import type { GradeResult } from './grade.js';
+import { warmFacts } from './python-facts.js';
 
 export type StaticInstance = Exclude<TaskInstance, FuncGenInstance>;
 
@@ -29,6 +30,28 @@ export function gradeChanges(instance: StaticInstance, changes: Changes): GradeR
     case 'issue_localize':
       return gradeIssueLocalize(instance, changes);
   }
+}
+
+/**
+ * Work a grade would do, done at reset instead: the facts (skeleton, definitions) of the
+ * files as given that the instance is about: those it edits and those its answer lies in,
+ * the files a good answer changes. Any other file the agent changes is read at grading.
+ */
+export function warmGrading(instance: TaskInstance, baseline: WorkspaceBaseline): Promise<void> {
+  if (!isStatic(instance)) return Promise.resolve();
+  const files = instance.edits.map((e) => e.file);
+  switch (instance.task) {
+    case 'func_localize':
+      files.push(...instance.gold.targets.map((t) => t.file));
+      break;
+    case 'dep_search':
+      files.push(instance.gold.target.file, ...instance.gold.dependencies.map((d) => d.file));
+      break;
+    case 'issue_localize':
+      files.push(...instance.gold.files);
+      break;
+  }
+  return warmFacts(files, (path) => baseline.read(path));
 }
 
 /**

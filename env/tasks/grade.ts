@@ -1,9 +1,7 @@
 /** What every grader shares: the result shape, the code-change rule, and text similarity. */
-import { analyzeModule } from '../analysis/module.js';
-import { readAsPython } from '../analysis/python-text.js';
 import type { Definition } from '../analysis/types.js';
 import type { Changes, ModifiedFile } from './changes.js';
-import { codeSkeleton } from './skeleton.js';
+import { pythonFacts } from './python-facts.js';
 
 export interface GradeResult {
   /** In [0, 1]. */
@@ -31,24 +29,21 @@ export function codeChanges(changes: Changes): CodeChange[] {
     if (!m.path.endsWith('.py')) out.push({ file: m.path, reason: 'a non-Python file was modified' });
     else if (m.before === null || m.after === null) out.push({ file: m.path, reason: 'the file is no longer readable as text' });
     else {
-      const after = readAsPython(m.after);
-      const before = readAsPython(m.before);
-      const skeleton = codeSkeleton(after);
+      const after = pythonFacts(m.path, m.after);
+      const before = pythonFacts(m.path, m.before);
       if (after.distrust) out.push({ file: m.path, reason: `Python does not read the file as its parse shows: ${after.distrust}` });
-      else if (skeleton === null) out.push({ file: m.path, reason: 'the file no longer parses' });
+      else if (after.skeleton === null) out.push({ file: m.path, reason: 'the file no longer parses' });
       else if (before.distrust) out.push({ file: m.path, reason: `Python did not read the file as its parse shows before the episode either: ${before.distrust}` });
-      else if (skeleton !== codeSkeleton(before)) out.push({ file: m.path, reason: 'code changed (not only comments or docstrings)' });
+      else if (after.skeleton !== before.skeleton) out.push({ file: m.path, reason: 'code changed (not only comments or docstrings)' });
     }
   }
   for (const path of changes.deleted) out.push({ file: path, reason: 'the file was deleted' });
   return out;
 }
 
-/** Definitions of a file's text by qualname (empty when it does not parse). */
-export function definitionsOf(file: string, text: string | null): Map<string, Definition> {
-  if (text === null) return new Map();
-  const result = analyzeModule(file, text);
-  return 'error' in result ? new Map() : new Map(result.analysis.definitions.map((d) => [d.qualname, d]));
+/** Definitions of a file's text by qualname (empty when it does not parse); shared, not to be changed. */
+export function definitionsOf(file: string, text: string | null): ReadonlyMap<string, Definition> {
+  return text === null ? new Map() : pythonFacts(file, text).definitions;
 }
 
 export function modifiedFile(changes: Changes, path: string): ModifiedFile | undefined {

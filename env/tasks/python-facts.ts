@@ -1,0 +1,87 @@
+/**
+ * What the static graders read off a Python file, from one parse: whether Python reads it as
+ * its parse shows, its code skeleton, and its definitions. Kept in a bounded cache keyed by
+ * the text: the files of a workspace as given recur in every episode of an instance and in
+ * many instances of a repository. An episode's reset warms the files its instance is about
+ * (`warmFacts`), so that grading after `finish` parses only what the agent changed.
+ *
+ * A cached value depends on nothing but the text (and the path, for definitions), so what
+ * one episode leaves in the cache cannot change another's grade. Values are shared: callers
+ * must not change them.
+ */
+import { analyzeModule } from '../analysis/module.js';
+import { readAsPython, type PythonReading } from '../analysis/python-text.js';
+import type { Definition } from '../analysis/types.js';
+import { codeSkeleton } from './skeleton.js';
+
+export interface PythonFacts {
+  /** Why Python does not read the file as its parse shows; null when it does. */
+  distrust: string | null;
+  /** The skeleton of the text as Python reads it; null when that does not parse. */
+  skeleton: string | null;
+  /** Definitions of the text by qualname; empty when it does not parse. */
+  definitions: ReadonlyMap<string, Definition>;
+}
+
+interface Entry {
+  distrust: string | null;
+  skeleton: string | null;
+  byPath: Map<string, ReadonlyMap<string, Definition>>;
+}
+
+/** Characters of text the cache stands for; skeletons and definitions weigh a few times that. */
+const BUDGET_CHARS = 16 * 2 ** 20;
+const cache = new Map<string, Entry>();
+let cachedChars = 0;
+
+function remember(text: string, entry: Entry): void {
+  cache.set(text, entry);
+  cachedChars += text.length;
+  // Least recently used first: a hit moves its entry to the end.
+  for (const [oldest] of cache) {
+    if (cachedChars <= BUDGET_CHARS || oldest === text) break;
+    cache.delete(oldest);
+    cachedChars -= oldest.length;
+  }
+}
+
+export function pythonFacts(path: string, text: string): PythonFacts {
+  let entry = cache.get(text);
+  let reading: PythonReading | undefined;
+  if (entry) {
+    cache.delete(text);
+    cache.set(text, entry);
+  } else {
+    reading = readAsPython(text);
+    entry = { distrust: reading.distrust, skeleton: codeSkeleton(reading), byPath: new Map() };
+    remember(text, entry);
+  }
+  let definitions = entry.byPath.get(path);
+  if (!definitions) {
+    // The parse of the text as Python reads it serves when that is the text itself (no CR, no BOM).
+    const result = analyzeModule(path, text, reading && reading.text === text ? reading.parsed : undefined);
+    definitions = 'error' in result ? new Map() : new Map(result.analysis.definitions.map((d) => [d.qualname, d]));
+    entry.byPath.set(path, definitions);
+  }
+  return { distrust: entry.distrust, skeleton: entry.skeleton, definitions };
+}
+
+/** Empties the cache: for measuring what grading costs without it. */
+export function forgetFacts(): void {
+  cache.clear();
+  cachedChars = 0;
+}
+
+/** Computes the facts of files ahead of grading, one per turn of the event loop; never throws. */
+export async function warmFacts(files: Iterable<string>, read: (path: string) => Promise<string | null>): Promise<void> {
+  for (const path of new Set(files)) {
+    if (!path.endsWith('.py')) continue;
+    try {
+      const text = await read(path);
+      await new Promise((resolve) => setImmediate(resolve));
+      if (text !== null) pythonFacts(path, text);
+    } catch {
+      // Only a warm-up: grading reads the file again and reports what goes wrong.
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import t from 'tap';
+import { forgetFacts, pythonFacts, warmFacts } from '../../../env/tasks/python-facts.js';
+
+const TEXT = `def area(w, h):
+    return w * h
+
+
+class Box:
+    def volume(self):
+        return 1
+`;
+
+t.beforeEach(() => forgetFacts());
+
+t.test('the facts of a file: skeleton, definitions by qualname, and no distrust for plain Python', async (t) => {
+  const facts = pythonFacts('geo.py', TEXT);
+  t.equal(facts.distrust, null);
+  t.type(facts.skeleton, 'string');
+  t.same([...facts.definitions.keys()].sort(), ['Box', 'Box.volume', 'area']);
+  t.equal(facts.definitions.get('area')?.file, 'geo.py');
+});
+
+t.test('a cached text gives the same facts as a fresh parse, and definitions follow the path', async (t) => {
+  const first = pythonFacts('geo.py', TEXT);
+  const again = pythonFacts('geo.py', TEXT);
+  t.equal(again.skeleton, first.skeleton);
+  t.equal(again.definitions, first.definitions, 'served from the cache');
+  const elsewhere = pythonFacts('pkg/geo.py', TEXT);
+  t.equal(elsewhere.definitions.get('area')?.file, 'pkg/geo.py', 'another path is analysed for its own definitions');
+  forgetFacts();
+  const fresh = pythonFacts('geo.py', TEXT);
+  t.not(fresh.definitions, first.definitions);
+  t.same([...fresh.definitions.values()], [...first.definitions.values()]);
+});
+
+t.test('facts are of the text as Python reads it, cached or not', async (t) => {
+  const utf7 = '# -*- coding: utf-7 -*-\n' + TEXT;
+  t.type(pythonFacts('geo.py', utf7).distrust, 'string', 'a coding that decodes otherwise is distrusted');
+  t.type(pythonFacts('geo.py', utf7).distrust, 'string', 'and so from the cache');
+  const hidden = TEXT.replace('return 1', 'return 1  # note\rimport os');
+  t.equal(pythonFacts('geo.py', hidden).distrust, null);
+  t.not(pythonFacts('geo.py', hidden).skeleton, pythonFacts('geo.py', TEXT).skeleton, 'code after a lone CR is code');
+});
+
+t.test('texts that do not parse have no skeleton and no definitions', async (t) => {
+  const facts = pythonFacts('bad.py', 'def (:\n');
+  t.equal(facts.skeleton, null);
+  t.equal(facts.definitions.size, 0);
+});
+
+t.test('the cache stays within its budget: old texts are dropped and recomputed alike', async (t) => {
+  // Each text is about 0.9 MB (under the parser's limit); the budget is 16 MiB of text.
+  const big = (i: number) => `def f_${i}():\n    pass\n` + `y = ${'1'.repeat(1000)}\n`.repeat(900);
+  const first = pythonFacts('big.py', big(0));
+  for (let i = 1; i <= 20; i += 1) pythonFacts('big.py', big(i));
+  const again = pythonFacts('big.py', big(0));
+  t.not(again.definitions, first.definitions, 'the oldest text was evicted');
+  t.same([...again.definitions.keys()], ['f_0']);
+});
+
+t.test('warming computes facts ahead of time and never throws', async (t) => {
+  const reads: string[] = [];
+  await warmFacts(['geo.py', 'README.md', 'gone.py', 'broken.py', 'geo.py'], async (path) => {
+    reads.push(path);
+    if (path === 'gone.py') return null;
+    if (path === 'broken.py') throw new Error('unreadable');
+    return TEXT;
+  });
+  t.same(reads, ['geo.py', 'gone.py', 'broken.py'], 'each Python file read once; other files skipped');
+  const warmed = pythonFacts('geo.py', TEXT);
+  t.equal(pythonFacts('geo.py', TEXT).definitions, warmed.definitions);
+});
