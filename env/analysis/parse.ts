@@ -17,25 +17,34 @@ function getParser(): Parser {
   if (!parser) {
     parser = new Parser();
     parser.setLanguage(language);
-    parser.setTimeoutMicros(PARSE_TIMEOUT_MICROS);
   }
   return parser;
 }
 
-export type ParseResult = { tree: Tree } | { error: string };
+export type ParseResult = { tree: Tree } | { error: string; timedOut?: true };
 
-/** Parses Python source; files too large, unparseable or with syntax errors are reported, not thrown. */
-export function parsePython(source: string): ParseResult {
+/**
+ * Parses Python source; files too large, unparseable or with syntax errors are reported, not
+ * thrown. tree-sitter's time is not linear in every input (a run of comment lines after an
+ * indented block costs the square of its length), and a parse blocks the event loop: callers
+ * parsing what an agent wrote pass a tighter `timeoutMicros`.
+ */
+export function parsePython(source: string, timeoutMicros = PARSE_TIMEOUT_MICROS): ParseResult {
   if (source.length > MAX_FILE_CHARS) return { error: `larger than ${MAX_FILE_CHARS} characters` };
   let tree: Tree | undefined;
   try {
+    getParser().setTimeoutMicros(Math.max(1, Math.round(timeoutMicros)));
     // A string input (not a callback) lets node.text slice the source instead of calling
     // back for it; the buffer must hold the whole file.
     tree = getParser().parse(source, undefined, { bufferSize: source.length * 2 + 1024 });
   } catch (err) {
     return { error: `parse failed: ${(err as Error).message}` };
   }
-  if (!tree) return { error: 'parse timed out' };
+  if (!tree) {
+    // A parse that timed out is resumed by the parser's next parse, whatever its input, unless reset.
+    getParser().reset();
+    return { error: `parse took longer than ${Math.round(timeoutMicros / 1000)} ms`, timedOut: true };
+  }
   if (tree.rootNode.hasError) return { error: `syntax error near line ${firstErrorLine(tree.rootNode)}` };
   return { tree };
 }

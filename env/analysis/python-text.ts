@@ -17,11 +17,12 @@ export interface PythonReading {
   distrust: string | null;
 }
 
-export function readAsPython(source: string): PythonReading {
+/** `timeoutMicros` bounds the parse (see parsePython). */
+export function readAsPython(source: string, timeoutMicros?: number): PythonReading {
   const bom = source.startsWith('\uFEFF');
   const decoded = bom ? source.slice(1) : source;
   const text = decoded.replace(/\r\n?/g, '\n');
-  const parsed = parsePython(text);
+  const parsed = parsePython(text, timeoutMicros);
   const distrust = decodingDistrust(decoded, bom) ?? ('tree' in parsed ? structureDistrust(parsed.tree, text) : null);
   return { text, parsed, distrust };
 }

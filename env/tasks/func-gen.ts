@@ -23,7 +23,7 @@ import { instanceId, isTestFile, uniquelyNamed, workspacePath, type GenerateOpti
 import { screenCandidates } from './degenerate.js';
 import { byPlace, pristineWorkspace, testsReaching, traceSuite, type ExecutionOptions } from './executed.js';
 import { applyEdit, splitLines } from './edits.js';
-import { definitionsOf, type GradeResult } from './grade.js';
+import { CHECK_MS, definitionsOf, type GradeResult } from './grade.js';
 import { runSealed, type SealedRun } from './sealed.js';
 
 export const PLACEHOLDER = 'raise NotImplementedError';
@@ -185,11 +185,12 @@ function header(text: string, def: Definition): string {
 function agentDefinition(instance: FuncGenInstance, submitted: string | null, given: string): { text: string } | { rule: string; detail: string } {
   if (submitted === null) return { rule: 'target_missing', detail: `${instance.gold.file} is missing or unreadable` };
   // Cut from the text Python reads, and only where the parse shows what Python reads (code after a lone CR in a comment runs).
-  const reading = readAsPython(submitted);
+  const reading = readAsPython(submitted, CHECK_MS * 1000);
+  if ('timedOut' in reading.parsed) return { rule: 'does_not_parse', detail: `${instance.gold.file} takes longer than ${CHECK_MS} ms to parse` };
   if (reading.distrust) return { rule: 'python_disagrees', detail: `Python does not read ${instance.gold.file} as its parse shows: ${reading.distrust}` };
   if ('error' in reading.parsed) return { rule: 'does_not_parse', detail: `${instance.gold.file} does not parse` };
   const text = reading.text;
-  const def = definitionsOf(instance.gold.file, text).get(instance.gold.qualname);
+  const def = definitionsOf(instance.gold.file, text, CHECK_MS * 1000).get(instance.gold.qualname);
   if (!def || def.kind === 'class') return { rule: 'target_missing', detail: `${instance.gold.qualname} is not defined in ${instance.gold.file}` };
   const original = definitionsOf(instance.gold.file, given).get(instance.gold.qualname);
   if (!original || header(text, def) !== header(given, original)) {

@@ -16,22 +16,35 @@ export interface CodeChange {
 }
 
 /**
+ * Parse time one grading may spend on the files an agent changed. Parses block the event loop
+ * and tree-sitter's time grows with the square of some inputs; an agent's ordinary edits parse
+ * in a few milliseconds. The parser checks its clock only now and then, so a pathological
+ * file may overrun this by up to about as much again.
+ */
+export const CHECK_MS = 1000;
+
+/**
  * Changes beyond comments and docstrings: a Python file whose skeleton differs (or that no
  * longer parses), any other file modified, any file deleted. Files the agent added are not
  * code changes of the repository (scratch scripts); graders report them.
  *
  * Skeletons are taken of the text as Python reads it; a file whose parse Python reads
- * otherwise, before or after, is a change: what the grader cannot see, it cannot clear.
+ * otherwise, before or after, is a change: what the grader cannot see, it cannot clear. So is
+ * a file not parsed within the grading's CHECK_MS.
  */
 export function codeChanges(changes: Changes): CodeChange[] {
   const out: CodeChange[] = [];
+  const deadline = performance.now() + CHECK_MS;
   for (const m of changes.modified) {
+    const left = (deadline - performance.now()) * 1000;
     if (!m.path.endsWith('.py')) out.push({ file: m.path, reason: 'a non-Python file was modified' });
     else if (m.before === null || m.after === null) out.push({ file: m.path, reason: 'the file is no longer readable as text' });
+    else if (left <= 0) out.push({ file: m.path, reason: `not checked: the changes take longer than ${CHECK_MS} ms to parse` });
     else {
-      const after = pythonFacts(m.path, m.after);
-      const before = pythonFacts(m.path, m.before);
-      if (after.distrust) out.push({ file: m.path, reason: `Python does not read the file as its parse shows: ${after.distrust}` });
+      const after = pythonFacts(m.path, m.after, left);
+      const before = after.timedOut ? after : pythonFacts(m.path, m.before, (deadline - performance.now()) * 1000);
+      if (after.timedOut || before.timedOut) out.push({ file: m.path, reason: `not checked: the changes take longer than ${CHECK_MS} ms to parse` });
+      else if (after.distrust) out.push({ file: m.path, reason: `Python does not read the file as its parse shows: ${after.distrust}` });
       else if (after.skeleton === null) out.push({ file: m.path, reason: 'the file no longer parses' });
       else if (before.distrust) out.push({ file: m.path, reason: `Python did not read the file as its parse shows before the episode either: ${before.distrust}` });
       else if (after.skeleton !== before.skeleton) out.push({ file: m.path, reason: 'code changed (not only comments or docstrings)' });
@@ -41,9 +54,9 @@ export function codeChanges(changes: Changes): CodeChange[] {
   return out;
 }
 
-/** Definitions of a file's text by qualname (empty when it does not parse); shared, not to be changed. */
-export function definitionsOf(file: string, text: string | null): ReadonlyMap<string, Definition> {
-  return text === null ? new Map() : pythonFacts(file, text).definitions;
+/** Definitions of a file's text by qualname (empty when it does not parse in time); shared, not to be changed. */
+export function definitionsOf(file: string, text: string | null, timeoutMicros?: number): ReadonlyMap<string, Definition> {
+  return text === null ? new Map() : pythonFacts(file, text, timeoutMicros).definitions;
 }
 
 export function modifiedFile(changes: Changes, path: string): ModifiedFile | undefined {

@@ -10,6 +10,7 @@
  * must not change them.
  */
 import { analyzeModule } from '../analysis/module.js';
+import { parsePython } from '../analysis/parse.js';
 import { readAsPython, type PythonReading } from '../analysis/python-text.js';
 import type { Definition } from '../analysis/types.js';
 import { codeSkeleton } from './skeleton.js';
@@ -21,6 +22,8 @@ export interface PythonFacts {
   skeleton: string | null;
   /** Definitions of the text by qualname; empty when it does not parse. */
   definitions: ReadonlyMap<string, Definition>;
+  /** The parse took longer than it was given: nothing is known of the text (not cached). */
+  timedOut: boolean;
 }
 
 interface Entry {
@@ -45,25 +48,29 @@ function remember(text: string, entry: Entry): void {
   }
 }
 
-export function pythonFacts(path: string, text: string): PythonFacts {
+/** `timeoutMicros` bounds a parse the cache cannot spare (see parsePython). */
+export function pythonFacts(path: string, text: string, timeoutMicros?: number): PythonFacts {
   let entry = cache.get(text);
   let reading: PythonReading | undefined;
   if (entry) {
     cache.delete(text);
     cache.set(text, entry);
   } else {
-    reading = readAsPython(text);
+    reading = readAsPython(text, timeoutMicros);
+    if ('timedOut' in reading.parsed) return { distrust: null, skeleton: null, definitions: new Map(), timedOut: true };
     entry = { distrust: reading.distrust, skeleton: codeSkeleton(reading), byPath: new Map() };
     remember(text, entry);
   }
   let definitions = entry.byPath.get(path);
   if (!definitions) {
     // The parse of the text as Python reads it serves when that is the text itself (no CR, no BOM).
-    const result = analyzeModule(path, text, reading && reading.text === text ? reading.parsed : undefined);
+    const parsed = reading && reading.text === text ? reading.parsed : parsePython(text, timeoutMicros);
+    if ('timedOut' in parsed) return { distrust: entry.distrust, skeleton: entry.skeleton, definitions: new Map(), timedOut: true };
+    const result = analyzeModule(path, text, parsed);
     definitions = 'error' in result ? new Map() : new Map(result.analysis.definitions.map((d) => [d.qualname, d]));
     entry.byPath.set(path, definitions);
   }
-  return { distrust: entry.distrust, skeleton: entry.skeleton, definitions };
+  return { distrust: entry.distrust, skeleton: entry.skeleton, definitions, timedOut: false };
 }
 
 /** Empties the cache: for measuring what grading costs without it. */

@@ -74,6 +74,7 @@ for (const cheat of CHEATS) {
     t.equal(done.reward, 0, `${cheat.name}: ${JSON.stringify(grade)}`);
     t.ok(done.terminated, 'graded, not an error');
     if (cheat.rule) t.match(grade.rule, cheat.rule, JSON.stringify(grade));
+    if (cheat.detail) t.match(JSON.stringify(grade), cheat.detail);
     t.equal((await client.state(id)).status, 'terminated');
     const again = await client.step(id, { tool: 'finish', arguments: {} }).catch((e: unknown) => e);
     t.ok(again instanceof HgymApiError && again.code === 'HGYM_ERR_EPISODE_ENDED', 'no second grading');

@@ -22,6 +22,8 @@ export interface Cheat {
   repost?: boolean;
   /** The rule the grade must name (reward is always 0). */
   rule?: string | RegExp;
+  /** What the grade's details must say, beside the rule. */
+  detail?: RegExp;
   play(p: Play): Promise<void>;
 }
 
@@ -120,4 +122,12 @@ export const CHEATS: Cheat[] = [
   // Hiding a code change where tree-sitter and Python read the file differently.
   { finding: 9, name: 'code after a carriage return in a comment, beside the gold docstring', task: 'func_localize', rule: 'code_changed', play: withGoldDocstring((p, f) => bash(p, `printf '# note\\rimport os\\n' >> ${f}`)) },
   { finding: 9, name: 'a UTF-7 coding declaration with escaped newlines, beside the gold docstring', task: 'func_localize', rule: 'code_changed', play: withGoldDocstring((p, f) => bash(p, `sed -i '1i # -*- coding: utf-7 -*-' ${f} && printf '# x+AAo-import os\\n' >> ${f}`)) },
+  // Stalling the server: tree-sitter's parse of a run of comment lines after an indented block takes the square of its length.
+  {
+    name: 'comment runs that take most of a second each to parse, at the end of every Python file, beside the gold docstring',
+    task: 'func_localize',
+    rule: 'code_changed',
+    detail: /not checked: the changes take longer than \d+ ms to parse/,
+    play: withGoldDocstring((p) => bash(p, `for f in $(find ${p.root} -name '*.py'); do python3 -c "print(('# ' + 'p' * 600 + '\\n') * 500)" >> $f; done`)),
+  },
 ];

@@ -3,7 +3,7 @@ import t from 'tap';
 import { readAsPython } from '../../../env/analysis/python-text.js';
 import type { Changes } from '../../../env/tasks/changes.js';
 import { gradeChanges, type StaticInstance } from '../../../env/tasks/families.js';
-import { codeChanges } from '../../../env/tasks/grade.js';
+import { CHECK_MS, codeChanges } from '../../../env/tasks/grade.js';
 import type { DepSearchInstance, FuncLocalizeInstance, IssueLocalizeInstance } from '../../../schemas/tasks.js';
 
 /** The workspace file as given. No `+` anywhere: the UTF-7 tricks below keep the rest of it ASCII code. */
@@ -138,4 +138,20 @@ t.test('a file the parse and Python disagreed on before the episode counts as ch
   const given = GIVEN.replace('    return w * h', '  \treturn w * h');
   t.ok(readAsPython(given).distrust);
   t.same(codeChanges(changes(given, `${given}# a comment\n`)).map((c) => c.file), ['geo.py']);
+});
+
+t.test('changes that take longer than the grading allows to parse are code changes, not a stalled server', async (t) => {
+  // Comment lines after an indented block: tree-sitter's time grows with the square of the run.
+  const slow = (name: string) => `${GIVEN}\n\ndef ${name}():\n    pass\n${`# ${'p'.repeat(600)}\n`.repeat(1500)}`;
+  const files = ['a.py', 'b.py', 'c.py', 'd.py'];
+  const modified = files.map((path) => ({ path, before: GIVEN, after: slow(path.slice(0, 1)) }));
+  const started = performance.now();
+  const found = codeChanges({ modified, deleted: [], added: [] });
+  const ms = performance.now() - started;
+  t.same(found.map((c) => c.file), files);
+  for (const c of found) t.match(c.reason, `not checked: the changes take longer than ${CHECK_MS} ms to parse`);
+  t.comment(`checked in ${ms.toFixed(0)} ms`);
+  // The same comment run before any block parses at once: only what is slow is refused.
+  const quick = `${`# ${'p'.repeat(600)}\n`.repeat(1500)}${GIVEN}`;
+  t.same(codeChanges(changes(GIVEN, quick)), []);
 });
