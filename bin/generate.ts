@@ -87,7 +87,7 @@ export async function generate(argv: string[], print: (text: string) => void = (
       );
       bar.stop();
       running.stop();
-      for (const [family, why] of Object.entries(summary.notes ?? {})) if (pool) notes.push(`${source.name}: no ${family}: ${why}`);
+      for (const [family, why] of Object.entries(summary.notes ?? {})) if (pool || !EXECUTED_FAMILIES.includes(family as Family)) notes.push(`${source.name}: no ${family}: ${why}`);
       const collisions = summary.imageCollisions ?? [];
       if (image && collisions.length > 0) {
         notes.push(`${source.name}: left out, no instances: ${describeCollisions(collisions, image)}`);

@@ -22,6 +22,8 @@ export interface GenerateOptions {
   rng: Rng;
   maxPerRepo: number;
   describe?: Describer;
+  /** Told why, when a family yields no instance for the repository. */
+  explain?: (reason: string) => void;
 }
 
 export const WORKSPACE_ROOT = '/workspace';

@@ -64,7 +64,12 @@ export function depSearchTargets(ctx: RepoContext): DepSearchTargets {
 export async function generateDepSearch(ctx: RepoContext, options: GenerateOptions): Promise<DepSearchInstance[]> {
   // Bucket targets by how many dependencies they have, then take from each bucket in turn.
   const buckets = new Map<number, { def: Definition; deps: Definition[] }[]>();
-  for (const target of depSearchTargets(ctx).targets) {
+  const found = depSearchTargets(ctx);
+  if (found.targets.length === 0) {
+    const uncertain = found.uncertain ? ` (${found.uncertain} left out because a call of theirs cannot be resolved statically)` : '';
+    options.explain?.(`no uniquely named function outside the tests calls ${MIN_DEPENDENCIES} to ${MAX_DEPENDENCIES} uniquely named definitions of the repository${uncertain}`);
+  }
+  for (const target of found.targets) {
     const bucket = buckets.get(target.deps.length) ?? [];
     bucket.push(target);
     buckets.set(target.deps.length, bucket);

@@ -117,6 +117,42 @@ async function loadSuite(ctx: RepoContext, snapshot: Snapshot, options: Executio
   return { report, byId, reach };
 }
 
+/** The last line of a text that names an exception (`ModuleNotFoundError: No module named 'x'`), or its last line. */
+function errorLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.replace(/^E\s+/, '').trim()).filter(Boolean);
+  return lines.findLast((l) => /^[\w.]*(?:Error|Exception|Exit|Interrupt)\b:?/.test(l)) ?? lines.at(-1) ?? '';
+}
+
+/**
+ * Why a suite gives the executed families nothing to build on: no test passed. Says how the
+ * run ended and the first error it reports (pytest's stderr, or a test's error).
+ */
+export function suiteProblem(suite: TestSuite): string | null {
+  const { report } = suite;
+  if (report.tests.some((t) => t.outcome === 'passed')) return null;
+  const failed = report.tests.find((t) => t.error);
+  const error = report.stderr ? errorLine(report.stderr) : failed?.error ? errorLine(`${failed.error.type}: ${failed.error.message}`) : '';
+  const uncollected = report.tests.filter((t) => t.error?.type === 'CollectionError').length;
+  const ran =
+    report.tests.length === 0
+      ? 'no test ran'
+      : uncollected === report.tests.length
+        ? `${uncollected} test module${uncollected === 1 ? '' : 's'} could not be collected`
+        : `none of its ${report.tests.length - uncollected} tests passed`;
+  return `the test run exited ${report.exit} (${ran})${error ? `: ${error.slice(0, 300)}` : ''}`;
+}
+
+/**
+ * Why an executed family made nothing of a repository: the suite's problem, or the first step
+ * that left nothing (no function reached, none qualified as a candidate, no candidate kept).
+ */
+export function whyNone(suite: TestSuite, reached: number, candidates: number, noCandidate: string, noneKept: string): string {
+  const problem = suiteProblem(suite);
+  if (problem) return problem;
+  if (reached === 0) return 'no passing test reaches a uniquely named function outside the tests';
+  return candidates === 0 ? noCandidate : noneKept;
+}
+
 /** Candidates in file order, then line order: the order trials run in (one module import per file). */
 export function byPlace(a: { def: Definition; start: number }, b: { def: Definition; start: number }): number {
   return a.def.file < b.def.file ? -1 : a.def.file > b.def.file ? 1 : a.start - b.start;

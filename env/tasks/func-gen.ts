@@ -21,7 +21,7 @@ import { SandboxFileError, type Sandbox, type SandboxPool } from '../sandbox.js'
 import { prepareWorkspace } from '../corpus/workspace.js';
 import { instanceId, isTestFile, uniquelyNamed, workspacePath, type GenerateOptions, type RepoContext } from './context.js';
 import { screenCandidates } from './degenerate.js';
-import { byPlace, pristineWorkspace, testsReaching, traceSuite, type ExecutionOptions } from './executed.js';
+import { byPlace, whyNone, pristineWorkspace, testsReaching, traceSuite, type ExecutionOptions } from './executed.js';
 import { applyEdit, splitLines } from './edits.js';
 import { CHECK_MS, definitionsOf, type GradeResult } from './grade.js';
 import { runSealed, type SealedRun } from './sealed.js';
@@ -78,6 +78,7 @@ export async function generateFuncGen(ctx: RepoContext, snapshot: Snapshot, opti
   const suite = await traceSuite(ctx, snapshot, execution);
   const unique = uniquelyNamed(ctx.analysis);
   const candidates: Candidate[] = [];
+  let reached = 0;
   for (const module of ctx.analysis.modules) {
     if (isTestFile(module.file)) continue;
     const source = await ctx.source(module.file);
@@ -85,6 +86,7 @@ export async function generateFuncGen(ctx: RepoContext, snapshot: Snapshot, opti
       if (!unique.has(`${def.file}:${def.qualname}`)) continue;
       const tests = testsReaching(suite, def);
       if (tests.length === 0) continue;
+      reached++;
       const candidate = candidateOf(def, source);
       if (candidate && !harnessUse(source, def) && !('error' in parsePython(applyEdit(source, { start: candidate.start, end: candidate.end, text: candidate.placeholder })))) candidates.push({ ...candidate, tests });
     }
@@ -118,6 +120,11 @@ export async function generateFuncGen(ctx: RepoContext, snapshot: Snapshot, opti
       gold: { file: c.def.file, qualname: c.def.qualname, line: c.def.defLine, body: c.body, tests: c.tests },
     });
   });
+  if (instances.length === 0) {
+    const noCandidate = `none of the ${reached} functions that passing tests reach has a docstring on its own lines and a body of at most ${MAX_BODY_LINES} lines to write`;
+    const noneKept = `none of the ${Math.min(next, order.length)} candidates tried has a test that fails under the placeholder and under every degenerate body`;
+    options.explain?.(whyNone(suite, reached, candidates.length, noCandidate, noneKept));
+  }
   return instances;
 }
 

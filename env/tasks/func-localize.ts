@@ -79,6 +79,7 @@ async function parsesAfter(ctx: RepoContext, edits: readonly Edit[]): Promise<bo
 
 export async function generateFuncLocalize(ctx: RepoContext, options: GenerateOptions): Promise<FuncLocalizeInstance[]> {
   const pool = options.rng.shuffle(candidates(ctx));
+  if (pool.length === 0) options.explain?.('no uniquely named function outside the tests has a real docstring on its own lines followed by code');
   const out: FuncLocalizeInstance[] = [];
   const variants: FuncLocalizeInstance['variant'][] = ['named', 'masked', 'masked', 'named', 'multi'];
   while (pool.length > 0 && out.length < options.maxPerRepo) {

@@ -53,7 +53,7 @@ export interface RepoSummary {
   analysisMs: number;
   instances: Partial<Record<Family, number>>;
   generationMs: Partial<Record<Family, number>>;
-  /** Families not generated, and why. */
+  /** Families not generated or with no instance, and why. */
   notes?: Partial<Record<Family, string>>;
   /** Set when the repository was left out: its files that the sandbox image holds. */
   imageCollisions?: Collision[];
@@ -112,8 +112,16 @@ export async function generateForRepo(input: RepoInput, options: GenerateRunOpti
     const started = performance.now();
     // Each family and repository draws from its own stream: adding a repository or a
     // family does not change the instances of the others.
-    const generateOptions = { seed, rng: new Rng(hashSeed(`${family}:${snapshot.id}`, seed)), maxPerRepo: max(family), ...(options.describe ? { describe: options.describe } : {}) };
+    let why: string | undefined;
+    const generateOptions = {
+      seed,
+      rng: new Rng(hashSeed(`${family}:${snapshot.id}`, seed)),
+      maxPerRepo: max(family),
+      ...(options.describe ? { describe: options.describe } : {}),
+      explain: (reason: string) => void (why ??= reason),
+    };
     const made = await generateFamily(family, ctx, snapshot, generateOptions, options.execution);
+    if (made.length === 0) (summary.notes ??= {})[family] = why ?? 'no definition met the rules of the family (docs/tasks.md)';
     for (const instance of made) assertValid(instance);
     instances.push(...made);
     summary.instances[family] = made.length;

@@ -10,7 +10,7 @@ import type { Snapshot } from '../corpus/snapshot.js';
 import type { Definition } from '../analysis/types.js';
 import { isTestFile, uniquelyNamed, type GenerateOptions, type RepoContext } from './context.js';
 import { lineAt, splitLines } from './edits.js';
-import { byPlace, failedTests, runTrialsCached, testsReaching, traceSuite, trialTimeout, type ExecutionOptions } from './executed.js';
+import { byPlace, failedTests, whyNone, runTrialsCached, testsReaching, traceSuite, trialTimeout, type ExecutionOptions } from './executed.js';
 import { innermostAt, issueInstance } from './issue-localize.js';
 import { applyMutation, mutationsOf, type Mutation } from './mutate.js';
 import type { TestResult, Trial } from './pytest.js';
@@ -83,6 +83,7 @@ export async function generateInjected(ctx: RepoContext, snapshot: Snapshot, opt
   const suite = await traceSuite(ctx, snapshot, execution);
   const unique = uniquelyNamed(ctx.analysis);
   const candidates: Candidate[] = [];
+  let reached = 0;
   for (const module of ctx.analysis.modules) {
     if (isTestFile(module.file)) continue;
     const source = await ctx.source(module.file);
@@ -91,6 +92,7 @@ export async function generateInjected(ctx: RepoContext, snapshot: Snapshot, opt
       if (def.kind === 'class' || !unique.has(`${def.file}:${def.qualname}`)) continue;
       const tests = testsReaching(suite, def);
       if (tests.length === 0) continue;
+      reached++;
       const picked = pickMutation(source, def, options.rng);
       if (!picked) continue;
       const start = lineAt(source, picked.mutation.startIndex);
@@ -124,5 +126,8 @@ export async function generateInjected(ctx: RepoContext, snapshot: Snapshot, opt
       seed: options.seed,
     });
   });
+  if (instances.length === 0) {
+    options.explain?.(whyNone(suite, reached, candidates.length, `none of the ${reached} functions that passing tests reach takes a mutation`, `no mutation of the ${picked.length} tried made a test fail`));
+  }
   return instances;
 }

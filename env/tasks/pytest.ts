@@ -39,6 +39,8 @@ export interface TestReport {
   tests: TestResult[];
   /** pytest's exit status. */
   exit: number;
+  /** The end of what the run wrote to stderr, when pytest exited with an error (2 or more). */
+  stderr?: string;
 }
 
 export interface TraceReport extends TestReport {
@@ -119,8 +121,14 @@ async function runRunner<T>(sandbox: Sandbox, mode: 'run' | 'trace' | 'trials', 
     const stderr = err.kind === 'file' && typeof err.text === 'string' ? err.text : '';
     throw new TestRunError(`the test runner wrote no report (exit ${result.exitCode})`, `${result.output}${stderr}`.slice(-4000));
   }
+  const report = JSON.parse(read.text) as T & { exit?: number; stderr?: string };
+  // Interrupted, an internal error, a usage error (a conftest that does not import): pytest says why on stderr.
+  if (typeof report.exit === 'number' && report.exit >= 2) {
+    const err = await sandbox.readFile(errors, { maxBytes: 1 << 20 });
+    if (err.kind === 'file' && typeof err.text === 'string' && err.text.trim()) report.stderr = err.text.slice(-4000);
+  }
   await Promise.all([sandbox.removeFile(out), sandbox.removeFile(errors)]).catch(() => undefined);
-  return JSON.parse(read.text) as T;
+  return report;
 }
 
 /** Runs the given tests (pytest node ids or paths); null when they did not end in time. */

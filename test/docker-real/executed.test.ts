@@ -247,3 +247,21 @@ t.test('func_gen from a RepoST record: the evaluation script compares the implem
   t.equal(wrong.reward, 0);
   t.match(wrong.info.failing, [{ error: /AssertionError/ }]);
 });
+
+t.test('a repository whose tests need a package the sandbox lacks: no executed instance, and generation says why', async (t) => {
+  const body = 'def double(x):\n    """Return twice the given number, as the tests expect."""\n    y = x * 2\n    return y\n';
+  const test = 'from pkg.mod import double\n\n\ndef test_double():\n    assert double(2) == 4\n';
+  const root = t.testdir({
+    // A conftest that does not import: pytest stops before collecting (exit 4), and says why on stderr.
+    conftest: { pkg: { '__init__.py': '', 'mod.py': body }, tests: { 'conftest.py': 'import simplejson_missing_here\n', 'test_mod.py': test } },
+    // A test module that does not import: a collection error (exit 2).
+    module: { pkg: { '__init__.py': '', 'mod.py': body }, tests: { 'test_mod.py': `import freezegun_missing_here\n${test}` } },
+  });
+  for (const [name, missing] of [['conftest', 'simplejson_missing_here'], ['module', 'freezegun_missing_here']] as const) {
+    const { instances, summary } = await generateForRepo({ root: join(root, name), name }, { tasks: ['issue_localize', 'func_gen'], seed: 1, execution });
+    t.equal(instances.length, 0, name);
+    for (const family of ['issue_localize', 'func_gen'] as const) {
+      t.match(summary.notes?.[family], new RegExp(`^the test run exited [1-9]\\d* \\(.*\\): ModuleNotFoundError: No module named '${missing}'`), `${name} ${family}: ${summary.notes?.[family]}`);
+    }
+  }
+});

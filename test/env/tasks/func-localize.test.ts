@@ -264,3 +264,16 @@ t.test('grading a multi-target instance', async (t) => {
     t.equal(gradeFuncLocalize(multi, await ep.changes()).reward, 1);
   });
 });
+
+t.test('a repository that yields no instance of a static family says why, per family', async (t) => {
+  const root = t.testdir({ pkg: { '__init__.py': '', 'mod.py': 'def double(x):\n    return x * 2\n\n\ndef quad(x):\n    return double(double(x))\n' } });
+  const { instances, summary } = await generateForRepo({ root, name: 'bare' }, { seed: 1 });
+  t.same(instances.filter((i) => i.task === 'func_localize'), []);
+  t.match(summary.notes?.func_localize, /no uniquely named function outside the tests has a real docstring/);
+  t.equal(summary.instances.dep_search, 1, 'quad calls double');
+  t.notOk(summary.notes?.dep_search, 'no note for a family that yields instances');
+  t.match(summary.notes?.func_gen, /no sandboxes/);
+  const lone = t.testdir({ pkg: { '__init__.py': '', 'mod.py': 'def alone(x):\n    """Return the given number doubled, as callers want."""\n    return x * 2\n' } });
+  const second = await generateForRepo({ root: lone, name: 'lone' }, { seed: 1, tasks: ['dep_search'] });
+  t.match(second.summary.notes?.dep_search, /no uniquely named function outside the tests calls 1 to 5 uniquely named definitions/);
+});
