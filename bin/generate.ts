@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { resolveRepo } from '../env/corpus/source.js';
+import { addSnapshot, corpusCache } from '../env/corpus/store.js';
 import { EXECUTED_FAMILIES, FAMILIES, generateForRepo, writeInstances, type Family } from '../env/tasks/generate.js';
 import { DEFAULT_IMAGE, DockerSandboxPool } from '../docker/pool.js';
 import { listImageFiles } from '../docker/image-files.js';
@@ -14,7 +15,10 @@ import { progressBar } from './progress.js';
 
 export const GENERATE_USAGE = `usage: hgym generate --repo <path|url[@rev]> [--repo ...]
                      [--tasks func_localize,dep_search,issue_localize,func_gen]
-                     [--out DIR] [--seed N] [--max-per-repo N]
+                     [--corpus DIR] [--out DIR] [--seed N] [--max-per-repo N]
+--corpus adds each repository's snapshot and its instances to a corpus that hgym serve --corpus
+serves (a snapshot already there is left as it is); --out writes JSONL task files only (the
+default, into ./tasks, when --corpus is not given).
 issue_localize (injected bugs) and func_gen run the repository's tests in sandboxes; without a
 Docker engine they are skipped and the others generated.`;
 
@@ -24,7 +28,8 @@ export async function generate(argv: string[], print: (text: string) => void = (
     options: {
       repo: { type: 'string', multiple: true },
       tasks: { type: 'string' },
-      out: { type: 'string', default: 'tasks' },
+      out: { type: 'string' },
+      corpus: { type: 'string' },
       seed: { type: 'string', default: '0' },
       'max-per-repo': { type: 'string', default: '150' },
     },
@@ -66,25 +71,38 @@ export async function generate(argv: string[], print: (text: string) => void = (
     let skipped = 0;
     let bytes = 0;
     let analysisMs = 0;
+    const corpusDirs: { repo: string; dir: string; added: boolean; instances: number }[] = [];
     for (const arg of repos) {
       const source = await resolveRepo(arg, cache);
       const bar = progressBar(`analysing ${source.name}`);
       const running = progressBar(`running ${source.name}'s tests`);
+      const caches = values.corpus ? corpusCache(values.corpus) : { workspaces: join(cache, 'workspaces'), runs: join(cache, 'runs') };
       const execution = pool
-        ? { pool, cacheDir: join(cache, 'workspaces'), runsDir: join(cache, 'runs'), onProgress: (e: { phase: string; done: number; total: number }) => running.update(e.done, e.total, e.phase) }
+        ? { pool, cacheDir: caches.workspaces, runsDir: caches.runs, onProgress: (e: { phase: string; done: number; total: number }) => running.update(e.done, e.total, e.phase) }
         : undefined;
-      const { instances, summary } = await generateForRepo(
-        { root: source.root, name: source.name },
-        {
-          tasks: tasks as Family[],
-          seed,
-          maxPerRepo,
-          ...(describe ? { describe } : {}),
-          ...(execution ? { execution } : {}),
-          ...(image ? { image } : {}),
-          onProgress: (e) => bar.update(e.files, e.total, `${(e.bytes / 1e6).toFixed(1)} MB`),
-        },
-      );
+      const origin = source.url && source.commit ? { url: source.url, commit: source.commit } : undefined;
+      const run = (root: string, dir?: string) =>
+        generateForRepo(
+          { root, name: source.name, ...(dir ? { dir } : {}), ...(origin ? { origin } : {}) },
+          {
+            tasks: tasks as Family[],
+            seed,
+            maxPerRepo,
+            ...(describe ? { describe } : {}),
+            ...(execution ? { execution } : {}),
+            ...(image ? { image } : {}),
+            onProgress: (e) => bar.update(e.files, e.total, `${(e.bytes / 1e6).toFixed(1)} MB`),
+          },
+        );
+      let generated: Awaited<ReturnType<typeof run>>;
+      if (values.corpus) {
+        const added = await addSnapshot(values.corpus, source, run);
+        corpusDirs.push({ repo: source.name, dir: added.dir, added: added.added, instances: added.instances.length });
+        generated = { instances: added.instances, summary: added.summary };
+      } else {
+        generated = await run(source.root);
+      }
+      const { instances, summary } = generated;
       bar.stop();
       running.stop();
       for (const [family, why] of Object.entries(summary.notes ?? {})) if (pool || !EXECUTED_FAMILIES.includes(family as Family)) notes.push(`${source.name}: no ${family}: ${why}`);
@@ -100,7 +118,8 @@ export async function generate(argv: string[], print: (text: string) => void = (
       analysisMs += summary.analysisMs;
       for (const s of summary.skipped) process.stderr.write(`  skipped ${source.name}/${s.file}: ${s.reason}\n`);
     }
-    const paths = await writeInstances(values.out, all, tasks as Family[]);
+    const out = values.out ?? (values.corpus ? undefined : 'tasks');
+    const paths = out ? await writeInstances(out, all, tasks as Family[]) : undefined;
     const seconds = (performance.now() - started) / 1000;
     const counts = Object.fromEntries(tasks.map((t) => [t, all.filter((i) => i.task === t).length]));
     print(
@@ -110,7 +129,8 @@ export async function generate(argv: string[], print: (text: string) => void = (
           files_parsed: files - skipped,
           files_skipped: skipped,
           instances: counts,
-          out: paths,
+          ...(paths ? { out: paths } : {}),
+          ...(values.corpus ? { corpus: { dir: values.corpus, repos: corpusDirs } } : {}),
           seconds: Math.round(seconds * 10) / 10,
           analysis_mb_per_s: Math.round((bytes / 1e6 / (analysisMs / 1000)) * 100) / 100,
           ...(leftOut.length ? { left_out: leftOut } : {}),

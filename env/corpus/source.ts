@@ -40,7 +40,8 @@ export async function resolveRepo(arg: string, cacheDir: string): Promise<RepoSo
   }
   const { url, rev } = parseRepoArg(arg);
   const dir = join(cacheDir, 'git', createHash('sha256').update(url).digest('hex').slice(0, 16));
-  if (!existsSync(join(dir, '.git'))) {
+  const cloned = existsSync(join(dir, '.git'));
+  if (!cloned) {
     await rm(dir, { recursive: true, force: true });
     await mkdir(cacheDir, { recursive: true });
     try {
@@ -49,8 +50,19 @@ export async function resolveRepo(arg: string, cacheDir: string): Promise<RepoSo
       throw new Error(`cannot clone ${url}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`, { cause: err });
     }
   }
+  // A clone made earlier is brought up to date when it lacks the revision, or when the
+  // remote's HEAD is asked for: a new revision is then found, not the old one served again.
+  const has = rev !== null && (await run('git', ['-C', dir, 'cat-file', '-e', `${rev}^{commit}`]).then(() => true, () => false));
+  if (cloned && !has) {
+    try {
+      await run('git', ['-C', dir, 'fetch', '--quiet', '--tags', '--force', 'origin', '+refs/heads/*:refs/remotes/origin/*'], { timeout: 600_000 });
+      await run('git', ['-C', dir, 'remote', 'set-head', 'origin', '--auto'], { timeout: 120_000 });
+    } catch (err) {
+      throw new Error(`cannot fetch ${url}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`, { cause: err });
+    }
+  }
   try {
-    await run('git', ['-C', dir, 'checkout', '--quiet', '--force', rev ?? 'HEAD'], { timeout: 120_000 });
+    await run('git', ['-C', dir, 'checkout', '--quiet', '--force', rev ?? 'refs/remotes/origin/HEAD'], { timeout: 120_000 });
     await run('git', ['-C', dir, 'clean', '-q', '-f', '-d', '-x'], { timeout: 120_000 });
   } catch (err) {
     throw new Error(`cannot check out ${rev ?? 'HEAD'} of ${url}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`, { cause: err });

@@ -26,6 +26,10 @@ export const EXECUTED_FAMILIES: readonly Family[] = ['issue_localize', 'func_gen
 export interface RepoInput {
   root: string;
   name?: string;
+  /** The snapshot's folder under the corpus's `repos/`, when it is not the name. */
+  dir?: string;
+  /** Where the snapshot came from (a git URL and the commit). */
+  origin?: { url: string; commit: string };
   license?: string;
   version?: string;
 }
@@ -85,7 +89,14 @@ export async function generateForRepo(input: RepoInput, options: GenerateRunOpti
   });
   const ctx: RepoContext = {
     name,
-    ref: { name, snapshot: snapshot.id, license: input.license ?? 'unknown', ...(input.version ? { version: input.version } : {}) },
+    ref: {
+      name,
+      ...(input.dir ? { dir: input.dir } : {}),
+      snapshot: snapshot.id,
+      license: input.license ?? 'unknown',
+      ...(input.version ? { version: input.version } : {}),
+      ...(input.origin ? { origin: input.origin } : {}),
+    },
     analysis,
     source: (file) => readFile(join(input.root, file), 'utf8'),
   };
