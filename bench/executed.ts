@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { analyzeRepo } from '../env/analysis/repo.js';
 import { buildDefaultCorpus } from '../env/corpus/default.js';
 import { snapshotOf } from '../env/corpus/snapshot.js';
+import { snapshotsOf } from '../env/corpus/load.js';
 import { prepareWorkspace } from '../env/corpus/workspace.js';
 import { isTestFile, workspacePath } from '../env/tasks/context.js';
 import { testsReaching, traceSuite } from '../env/tasks/executed.js';
@@ -51,11 +52,9 @@ try {
 
   const gold: number[] = [];
   const noop: number[] = [];
-  const snapshots = new Map<string, Awaited<ReturnType<typeof snapshotOf>>>();
+  const snapshotFor = snapshotsOf(dir);
   for (const instance of new Rng(5).shuffle(funcGen).slice(0, SAMPLE)) {
-    const name = instance.repo.dir ?? instance.repo.name;
-    if (!snapshots.has(name)) snapshots.set(name, await snapshotOf(join(dir, 'repos', name)));
-    const snapshot = snapshots.get(name)!;
+    const snapshot = await snapshotFor(instance);
     const root = workspacePath(instance.repo.name);
     // As an episode pays for it: the agent's file read, its sandbox released, the tests run in a fresh one.
     const texts: (string | null)[] = [];

@@ -21,7 +21,7 @@ import { DockerSandboxPool } from '../docker/pool.js';
 import { collectSubmission, gradeSubmission, isStatic, warmGrading } from '../env/tasks/families.js';
 import { forgetFacts } from '../env/tasks/python-facts.js';
 import { prepareWorkspace } from '../env/corpus/workspace.js';
-import { snapshotOf, type Snapshot } from '../env/corpus/snapshot.js';
+import { snapshotsOf } from '../env/corpus/load.js';
 import { workspacePath } from '../env/tasks/context.js';
 import { ToolBox } from '../env/tools/toolbox.js';
 import { EXECUTED_FAMILIES, FAMILIES, generateForRepo, readInstances } from '../env/tasks/generate.js';
@@ -64,16 +64,15 @@ for (let pass = 0; pass < PASSES; pass++) {
 const grading: Record<string, { n: number; p50: number; p99: number }> = {};
 const gradingCold: Record<string, { n: number; p50: number; p99: number }> = {};
 const cacheDir = join(dir, 'cache', 'workspaces');
-const snapshots = new Map<string, Snapshot>();
+const snapshotFor = snapshotsOf(dir);
 // issue_localize is graded statically too; func_gen runs tests (bench/executed.ts).
 for (const family of FAMILIES.filter((f) => f !== 'func_gen')) {
   const all = await readInstances(join(dir, 'tasks', `${family}.jsonl`));
   const times: number[] = [];
   const cold: number[] = [];
   for (const instance of new Rng(11).shuffle(all.filter(isStatic)).slice(0, SAMPLE)) {
-    const name = instance.repo.dir ?? instance.repo.name;
-    if (!snapshots.has(name)) snapshots.set(name, await snapshotOf(join(dir, 'repos', name)));
-    const workspace = await prepareWorkspace(instance, snapshots.get(name)!, cacheDir);
+    const snapshot = await snapshotFor(instance);
+    const workspace = await prepareWorkspace(instance, snapshot, cacheDir);
     const root = workspacePath(instance.repo.name);
     await using sandbox = await pool.acquire({ waitMs: 60_000 });
     await sandbox.putArchive(root, await workspace.archive());
@@ -84,7 +83,7 @@ for (const family of FAMILIES.filter((f) => f !== 'func_gen')) {
     const grade = async (): Promise<number> => {
       const started = performance.now();
       const submission = await collectSubmission(instance, sandbox, root, workspace);
-      const result = await gradeSubmission(instance, submission, { pool, snapshot: snapshots.get(name)!, cacheDir });
+      const result = await gradeSubmission(instance, submission, { pool, snapshot, cacheDir });
       const ms = performance.now() - started;
       if (result.reward !== 1) throw new Error(`${instance.instance_id}: the gold answer scored ${result.reward}`);
       return ms;

@@ -1,9 +1,7 @@
 /** The server's episodes: picking instances, starting, finding and closing episodes. */
-import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { hgymError } from '../env/errors.js';
 import type { Corpus } from '../env/corpus/load.js';
-import { snapshotOf, type Snapshot } from '../env/corpus/snapshot.js';
 import { Episode, type EpisodeLimits } from '../env/episode.js';
 import type { SandboxPool } from '../env/sandbox.js';
 import type { TaskInstance } from '../schemas/tasks.js';
@@ -41,7 +39,6 @@ export class EpisodeManager {
   private readonly episodes = new Map<string, Episode>();
   /** Ids of ended episodes still kept, longest-ended first (a Set keeps insertion order). */
   private readonly ended = new Set<string>();
-  private readonly snapshots = new Map<string, Promise<Snapshot>>();
   private readonly trajectories: TrajectoryLog;
   private starting = 0;
 
@@ -83,17 +80,6 @@ export class EpisodeManager {
     return corpus.instances.get(ids[index]!)!;
   }
 
-  /** The snapshot in the corpus folder repos/<dir>, hashed once per server. */
-  private snapshot(repo: string): Promise<Snapshot> {
-    let snap = this.snapshots.get(repo);
-    if (!snap) {
-      snap = snapshotOf(join(this.options.corpus.dir, 'repos', repo));
-      snap.catch(() => this.snapshots.delete(repo));
-      this.snapshots.set(repo, snap);
-    }
-    return snap;
-  }
-
   async reset(body: ResetBody): Promise<Episode> {
     const instance = this.pick(body);
     if (this.running + this.starting >= this.options.maxEpisodes) {
@@ -104,7 +90,7 @@ export class EpisodeManager {
       const limits = { ...this.options.limits };
       if (body.options?.max_steps !== undefined) limits.maxSteps = Math.min(limits.maxSteps, body.options.max_steps);
       if (body.options?.command_timeout !== undefined) limits.commandTimeoutMs = Math.min(limits.commandTimeoutMs, Math.round(body.options.command_timeout * 1000));
-      const episode = await Episode.reset({ instance, snapshot: await this.snapshot(instance.repo.dir ?? instance.repo.name), pool: this.options.pool, cacheDir: this.options.cacheDir, limits });
+      const episode = await Episode.reset({ instance, snapshot: await this.options.corpus.snapshot(instance), pool: this.options.pool, cacheDir: this.options.cacheDir, limits });
       // Every line about this episode carries its id and its container's.
       const log = this.options.log.child({ episode_id: episode.id, container_id: episode.sandboxId.slice(0, 12) });
       log.info({ task: instance.task, instance_id: instance.instance_id }, 'episode started');

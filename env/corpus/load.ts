@@ -1,15 +1,42 @@
-/** A corpus as the server serves it: every `*.jsonl` task file under its `tasks/` folder. */
+/**
+ * A corpus as the server serves it: every `*.jsonl` task file under its `tasks/` folder, and
+ * the snapshot each instance is played on. The corpus alone knows where those live
+ * (`repos/<repo.dir or repo.name>/`): servers, tests and benchmarks ask it.
+ */
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TaskInstance } from '../../schemas/tasks.js';
 import { assertValid, readInstances } from '../tasks/generate.js';
+import { snapshotOf, type Snapshot } from './snapshot.js';
 
 export interface Corpus {
   dir: string;
   instances: Map<string, TaskInstance>;
   /** Instance ids per family, in file order (what a seed indexes into). */
   families: Map<string, string[]>;
+  /** The snapshot an instance is played on, hashed once per corpus and folder. */
+  snapshot(instance: Pick<TaskInstance, 'repo'>): Promise<Snapshot>;
+}
+
+/** The folder of a corpus holding an instance's snapshot. */
+export function snapshotRoot(corpusDir: string, instance: Pick<TaskInstance, 'repo'>): string {
+  return join(corpusDir, 'repos', instance.repo.dir ?? instance.repo.name);
+}
+
+/** Snapshots of a corpus's folders, each hashed once (a failed read is tried again next time). */
+export function snapshotsOf(corpusDir: string): (instance: Pick<TaskInstance, 'repo'>) => Promise<Snapshot> {
+  const hashed = new Map<string, Promise<Snapshot>>();
+  return (instance) => {
+    const root = snapshotRoot(corpusDir, instance);
+    let snapshot = hashed.get(root);
+    if (!snapshot) {
+      snapshot = snapshotOf(root);
+      snapshot.catch(() => hashed.delete(root));
+      hashed.set(root, snapshot);
+    }
+    return snapshot;
+  };
 }
 
 export async function loadCorpus(dir: string): Promise<Corpus> {
@@ -24,5 +51,5 @@ export async function loadCorpus(dir: string): Promise<Corpus> {
       families.set(instance.task, [...(families.get(instance.task) ?? []), instance.instance_id]);
     }
   }
-  return { dir, instances, families };
+  return { dir, instances, families, snapshot: snapshotsOf(dir) };
 }

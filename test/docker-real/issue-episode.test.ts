@@ -1,7 +1,7 @@
 /** An imported SWE-style issue_localize instance as a real episode: its own snapshot folder, gold through steps. */
 import { join } from 'node:path';
 import t from 'tap';
-import { snapshotOf } from '../../env/corpus/snapshot.js';
+import { snapshotsOf } from '../../env/corpus/load.js';
 import { importSwe } from '../../env/corpus/swe.js';
 import { Episode } from '../../env/episode.js';
 import { DockerSandboxPool } from '../../docker/pool.js';
@@ -13,7 +13,7 @@ t.test('an imported issue, commented at the gold line through the editor, scores
   const { instances } = await importSwe([record], async () => join(dir, 'repo'), join(dir, 'corpus'));
   const instance = instances[0]!;
   await using pool = await DockerSandboxPool.start({ warm: 1, max: 2 });
-  const snapshot = await snapshotOf(join(dir, 'corpus', 'repos', instance.repo.dir!));
+  const snapshot = await snapshotsOf(join(dir, 'corpus'))(instance);
   const episode = await Episode.reset({ instance, snapshot, pool, cacheDir: join(dir, 'cache') });
   t.teardown(() => episode.close());
   const log = await episode.step({ tool: 'execute_bash', arguments: { command: 'git log --oneline | wc -l; grep -c "x <= lo" pkg/core.py' } });

@@ -2,6 +2,7 @@
  * Gold answers applied the way an agent would: through the str_replace_editor tool.
  * `read` gives the current text of a workspace file (relative path).
  */
+import { snapshotRoot } from '../../env/corpus/load.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { analyzeModule } from '../../env/analysis/module.js';
@@ -99,7 +100,7 @@ export async function corpusEpisode(corpusDir: string, instance: TaskInstance) {
   const baseline = new Map<string, string>();
   const texts = new Map<string, string>();
   for (const file of files) {
-    const original = await readFile(join(corpusDir, 'repos', instance.repo.dir ?? instance.repo.name, file), 'utf8');
+    const original = await readFile(join(snapshotRoot(corpusDir, instance), file), 'utf8');
     const text = applyEdits(original, instance.edits.filter((e) => e.file === file));
     sandbox.put(`${root}/${file}`, text);
     baseline.set(file, sha256(text));

@@ -10,7 +10,7 @@ import { gradeChanges, isStatic } from '../../../env/tasks/families.js';
 import { readInstances } from '../../../env/tasks/generate.js';
 import { Rng } from '../../../env/tasks/rng.js';
 import { applyFuncGenGold, corpusEpisode } from '../../helpers/gold.js';
-import { snapshotOf, type Snapshot } from '../../../env/corpus/snapshot.js';
+import { snapshotsOf } from '../../../env/corpus/load.js';
 import { prepareWorkspace } from '../../../env/corpus/workspace.js';
 import { workspacePath } from '../../../env/tasks/context.js';
 import { gradeFuncGen, readSubmission } from '../../../env/tasks/func-gen.js';
@@ -62,14 +62,12 @@ t.test(`func_gen: the original body through the editor scores 1, no-op 0, on ${E
   const picked = sample((await readInstances(join(dir, 'tasks', 'func_gen.jsonl'))).filter((i): i is FuncGenInstance => i.task === 'func_gen'), 7, EXECUTED_SAMPLE);
   t.equal(picked.length, EXECUTED_SAMPLE);
   const cacheDir = join(dir, 'cache', 'workspaces');
-  const snapshots = new Map<string, Snapshot>();
+  const snapshotFor = snapshotsOf(dir);
   const failures: string[] = [];
   const queue = [...picked];
   const worker = async () => {
     for (let instance = queue.shift(); instance; instance = queue.shift()) {
-      const name = instance.repo.dir ?? instance.repo.name;
-      if (!snapshots.has(name)) snapshots.set(name, await snapshotOf(join(dir, 'repos', name)));
-      const snapshot = snapshots.get(name)!;
+      const snapshot = await snapshotFor(instance);
       const root = workspacePath(instance.repo.name);
       const workspace = await prepareWorkspace(instance, snapshot, cacheDir);
       // As an episode does: the agent's file is read, its sandbox released, then graded in a fresh one.
