@@ -104,7 +104,7 @@ export class DockerSandboxPool implements SandboxPool {
   }
 
   stats(): PoolStats {
-    return { warm: this.warm.length, starting: this.starting, leased: this.leased.size, ...this.counters };
+    return { target: this.warmTarget, warm: this.warm.length, starting: this.starting, leased: this.leased.size, ...this.counters };
   }
 
   private get total(): number {

@@ -121,6 +121,8 @@ export interface Sandbox extends AsyncDisposable {
 }
 
 export interface PoolStats {
+  /** How many warm sandboxes the pool keeps ready. */
+  target: number;
   warm: number;
   starting: number;
   leased: number;

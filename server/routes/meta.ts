@@ -19,7 +19,11 @@ export async function metaRoutes(app: FastifyInstance, options: MetaOptions): Pr
   app.get('/readyz', { config: { public: true }, schema: { response: { 200: ReadyAnswer, 503: ReadyAnswer } } }, async (_request, reply) => {
     const problems: string[] = [];
     if (!options.pool) problems.push('no sandbox pool is configured');
-    else if (options.pool.stats().warm === 0) problems.push('no warm sandbox yet');
+    else {
+      // Busy is not unready: every sandbox leased still means the engine makes them.
+      const pool = options.pool.stats();
+      if (pool.warm === 0 && pool.leased === 0) problems.push(`no warm sandbox yet (0 of ${pool.target}, ${pool.starting} starting)`);
+    }
     if (options.corpus.instances.size === 0) problems.push(`no task instances under ${options.corpus.dir}`);
     if (problems.length > 0) return reply.status(503).send({ status: 'not ready', problems });
     return { status: 'ready', pool: options.pool!.stats() };

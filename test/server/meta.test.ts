@@ -14,8 +14,8 @@ async function corpusDir(t: Test): Promise<string> {
   return dir;
 }
 
-function fakePool(warm: number): SandboxPool {
-  const stats: PoolStats = { warm, starting: 0, leased: 0, created: warm, lost: 0, failed: 0 };
+function fakePool(warm: number, leased = 0): SandboxPool {
+  const stats: PoolStats = { target: 2, warm, starting: 0, leased, created: warm + leased, lost: 0, failed: 0 };
   return {
     acquire: () => Promise.reject(new Error('not in this test')),
     stats: () => stats,
@@ -35,6 +35,7 @@ t.test('health, readiness, tools, schemas, tasks', async (t) => {
 
   const ready = await app.inject('/readyz');
   t.equal(ready.statusCode, 200);
+  t.match(ready.json().pool, { target: 2, warm: 1 }, 'warm sandboxes against the target');
 
   const tools = await app.inject('/v1/tools');
   t.same(tools.json().tools.map((x: { function: { name: string } }) => x.function.name), ['execute_bash', 'str_replace_editor', 'think', 'finish']);
@@ -60,6 +61,14 @@ t.test('readiness says why it is not ready', async (t) => {
   const ready = await app.inject('/readyz');
   t.equal(ready.statusCode, 503);
   t.match(ready.json().problems.join(' '), /no warm sandbox[\s\S]*no task instances/);
+});
+
+t.test('busy is not unready: every sandbox leased, none warm, is still ready', async (t) => {
+  const app = await build({ instanceId: 'x', corpus: await loadCorpus(await corpusDir(t)), pool: fakePool(0, 4) });
+  t.teardown(() => app.close());
+  const ready = await app.inject('/readyz');
+  t.equal(ready.statusCode, 200);
+  t.match(ready.json().pool, { warm: 0, leased: 4, target: 2 });
 });
 
 t.test('unknown routes get a coded 404', async (t) => {

@@ -10,7 +10,7 @@ const GIVEN = 'def area(w, h):\n    """Return the area of a w by h rectangle."""
 /** A pool that no refused submission may reach: its tests never run. */
 const unreachable: SandboxPool = {
   acquire: () => Promise.reject(new Error('a refused submission reached the test run')),
-  stats: () => ({ warm: 0, starting: 0, leased: 0, created: 0, lost: 0, failed: 0 }),
+  stats: () => ({ target: 0, warm: 0, starting: 0, leased: 0, created: 0, lost: 0, failed: 0 }),
   close: async () => {},
   destroy: async () => {},
   [Symbol.asyncDispose]: async () => {},
