@@ -38,7 +38,7 @@ export function codeChanges(changes: Changes): CodeChange[] {
   for (const m of changes.modified) {
     const left = (deadline - performance.now()) * 1000;
     if (!m.path.endsWith('.py')) out.push({ file: m.path, reason: 'a non-Python file was modified' });
-    else if (m.before === null || m.after === null) out.push({ file: m.path, reason: 'the file is no longer readable as text' });
+    else if (m.before === null || m.after === null) out.push({ file: m.path, reason: m.unread ?? 'the file is no longer readable as text' });
     else if (left <= 0) out.push({ file: m.path, reason: `not checked: the changes take longer than ${CHECK_MS} ms to parse` });
     else {
       const after = pythonFacts(m.path, m.after, left);
