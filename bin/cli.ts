@@ -3,7 +3,7 @@
  * instances from repositories) and demo (a few tool calls in a real sandbox).
  */
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildDefaultCorpus } from '../env/corpus/default.js';
 import { modelDescriber } from '../env/tasks/llm.js';
@@ -12,7 +12,7 @@ import { progressBar } from './progress.js';
 import { serve } from './serve.js';
 import { exportCommand } from './export.js';
 import { importRepostCommand, importSweCommand, mineCommand } from './issues.js';
-import { DockerSandboxPool } from '../docker/pool.js';
+import { DEFAULT_IMAGE, DockerSandboxPool } from '../docker/pool.js';
 import { listImageFiles } from '../docker/image-files.js';
 import { assertCorpusClear } from '../env/corpus/image.js';
 import { ToolBox } from '../env/tools/toolbox.js';
@@ -23,7 +23,8 @@ const USAGE = `usage: hgym <command>
 commands:
   setup      make sure a Docker engine answers, the sandbox image is built and the
              default corpus is generated (HGYM_CORPUS_DIR, default .hgym/corpus)
-  serve      run setup, then serve the HTTP API on the default corpus
+  serve      run setup, then serve the HTTP API on the default corpus, or on --corpus DIR
+             (checked against the image, not rebuilt)
              (hgym serve [--host] [--port 8000] [--corpus DIR] [--pool N] [--max-episodes N])
   generate   write task instances for repositories (hgym generate --help)
   import-swe SWE-bench / SWE-Gym JSONL as issue_localize instances of the corpus
@@ -44,14 +45,34 @@ function packageRoot(): string {
   return here.replace(/\/(dist\/)?bin\/?$/, '');
 }
 
+/** The value of `--name VALUE` or `--name=VALUE` in argv, if given. */
+function optionValue(argv: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === `--${name}`) return argv[i + 1];
+    if (argv[i]!.startsWith(`--${name}=`)) return argv[i]!.slice(name.length + 3);
+  }
+  return undefined;
+}
+
 export function corpusDir(): string {
   return process.env.HGYM_CORPUS_DIR ?? join(packageRoot(), '.hgym', 'corpus');
 }
 
-export async function setup(): Promise<number> {
+/**
+ * The Docker engine and the sandbox image, then the corpus to serve: the default one, built
+ * when missing or out of date, or `served` (a corpus `generate --corpus` made), which is only
+ * checked. Either way nothing it serves may be in the image.
+ */
+export async function setup(served?: string): Promise<number> {
   const script = `${packageRoot()}/docker/setup.sh`;
   const r = spawnSync('bash', [script], { stdio: 'inherit' });
   if (r.status !== 0) return r.status ?? 1;
+  if (served !== undefined && resolve(served) !== resolve(corpusDir())) {
+    const image = await listImageFiles(DEFAULT_IMAGE, { cacheDir: join(served, 'cache', 'images') });
+    await assertCorpusClear(served, image);
+    process.stderr.write(`hgym setup: no file the corpus at ${served} serves is in ${image.image}\n`);
+    return 0;
+  }
   const fetching = progressBar('fetching libraries');
   const analysing = progressBar('generating tasks');
   const running = progressBar('running tests');
@@ -124,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'setup':
         return await setup();
       case 'serve': {
-        const status = await setup();
+        const status = await setup(optionValue(argv, 'corpus'));
         return status === 0 ? await serve(argv.slice(1), corpusDir()) : status;
       }
       case 'import-repost':

@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { generate } from '../../bin/generate.js';
-import { corpusDir } from '../../bin/cli.js';
+import { corpusDir, setup } from '../../bin/cli.js';
 import { listImageFiles } from '../../docker/image-files.js';
 import { DEFAULT_IMAGE, DockerSandboxPool } from '../../docker/pool.js';
 import { assertCorpusClear, corpusCollisions, whyImageHolds, type ImageFile } from '../../env/corpus/image.js';
@@ -82,6 +82,25 @@ t.test('a corpus that serves such a repository is refused; without the copy it i
   // Built before the check existed, or by hand: the copy appears after generation.
   await fixtureRepo(repo, true);
   await t.rejects(assertCorpusClear(corpus, image), { code: 'HGYM_ERR_CORPUS_LEAK' });
+});
+
+t.test('setup for a corpus of your own checks that corpus, and builds no default corpus', async (t) => {
+  const corpus = join(dir, 'own');
+  const repo = join(corpus, 'repos', 'lib');
+  await fixtureRepo(repo, false);
+  const { instances } = await generateForRepo({ root: repo, name: 'lib' }, { tasks: ['func_localize'], image });
+  await writeInstances(join(corpus, 'tasks'), instances, FAMILIES);
+  const defaultCorpus = process.env.HGYM_CORPUS_DIR;
+  process.env.HGYM_CORPUS_DIR = join(dir, 'no-default-corpus');
+  t.teardown(() => {
+    if (defaultCorpus === undefined) delete process.env.HGYM_CORPUS_DIR;
+    else process.env.HGYM_CORPUS_DIR = defaultCorpus;
+  });
+  t.capture(process.stderr, 'write');
+  t.equal(await setup(corpus), 0);
+  t.notOk(existsSync(join(dir, 'no-default-corpus')), 'the default corpus is not built');
+  await fixtureRepo(repo, true);
+  await t.rejects(setup(corpus), { code: 'HGYM_ERR_CORPUS_LEAK' });
 });
 
 t.test('the default corpus built by setup serves nothing the image holds', async (t) => {
