@@ -49,10 +49,11 @@ export async function collectChanges(sandbox: Sandbox, root: string, baseline: W
     else if (now.kind !== 'file' || now.sha256 !== sha) {
       let text: string | null = null;
       let unread: string | undefined;
-      if (now.kind === 'file' && path.endsWith('.py') && now.size > MAX_TEXT_BYTES) unread = `larger than ${MAX_TEXT_BYTES} bytes, more than a grader parses`;
-      else if (now.kind === 'file' && path.endsWith('.py') && now.size > budget) unread = `not read: the changed files hold more than the ${MAX_TOTAL_TEXT_BYTES} bytes a grading reads`;
       // Graders read only Python files; any other file changed is a code change whatever it holds.
-      else if (now.kind === 'file' && path.endsWith('.py')) {
+      const python = now.kind === 'file' && path.endsWith('.py');
+      if (python && now.size > MAX_TEXT_BYTES) unread = `larger than ${MAX_TEXT_BYTES} bytes, more than a grader parses`;
+      else if (python && now.size > budget) unread = `not read: the changed files hold more than the ${MAX_TOTAL_TEXT_BYTES} bytes a grading reads`;
+      else if (python) {
         budget -= now.size;
         const read = await sandbox.readFile(`${root}/${path}`, { maxBytes: MAX_TEXT_BYTES, noFollow: true }).catch((error: unknown) => {
           // A file the agent made unreadable is a changed file, graded, never an error.
