@@ -67,14 +67,18 @@ export function parseListing(output: Buffer): ImageFile[] {
   return files;
 }
 
-async function runListing(docker: Docker, image: string, timeoutMs: number): Promise<ImageFile[]> {
+/**
+ * Runs `argv` once in a throwaway container of the image (root with only
+ * CAP_DAC_READ_SEARCH, no network, read-only) and returns its standard output.
+ */
+export async function runThrowaway(docker: Docker, image: string, argv: string[], what: string, timeoutMs: number): Promise<Buffer> {
   let container: Docker.Container | undefined;
   let timer: NodeJS.Timeout | undefined;
   const stderrLines: string[] = [];
   try {
     container = await docker.createContainer({
       Image: image,
-      Entrypoint: ['python3', '-I', '-S', '-c', SCRIPT],
+      Entrypoint: argv,
       Cmd: [],
       // Labelled like a sandbox, so a pool started after a crash here removes it.
       Labels: ownerLabels(currentOwner(`image-files-${uuidv4()}`), Date.now() + timeoutMs),
@@ -104,13 +108,13 @@ async function runListing(docker: Docker, image: string, timeoutMs: number): Pro
     const ended = new Promise<void>((resolve) => stream.on('end', resolve));
     await container.start();
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(hgymError('HGYM_ERR_INTERNAL', `listing the files of ${image} took longer than ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => reject(hgymError('HGYM_ERR_INTERNAL', `${what} of ${image} took longer than ${timeoutMs} ms`)), timeoutMs);
     });
     const [exit] = await Promise.race([Promise.all([container.wait() as Promise<{ StatusCode: number }>, ended]), timeout]);
     if (exit.StatusCode !== 0) {
-      throw hgymError('HGYM_ERR_INTERNAL', `listing the files of ${image} exited with status ${exit.StatusCode}: ${stderrLines.join('').slice(-2000)}`);
+      throw hgymError('HGYM_ERR_INTERNAL', `${what} of ${image} exited with status ${exit.StatusCode}: ${stderrLines.join('').slice(-2000)}`);
     }
-    return parseListing(Buffer.concat(chunks));
+    return Buffer.concat(chunks);
   } catch (err) {
     if (err instanceof HgymError) throw err;
     throw translateDockerError(err, image);
@@ -120,16 +124,24 @@ async function runListing(docker: Docker, image: string, timeoutMs: number): Pro
   }
 }
 
-/** The image's regular files, from the cache when this image id was listed before. */
-export async function listImageFiles(image: string, options: ImageFilesOptions): Promise<ImageFiles> {
-  const docker = options.docker ?? new Docker();
-  let id: string;
+async function runListing(docker: Docker, image: string, timeoutMs: number): Promise<ImageFile[]> {
+  return parseListing(await runThrowaway(docker, image, ['python3', '-I', '-S', '-c', SCRIPT], 'listing the files', timeoutMs));
+}
+
+/** The engine's id of what an image name means now; HGYM_ERR_IMAGE_MISSING when it has none. */
+export async function imageId(docker: Docker, image: string): Promise<string> {
   try {
-    id = ((await docker.getImage(image).inspect()) as { Id: string }).Id;
+    return ((await docker.getImage(image).inspect()) as { Id: string }).Id;
   } catch (err) {
     if ((err as { statusCode?: number }).statusCode === 404) throw hgymError('HGYM_ERR_IMAGE_MISSING', image);
     throw translateDockerError(err, image);
   }
+}
+
+/** The image's regular files, from the cache when this image id was listed before. */
+export async function listImageFiles(image: string, options: ImageFilesOptions): Promise<ImageFiles> {
+  const docker = options.docker ?? new Docker();
+  const id = await imageId(docker, image);
   const cached = join(options.cacheDir, `${id.replace(/^sha256:/, '')}.json`);
   const previous = await readFile(cached, 'utf8').then((text) => (JSON.parse(text) as { files: ImageFile[] }).files, () => undefined);
   if (Array.isArray(previous)) return imageFilesOf(image, id, previous);

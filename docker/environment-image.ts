@@ -1,0 +1,92 @@
+/**
+ * The Docker adapter for repository environments (env/corpus/environment.ts): the sandbox
+ * Python's version and site directory, and the image built FROM the sandbox image with the
+ * packages pip installed on the host copied into that site directory. The build context is
+ * only those files and a two-line Dockerfile: nothing runs in the build, nothing is fetched.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import Docker from 'dockerode';
+import { pack } from 'tar-fs';
+import { hgymError } from '../env/errors.js';
+import type { EnvironmentSpec, ImageBuilder, TargetPython } from '../env/corpus/environment.js';
+import { imageId, runThrowaway } from './image-files.js';
+import { translateDockerError } from './container.js';
+
+const PROBE = 'import site, sys; print("%d.%d" % sys.version_info[:2]); print(site.getsitepackages()[0])';
+
+/** The sandbox image's Python: the version pip must pick wheels for, and where they go. */
+export async function imagePython(image: string, docker = new Docker()): Promise<TargetPython & { imageId: string }> {
+  const id = await imageId(docker, image);
+  const out = (await runThrowaway(docker, id, ['python3', '-I', '-c', PROBE], 'asking the Python version', 60_000)).toString('utf8');
+  const [version, siteDir] = out.trim().split('\n');
+  if (!version || !siteDir?.startsWith('/')) throw hgymError('HGYM_ERR_INTERNAL', `${image} answered ${JSON.stringify(out)} for its Python`);
+  return { version, siteDir, imageId: id };
+}
+
+async function folderBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}
+
+/** Whether an image of this tag exists and was built for this environment id. */
+async function existing(docker: Docker, spec: EnvironmentSpec): Promise<{ size: number } | null> {
+  try {
+    const info = (await docker.getImage(spec.image).inspect()) as { Size: number; Config?: { Labels?: Record<string, string> } };
+    return info.Config?.Labels?.['hgym.environment'] === spec.id ? { size: info.Size } : null;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return null;
+    throw translateDockerError(err, spec.image);
+  }
+}
+
+/** Builds environment images on one engine; an image already built for the id is kept. */
+export function environmentBuilder(docker = new Docker()): ImageBuilder {
+  return async (spec, site, target) => {
+    const started = performance.now();
+    const found = await existing(docker, spec);
+    if (found) return { ...found, built: false, ms: 0 };
+    if ((await folderBytes(site)) === 0) throw hgymError('HGYM_ERR_INTERNAL', `pip installed nothing into ${site}`);
+    const dockerfile = `FROM ${spec.base}\nCOPY site/ ${target.siteDir}/\n`;
+    // Root-owned and readable by everyone: the agent's user imports these, and cannot change them.
+    const context = pack(join(site, '..'), {
+      entries: ['site'],
+      map: (header) => {
+        header.uid = 0;
+        header.gid = 0;
+        if (header.type === 'directory') header.mode = 0o755;
+        else if (header.type === 'file') header.mode = (header.mode ?? 0) & 0o111 ? 0o755 : 0o644;
+        return header;
+      },
+      finalize: false,
+      finish: (p) => {
+        p.entry({ name: 'Dockerfile', mode: 0o644, uid: 0, gid: 0 }, dockerfile);
+        p.finalize();
+      },
+    });
+    try {
+      const stream = await docker.buildImage(Readable.from(context), {
+        t: spec.image,
+        labels: { 'hgym.environment': spec.id, 'hgym.base': spec.base },
+        rm: true,
+        forcerm: true,
+        networkmode: 'none',
+      });
+      const output = await new Promise<{ error?: string; errorDetail?: { message?: string } }[]>((resolve, reject) =>
+        docker.modem.followProgress(stream, (err: Error | null, res: unknown[]) => (err ? reject(err) : resolve(res as never))),
+      );
+      const failed = output.find((line) => line.error);
+      if (failed) throw hgymError('HGYM_ERR_INTERNAL', `building ${spec.image}: ${failed.errorDetail?.message ?? failed.error}`);
+    } catch (err) {
+      if ((err as { code?: string }).code?.startsWith('HGYM_ERR')) throw err;
+      throw translateDockerError(err, spec.image);
+    }
+    const built = await existing(docker, spec);
+    if (!built) throw hgymError('HGYM_ERR_INTERNAL', `building ${spec.image} left no image labelled with its environment`);
+    return { size: built.size, built: true, ms: performance.now() - started };
+  };
+}

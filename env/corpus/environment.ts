@@ -1,0 +1,240 @@
+/**
+ * Repository environments: the packages a repository's tests need, resolved by pip on the
+ * host and installed into an image built FROM the sandbox image (docker/environment-image.ts
+ * builds it). An environment is named by what it holds: the sandbox image's id and the
+ * resolved distributions, so repositories that resolve to the same set share one.
+ *
+ * pip runs on the host with the user's own configuration (pip.conf, PIP_* variables: index
+ * URL, extra index URLs, find-links), installing into a folder (`--target`) that the image
+ * build copies into the sandbox Python's site directory; the sandbox keeps no network. The
+ * repository itself is never installed: detectDependencies leaves it out, and the test
+ * runner imports the workspace copy.
+ *
+ * The sandbox runs its tests with the image's own pytest (the sealed runner relies on its
+ * internals), so pytest and the packages it is built from are removed from the install and
+ * never shadow the image's copies.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { detectDependencies, normalizeName, type Dependencies } from './dependencies.js';
+
+const run = promisify(execFile);
+
+/** The image's test runner and what it is built from: never replaced by an environment. */
+export const HARNESS_DISTRIBUTIONS: ReadonlySet<string> = new Set(['pytest', 'pluggy', 'py', 'iniconfig']);
+
+/** pip gets this long to resolve and download an environment. */
+const PIP_TIMEOUT_MS = 15 * 60_000;
+/** pip's own words kept in a failure's reason. */
+const REASON_CHARS = 600;
+
+export interface Distribution {
+  name: string;
+  version: string;
+}
+
+export interface EnvironmentSpec {
+  /** sha256 of the base image's id and the resolved distributions. */
+  id: string;
+  /** The image's tag: `hgym/env:<first 16 of id>`. */
+  image: string;
+  /** The sandbox image it is built FROM, by id. */
+  base: string;
+  /** What the repository asked for (PEP 508), and the files that said so. */
+  requirements: string[];
+  sources: string[];
+  /** What pip installed, by normalised name, sorted; the harness's own packages left out. */
+  resolved: Distribution[];
+}
+
+/** Python of the sandbox image, as pip needs to know it to pick wheels. */
+export interface TargetPython {
+  /** `3.11` */
+  version: string;
+  /** The sandbox Python's site directory the packages are copied into. */
+  siteDir: string;
+}
+
+/** Why an environment could not be made, in pip's own words where pip was the cause. */
+export class EnvironmentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EnvironmentError';
+  }
+}
+
+export function environmentId(base: string, resolved: readonly Distribution[]): string {
+  const lines = [...resolved].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((d) => `${d.name}==${d.version}`);
+  return createHash('sha256').update(`${base}\n${lines.join('\n')}\n`).digest('hex');
+}
+
+export function environmentImage(id: string): string {
+  return `hgym/env:${id.slice(0, 16)}`;
+}
+
+/** The host's Python for pip: HGYM_PYTHON, else python3 on PATH. */
+export function hostPython(env: NodeJS.ProcessEnv = process.env): string {
+  return env.HGYM_PYTHON ?? 'python3';
+}
+
+/** The last lines of pip's error output that say what went wrong. */
+export function pipReason(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l.trim() !== '' && !/^\s*(WARNING: Retrying|\[notice\])/.test(l));
+  const errors = lines.filter((l) => /^ERROR:|error:/i.test(l));
+  const text = (errors.length > 0 ? errors : lines.slice(-4)).join(' ').replace(/\s+/g, ' ').trim();
+  return text.length > REASON_CHARS ? `${text.slice(0, REASON_CHARS)}…` : text || 'pip failed without saying why';
+}
+
+interface PipReport {
+  install?: { metadata?: { name?: string; version?: string } }[];
+}
+
+/** The distributions a pip `--report` file says were installed. */
+export function reportedDistributions(report: PipReport): Distribution[] {
+  const out = new Map<string, Distribution>();
+  for (const item of report.install ?? []) {
+    const name = item.metadata?.name;
+    const version = item.metadata?.version;
+    if (name && version) out.set(normalizeName(name), { name: normalizeName(name), version });
+  }
+  return [...out.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+/** pip's options for the sandbox's Python when the host's differs: wheels for that version only. */
+async function crossOptions(python: string, target: TargetPython): Promise<string[]> {
+  const { stdout } = await run(python, ['-c', 'import sys, platform; print("%d.%d" % sys.version_info[:2]); print(platform.machine())']);
+  const [version, machine] = stdout.trim().split('\n');
+  if (version === target.version) return [];
+  const platforms = [`manylinux_2_36_${machine}`, `manylinux2014_${machine}`, `manylinux_2_17_${machine}`, `linux_${machine}`];
+  return ['--python-version', target.version, '--implementation', 'cp', '--only-binary=:all:', ...platforms.flatMap((p) => ['--platform', p])];
+}
+
+/** Removes one installed distribution from a `--target` folder, by its RECORD. */
+async function uninstall(site: string, name: string): Promise<void> {
+  for (const entry of await readdir(site)) {
+    const match = /^(.+?)-[^-]+\.dist-info$/.exec(entry);
+    if (!match || normalizeName(match[1]!) !== name) continue;
+    const record = join(site, entry, 'RECORD');
+    const files = existsSync(record) ? (await readFile(record, 'utf8')).split('\n').map((l) => l.split(',')[0]!).filter(Boolean) : [];
+    for (const file of files) {
+      // RECORD paths are relative to the site folder; anything else is not the install's.
+      if (file.startsWith('/') || file.split('/').includes('..')) continue;
+      await rm(join(site, file), { force: true, recursive: true });
+    }
+    await rm(join(site, entry), { recursive: true, force: true });
+  }
+}
+
+export interface ResolveOptions {
+  /** The sandbox image's id (what the environment is built FROM). */
+  base: string;
+  target: TargetPython;
+  /** Where pip installs: `<workDir>/site`; emptied first. */
+  workDir: string;
+  python?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Resolves and downloads a repository's test requirements with pip into `<workDir>/site`.
+ * Null when the repository needs nothing beyond what the sandbox image has.
+ */
+export async function resolveEnvironment(dependencies: Dependencies, options: ResolveOptions): Promise<EnvironmentSpec | null> {
+  const wanted = dependencies.requirements.filter((r) => !HARNESS_DISTRIBUTIONS.has(normalizeName(/^[A-Za-z0-9._-]+/.exec(r)?.[0] ?? '')));
+  if (wanted.length === 0) return null;
+  const python = options.python ?? hostPython(options.env);
+  const site = join(options.workDir, 'site');
+  const reportPath = join(options.workDir, 'pip-report.json');
+  await rm(options.workDir, { recursive: true, force: true });
+  await mkdir(options.workDir, { recursive: true });
+  await writeFile(join(options.workDir, 'requirements.txt'), `${wanted.join('\n')}\n`);
+  const args = [
+    '-m', 'pip', 'install', '--target', site, '--report', reportPath,
+    '--no-compile', '--disable-pip-version-check', '--no-input', '--no-warn-script-location', '--quiet',
+    ...(await crossOptions(python, options.target)),
+    '-r', join(options.workDir, 'requirements.txt'),
+  ];
+  try {
+    await run(python, args, { env: options.env ?? process.env, timeout: PIP_TIMEOUT_MS, maxBuffer: 16 * 2 ** 20 });
+  } catch (error) {
+    const e = error as { stderr?: string; code?: string | number; killed?: boolean; message: string };
+    if (e.code === 'ENOENT') throw new EnvironmentError(`no Python to run pip with (${python}); set HGYM_PYTHON`);
+    if (e.killed) throw new EnvironmentError(`pip did not finish within ${PIP_TIMEOUT_MS / 60_000} minutes`);
+    throw new EnvironmentError(`pip install ${wanted.join(' ')}: ${pipReason(e.stderr ?? e.message)}`);
+  }
+  const installed = reportedDistributions(JSON.parse(await readFile(reportPath, 'utf8')) as PipReport);
+  for (const d of installed) if (HARNESS_DISTRIBUTIONS.has(d.name)) await uninstall(site, d.name);
+  // Scripts are for a shell's PATH; the tests import packages.
+  await rm(join(site, 'bin'), { recursive: true, force: true });
+  const resolved = installed.filter((d) => !HARNESS_DISTRIBUTIONS.has(d.name));
+  if (resolved.length === 0) return null;
+  const id = environmentId(options.base, resolved);
+  return { id, image: environmentImage(id), base: options.base, requirements: dependencies.requirements, sources: dependencies.sources, resolved };
+}
+
+/** Builds (or finds) an environment's image from pip's `--target` folder. */
+export type ImageBuilder = (spec: EnvironmentSpec, site: string, target: TargetPython) => Promise<{ size: number; built: boolean; ms: number }>;
+
+export interface EnvironmentRecord extends EnvironmentSpec {
+  /** Bytes of the image; how long its build took (0 when it already existed). */
+  size: number;
+  buildMs: number;
+  resolveMs: number;
+}
+
+/** An environment made for a repository, or why none could be (the repository needs one). */
+export type EnvironmentOutcome = { environment: EnvironmentRecord | null } | { error: string };
+
+export interface PrepareOptions {
+  base: string;
+  target: TargetPython;
+  /** Working folders for pip, one per requirement set. */
+  workRoot: string;
+  build: ImageBuilder;
+  python?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Detects, resolves and builds a repository's environment; failures are reasons, not throws. */
+export async function prepareEnvironment(root: string, options: PrepareOptions): Promise<EnvironmentOutcome> {
+  const dependencies = await detectDependencies(root);
+  if (dependencies.requirements.length === 0) return { environment: null };
+  const key = createHash('sha256').update(`${options.base}\n${dependencies.requirements.join('\n')}`).digest('hex').slice(0, 24);
+  const workDir = join(options.workRoot, key);
+  const started = performance.now();
+  try {
+    const spec = await resolveEnvironment(dependencies, { base: options.base, target: options.target, workDir, ...(options.python ? { python: options.python } : {}), ...(options.env ? { env: options.env } : {}) });
+    if (!spec) return { environment: null };
+    const resolveMs = Math.round(performance.now() - started);
+    const built = await options.build(spec, join(workDir, 'site'), options.target);
+    return { environment: { ...spec, size: built.size, buildMs: Math.round(built.ms), resolveMs } };
+  } catch (error) {
+    if (error instanceof EnvironmentError) return { error: error.message };
+    throw error;
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/** Where a corpus keeps its environments' records: `environments/<id>.json`. */
+export function environmentRecordPath(corpusDir: string, id: string): string {
+  return join(corpusDir, 'environments', `${id}.json`);
+}
+
+export async function writeEnvironmentRecord(corpusDir: string, record: EnvironmentRecord): Promise<void> {
+  const path = environmentRecordPath(corpusDir, record.id);
+  await mkdir(join(corpusDir, 'environments'), { recursive: true });
+  await writeFile(`${path}.part`, `${JSON.stringify(record, null, 2)}\n`);
+  await rename(`${path}.part`, path);
+}
+
+export async function readEnvironmentRecord(corpusDir: string, id: string): Promise<EnvironmentRecord> {
+  return JSON.parse(await readFile(environmentRecordPath(corpusDir, id), 'utf8')) as EnvironmentRecord;
+}
