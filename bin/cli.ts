@@ -15,8 +15,11 @@ import { importRepostCommand, importSweCommand, mineCommand } from './issues.js'
 import { DEFAULT_IMAGE, DockerSandboxPool } from '../docker/pool.js';
 import { listImageFiles } from '../docker/image-files.js';
 import { assertCorpusClear } from '../env/corpus/image.js';
+import { loadCorpus } from '../env/corpus/load.js';
+import { ensureEnvironment, environmentImage, readEnvironmentRecord } from '../env/corpus/environment.js';
+import { environmentBuilder, environmentExists, imagePython } from '../docker/environment-image.js';
 import { ToolBox } from '../env/tools/toolbox.js';
-import { isHgymError } from '../env/errors.js';
+import { hgymError, isHgymError } from '../env/errors.js';
 
 const USAGE = `usage: hgym <command>
 
@@ -59,6 +62,25 @@ export function corpusDir(): string {
 }
 
 /**
+ * Every environment a corpus's instances run in, built again from its record (the pins pip
+ * resolved) when its image is missing or was built FROM an older sandbox image. Returns how
+ * many environments the corpus uses.
+ */
+async function ensureCorpusEnvironments(dir: string): Promise<number> {
+  const corpus = await loadCorpus(dir);
+  const ids = new Set([...corpus.instances.values()].flatMap((i) => (i.repo.environment ? [i.repo.environment] : [])));
+  if (ids.size === 0) return 0;
+  const target = await imagePython(DEFAULT_IMAGE);
+  for (const id of ids) {
+    const record = await readEnvironmentRecord(dir, id).catch(() => null);
+    if (!record) throw hgymError('HGYM_ERR_IMAGE_MISSING', environmentImage(id), `${dir} has no record of environment ${id.slice(0, 16)} (environments/${id}.json): add its repositories again with hgym generate --corpus`);
+    process.stderr.write(`hgym setup: environment ${record.image} (${record.resolved.length} packages)\n`);
+    await ensureEnvironment(record, { base: target.imageId, target, workRoot: join(dir, 'cache', 'environments'), build: environmentBuilder(), exists: environmentExists() });
+  }
+  return ids.size;
+}
+
+/**
  * The Docker engine and the sandbox image, then the corpus to serve: the default one, built
  * when missing or out of date, or `served` (a corpus `generate --corpus` made), which is only
  * checked. Either way nothing it serves may be in the image.
@@ -68,9 +90,12 @@ export async function setup(served?: string): Promise<number> {
   const r = spawnSync('bash', [script], { stdio: 'inherit' });
   if (r.status !== 0) return r.status ?? 1;
   if (served !== undefined && resolve(served) !== resolve(corpusDir())) {
-    const image = await listImageFiles(DEFAULT_IMAGE, { cacheDir: join(served, 'cache', 'images') });
-    await assertCorpusClear(served, image);
-    process.stderr.write(`hgym setup: no file the corpus at ${served} serves is in ${image.image}\n`);
+    const images = join(served, 'cache', 'images');
+    const image = await listImageFiles(DEFAULT_IMAGE, { cacheDir: images });
+    const environments = await ensureCorpusEnvironments(served);
+    await assertCorpusClear(served, image, (env) => listImageFiles(env, { cacheDir: images }));
+    const also = environments > 0 ? ` or its ${environments} environment image(s)` : '';
+    process.stderr.write(`hgym setup: no file the corpus at ${served} serves is in ${image.image}${also}\n`);
     return 0;
   }
   const fetching = progressBar('fetching libraries');

@@ -7,7 +7,9 @@ import { addSnapshot, corpusCache } from '../env/corpus/store.js';
 import { EXECUTED_FAMILIES, FAMILIES, generateForRepo, writeInstances, type Family } from '../env/tasks/generate.js';
 import { DEFAULT_IMAGE, DockerSandboxPool } from '../docker/pool.js';
 import { listImageFiles } from '../docker/image-files.js';
-import { describeCollisions, type ImageFiles } from '../env/corpus/image.js';
+import { describeCollisions, whyEnvironmentHolds, type ImageFiles } from '../env/corpus/image.js';
+import { pins, prepareEnvironment, writeEnvironmentRecord, type EnvironmentRecord, type ImageBuilder, type TargetPython } from '../env/corpus/environment.js';
+import { environmentBuilder, imagePython } from '../docker/environment-image.js';
 import { isHgymError } from '../env/errors.js';
 import type { TaskInstance } from '../schemas/tasks.js';
 import { modelDescriber } from '../env/tasks/llm.js';
@@ -21,6 +23,24 @@ serves (a snapshot already there is left as it is); --out writes JSONL task file
 default, into ./tasks, when --corpus is not given).
 issue_localize (injected bugs) and func_gen run the repository's tests in sandboxes; without a
 Docker engine they are skipped and the others generated.`;
+
+/**
+ * The environment of a repository whose tests need packages: resolved, built and checked to
+ * hold none of its code; undefined when it needs none, or why it could not be made.
+ */
+async function environmentFor(
+  root: string,
+  tools: { base: string; target: TargetPython; build: ImageBuilder },
+  cache: string,
+): Promise<{ record: EnvironmentRecord } | { error: string } | undefined> {
+  const outcome = await prepareEnvironment(root, { ...tools, workRoot: join(cache, 'environments') });
+  if ('error' in outcome) return outcome;
+  const record = outcome.environment;
+  if (!record) return undefined;
+  const leak = await whyEnvironmentHolds(root, await listImageFiles(record.image, { cacheDir: join(cache, 'images') }));
+  if (leak) return { error: leak };
+  return { record };
+}
 
 export async function generate(argv: string[], print: (text: string) => void = (text) => process.stdout.write(text)): Promise<number> {
   const { values } = parseArgs({
@@ -57,6 +77,12 @@ export async function generate(argv: string[], print: (text: string) => void = (
     }
   }
   const cache = join(homedir(), '.cache', 'hgym');
+  // Repositories whose tests need packages get an environment: only where tests are run.
+  let environments: { base: string; target: TargetPython; build: ImageBuilder } | undefined;
+  if (pool) {
+    const target = await imagePython(pool.image);
+    environments = { base: target.imageId, target, build: environmentBuilder() };
+  }
   let image: ImageFiles | undefined;
   try {
     image = await listImageFiles(DEFAULT_IMAGE, { cacheDir: join(cache, 'images') });
@@ -81,19 +107,26 @@ export async function generate(argv: string[], print: (text: string) => void = (
         ? { pool, cacheDir: caches.workspaces, runsDir: caches.runs, onProgress: (e: { phase: string; done: number; total: number }) => running.update(e.done, e.total, e.phase) }
         : undefined;
       const origin = source.url && source.commit ? { url: source.url, commit: source.commit } : undefined;
-      const run = (root: string, dir?: string) =>
-        generateForRepo(
-          { root, name: source.name, ...(dir ? { dir } : {}), ...(origin ? { origin } : {}) },
+      const made = environments ? await environmentFor(source.root, environments, cache) : undefined;
+      if (made && 'record' in made && values.corpus) await writeEnvironmentRecord(values.corpus, made.record);
+      const environment = made && 'record' in made ? made.record.id : undefined;
+      const run = async (root: string, dir?: string) => {
+        const generated = await generateForRepo(
+          { root, name: source.name, ...(dir ? { dir } : {}), ...(origin ? { origin } : {}), ...(environment ? { environment } : {}) },
           {
             tasks: tasks as Family[],
             seed,
             maxPerRepo,
             ...(describe ? { describe } : {}),
             ...(execution ? { execution } : {}),
+            ...(made && 'error' in made ? { environmentError: made.error } : {}),
             ...(image ? { image } : {}),
             onProgress: (e) => bar.update(e.files, e.total, `${(e.bytes / 1e6).toFixed(1)} MB`),
           },
         );
+        if (made) generated.summary.environment = 'error' in made ? { error: made.error } : { id: made.record.id, image: made.record.image, resolved: pins(made.record.resolved) };
+        return generated;
+      };
       let generated: Awaited<ReturnType<typeof run>>;
       if (values.corpus) {
         const added = await addSnapshot(values.corpus, source, run);

@@ -33,15 +33,21 @@ async function folderBytes(dir: string): Promise<number> {
   return total;
 }
 
-/** Whether an image of this tag exists and was built for this environment id. */
+/** The image of this tag, when it was built for this environment FROM this sandbox image. */
 async function existing(docker: Docker, spec: EnvironmentSpec): Promise<{ size: number } | null> {
   try {
     const info = (await docker.getImage(spec.image).inspect()) as { Size: number; Config?: { Labels?: Record<string, string> } };
-    return info.Config?.Labels?.['hgym.environment'] === spec.id ? { size: info.Size } : null;
+    const labels = info.Config?.Labels ?? {};
+    return labels['hgym.environment'] === spec.id && labels['hgym.base'] === spec.base ? { size: info.Size } : null;
   } catch (err) {
     if ((err as { statusCode?: number }).statusCode === 404) return null;
     throw translateDockerError(err, spec.image);
   }
+}
+
+/** Whether the environment's image is there and up to date (built FROM the current sandbox image). */
+export function environmentExists(docker = new Docker()): (spec: EnvironmentSpec) => Promise<boolean> {
+  return async (spec) => (await existing(docker, spec)) !== null;
 }
 
 /** Builds environment images on one engine; an image already built for the id is kept. */

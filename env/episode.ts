@@ -14,6 +14,7 @@
 import { v4 as uuidv4 } from 'uuid';
 import { hgymError, HgymError } from './errors.js';
 import { prepareWorkspace, type PreparedWorkspace } from './corpus/workspace.js';
+import { imageOf } from './corpus/environment.js';
 import type { Snapshot } from './corpus/snapshot.js';
 import type { OutputChunk, Sandbox, SandboxPool } from './sandbox.js';
 import { workspacePath } from './tasks/context.js';
@@ -97,7 +98,7 @@ export class Episode {
       throw hgymError('HGYM_ERR_NOT_FOUND', `snapshot ${input.instance.repo.snapshot.slice(0, 12)} of ${input.instance.repo.name} (the corpus holds ${input.snapshot.id.slice(0, 12)})`);
     }
     const workspace = await prepareWorkspace(input.instance, input.snapshot, input.cacheDir);
-    const sandbox = await input.pool.acquire();
+    const sandbox = await input.pool.acquire(imageOf(input.instance.repo));
     try {
       const root = workspacePath(input.instance.repo.name);
       await sandbox.putArchive(root, await workspace.archive());

@@ -120,18 +120,30 @@ export interface Sandbox extends AsyncDisposable {
   release(): Promise<void>;
 }
 
-export interface PoolStats {
-  /** How many warm sandboxes the pool keeps ready. */
+/** The containers of one image in a pool. */
+export interface ImagePoolStats {
+  /** How many warm sandboxes the pool keeps ready (for an environment: by its recent demand). */
   target: number;
   warm: number;
   starting: number;
   leased: number;
+}
+
+/**
+ * `target` is the base image's; `warm`, `starting` and `leased` count every image's sandboxes.
+ * `environments` holds the images other than the base one that have sandboxes or recent demand
+ * (optional: a pool of one image has none).
+ */
+export interface PoolStats extends ImagePoolStats {
   created: number;
   lost: number;
   failed: number;
+  environments?: Record<string, ImagePoolStats>;
 }
 
 export interface AcquireOptions {
+  /** The environment image to run in (built FROM the base sandbox image); absent: the pool's base image. */
+  image?: string;
   /** How long to wait for a free sandbox when the pool is at its maximum. */
   waitMs?: number;
   signal?: AbortSignal;

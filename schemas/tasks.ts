@@ -16,6 +16,8 @@ export const RepoRef = Type.Object(
     dir: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.@-]+$' })),
     /** Where the snapshot came from: a git URL or path and the commit. */
     origin: Type.Optional(Type.Object({ url: Type.String(), commit: Type.String() }, { additionalProperties: false })),
+    /** The environment its tests run in (packages the repository needs), by id; absent: the sandbox image alone. */
+    environment: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
   },
   { $id: 'hgym.task.repo', additionalProperties: false },
 );

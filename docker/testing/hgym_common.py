@@ -36,9 +36,39 @@ def describe(excinfo):
     return {"type": excinfo.typename, "message": message[:MESSAGE_CHARS], "frames": frames[-FRAMES:]}
 
 
+def import_roots():
+    """Where the repository's modules are imported from: its root (as `python -m pytest` has
+    it; -I leaves the cwd out) and, in a src layout, `src/`. The workspace copy is the only
+    copy of the repository in the sandbox; nothing of it is installed."""
+    roots = [ROOT]
+    src = os.path.join(ROOT, "src")
+    if os.path.isdir(src) and not os.path.exists(os.path.join(src, "__init__.py")):
+        roots.insert(0, src)
+    return roots
+
+
+def add_import_roots():
+    for root in reversed(import_roots()):
+        if root not in sys.path:
+            sys.path.insert(0, root)
+
+
+def module_name(rel):
+    """The module a repository file is imported as, from the innermost import root."""
+    for root in import_roots():
+        prefix = relative(root)
+        prefix = "" if prefix is None else prefix + "/"
+        if rel.startswith(prefix):
+            rel = rel[len(prefix):]
+            break
+    parts = rel[:-3].split("/")
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
 def run_pytest(args, plugins):
-    if ROOT not in sys.path:
-        sys.path.insert(0, ROOT)  # as `python -m pytest` does; -I leaves the cwd out
+    add_import_roots()
     base = ["-q", "-p", "no:cacheprovider", "--rootdir", ROOT, "--confcutdir", ROOT, "-o", "console_output_style=classic"]
     return pytest.main(base + list(args), plugins=plugins)
 

@@ -14,14 +14,13 @@ import _pytest._code
 import pytest
 
 import hgym_seal
-from hgym_common import FRAMES, MESSAGE_CHARS, ROOT, describe, relative, run_pytest
+from hgym_common import FRAMES, MESSAGE_CHARS, ROOT, add_import_roots, describe, relative, run_pytest
 
 
 def run_script(out, key, agent, path):
     report = sys.audit
     seal(out, key, agent, [run_script.__code__])
-    if ROOT not in sys.path:
-        sys.path.insert(0, ROOT)
+    add_import_roots()
     error = None
     started = time.monotonic()
     report("hgym.report", "begin", "eval_script", False, started)

@@ -46,7 +46,7 @@ import pytest
 # -I leaves this directory out of sys.path; the runner's own modules are beside it.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hgym_graded  # noqa: E402
-from hgym_common import MESSAGE_CHARS, ROOT, describe, relative, run_pytest, write  # noqa: E402
+from hgym_common import MESSAGE_CHARS, ROOT, add_import_roots, describe, module_name, relative, run_pytest, write  # noqa: E402
 sys.path.pop(0)
 
 
@@ -134,13 +134,6 @@ def find_code(code, name, first_line):
             if found is not None:
                 return found
     return None
-
-
-def module_name(rel):
-    parts = rel[:-3].split("/")
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
 
 
 def live_functions(module, qualname):
@@ -324,8 +317,7 @@ def run_group(group, timeout):
 def trials(out, spec_path):
     with open(spec_path) as f:
         spec = json.load(f)
-    if ROOT not in sys.path:
-        sys.path.insert(0, ROOT)
+    add_import_roots()
     specs = spec["trials"]
     for i, trial in enumerate(specs):
         trial["out"] = "%s.%d" % (out, i)

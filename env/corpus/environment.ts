@@ -1,8 +1,10 @@
 /**
  * Repository environments: the packages a repository's tests need, resolved by pip on the
  * host and installed into an image built FROM the sandbox image (docker/environment-image.ts
- * builds it). An environment is named by what it holds: the sandbox image's id and the
- * resolved distributions, so repositories that resolve to the same set share one.
+ * builds it). An environment is named by what it holds: the resolved distributions for the
+ * sandbox's Python, so repositories that resolve to the same set share one. Its image is
+ * labelled with the sandbox image it was built FROM and built again when that changes (the
+ * executor and test runner live in the sandbox image).
  *
  * pip runs on the host with the user's own configuration (pip.conf, PIP_* variables: index
  * URL, extra index URLs, find-links), installing into a folder (`--target`) that the image
@@ -38,7 +40,7 @@ export interface Distribution {
 }
 
 export interface EnvironmentSpec {
-  /** sha256 of the base image's id and the resolved distributions. */
+  /** sha256 of the sandbox Python's version and the resolved distributions. */
   id: string;
   /** The image's tag: `hgym/env:<first 16 of id>`. */
   image: string;
@@ -67,13 +69,21 @@ export class EnvironmentError extends Error {
   }
 }
 
-export function environmentId(base: string, resolved: readonly Distribution[]): string {
-  const lines = [...resolved].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((d) => `${d.name}==${d.version}`);
-  return createHash('sha256').update(`${base}\n${lines.join('\n')}\n`).digest('hex');
+export function pins(resolved: readonly Distribution[]): string[] {
+  return [...resolved].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((d) => `${d.name}==${d.version}`);
+}
+
+export function environmentId(python: string, resolved: readonly Distribution[]): string {
+  return createHash('sha256').update(`python ${python}\n${pins(resolved).join('\n')}\n`).digest('hex');
 }
 
 export function environmentImage(id: string): string {
   return `hgym/env:${id.slice(0, 16)}`;
+}
+
+/** What a pool is asked for to run a repository's code: its environment's image, if it has one. */
+export function imageOf(repo: { environment?: string }): { image?: string } {
+  return repo.environment ? { image: environmentImage(repo.environment) } : {};
 }
 
 /** The host's Python for pip: HGYM_PYTHON, else python3 on PATH. */
@@ -109,11 +119,14 @@ export function reportedDistributions(report: PipReport): Distribution[] {
 
 /** pip's options for the sandbox's Python when the host's differs: wheels for that version only. */
 async function crossOptions(python: string, target: TargetPython): Promise<string[]> {
-  const { stdout } = await run(python, ['-c', 'import sys, platform; print("%d.%d" % sys.version_info[:2]); print(platform.machine())']);
+  const { stdout } = await run(python, ['-c', 'import sys, platform; print("%d.%d" % sys.version_info[:2]); print(platform.machine())']).catch((error: Error & { code?: string }) => {
+    throw new EnvironmentError(error.code === 'ENOENT' ? `no Python to run pip with (${python}); set HGYM_PYTHON` : `${python}: ${error.message}`);
+  });
   const [version, machine] = stdout.trim().split('\n');
   if (version === target.version) return [];
   const platforms = [`manylinux_2_36_${machine}`, `manylinux2014_${machine}`, `manylinux_2_17_${machine}`, `linux_${machine}`];
-  return ['--python-version', target.version, '--implementation', 'cp', '--only-binary=:all:', ...platforms.flatMap((p) => ['--platform', p])];
+  // Byte code compiled by another Python version is of no use to the sandbox's.
+  return ['--no-compile', '--python-version', target.version, '--implementation', 'cp', '--only-binary=:all:', ...platforms.flatMap((p) => ['--platform', p])];
 }
 
 /** Removes one installed distribution from a `--target` folder, by its RECORD. */
@@ -140,6 +153,8 @@ export interface ResolveOptions {
   workDir: string;
   python?: string;
   env?: NodeJS.ProcessEnv;
+  /** Install exactly these requirements (pins of a recorded environment), no dependencies. */
+  noDeps?: boolean;
 }
 
 /**
@@ -157,7 +172,8 @@ export async function resolveEnvironment(dependencies: Dependencies, options: Re
   await writeFile(join(options.workDir, 'requirements.txt'), `${wanted.join('\n')}\n`);
   const args = [
     '-m', 'pip', 'install', '--target', site, '--report', reportPath,
-    '--no-compile', '--disable-pip-version-check', '--no-input', '--no-warn-script-location', '--quiet',
+    '--disable-pip-version-check', '--no-input', '--no-warn-script-location', '--quiet',
+    ...(options.noDeps ? ['--no-deps'] : []),
     ...(await crossOptions(python, options.target)),
     '-r', join(options.workDir, 'requirements.txt'),
   ];
@@ -175,7 +191,7 @@ export async function resolveEnvironment(dependencies: Dependencies, options: Re
   await rm(join(site, 'bin'), { recursive: true, force: true });
   const resolved = installed.filter((d) => !HARNESS_DISTRIBUTIONS.has(d.name));
   if (resolved.length === 0) return null;
-  const id = environmentId(options.base, resolved);
+  const id = environmentId(options.target.version, resolved);
   return { id, image: environmentImage(id), base: options.base, requirements: dependencies.requirements, sources: dependencies.sources, resolved };
 }
 
@@ -218,6 +234,26 @@ export async function prepareEnvironment(root: string, options: PrepareOptions):
   } catch (error) {
     if (error instanceof EnvironmentError) return { error: error.message };
     throw error;
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Makes sure a recorded environment's image exists and is built FROM the current sandbox
+ * image, installing its pins again (no resolution) when it must be rebuilt.
+ */
+export async function ensureEnvironment(record: EnvironmentSpec, options: Omit<PrepareOptions, 'build'> & { build: ImageBuilder; exists: (spec: EnvironmentSpec) => Promise<boolean> }): Promise<void> {
+  const spec = { ...record, base: options.base };
+  if (await options.exists(spec)) return;
+  const workDir = join(options.workRoot, `rebuild-${record.id.slice(0, 24)}`);
+  try {
+    const again = await resolveEnvironment(
+      { requirements: pins(record.resolved), sources: record.sources, skipped: [] },
+      { base: options.base, target: options.target, workDir, noDeps: true, ...(options.python ? { python: options.python } : {}), ...(options.env ? { env: options.env } : {}) },
+    );
+    if (again?.id !== record.id) throw new EnvironmentError(`installing the pins of environment ${record.id.slice(0, 16)} again gave another set`);
+    await options.build(spec, join(workDir, 'site'), options.target);
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }

@@ -5,9 +5,11 @@
  * built and again before it is served. The Docker adapter lists an image's files
  * (docker/image-files.ts); this module only compares.
  */
+import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hgymError } from '../errors.js';
+import { imageOf } from './environment.js';
 import { loadCorpus } from './load.js';
 import { snapshotOf, type Snapshot } from './snapshot.js';
 
@@ -104,25 +106,37 @@ export function describeCollisions(collisions: readonly Collision[], image: Imag
 export interface RepoCollisions {
   repo: string;
   instances: number;
+  /** The image holding them: the sandbox image or the repository's environment. */
+  image: string;
   collisions: Collision[];
 }
 
+/** The files of an environment's image, by its image name. */
+export type EnvironmentFiles = (image: string) => Promise<ImageFiles>;
+
 /**
  * The repositories of a corpus's served instances (every task file under `tasks/`) that
- * have files in the image. Repositories under `repos/` that no instance uses are not served
- * and not checked.
+ * have files in the image their episodes run in: the sandbox image, or their environment's
+ * (which holds the sandbox image's files too). Repositories under `repos/` that no instance
+ * uses are not served and not checked.
  */
-export async function corpusCollisions(dir: string, image: ImageFiles): Promise<RepoCollisions[]> {
+export async function corpusCollisions(dir: string, image: ImageFiles, environments?: EnvironmentFiles): Promise<RepoCollisions[]> {
   const corpus = await loadCorpus(dir);
-  const instances = new Map<string, number>();
+  const served = new Map<string, { repo: string; image: string | undefined; instances: number }>();
   for (const instance of corpus.instances.values()) {
     const repo = instance.repo.dir ?? instance.repo.name;
-    instances.set(repo, (instances.get(repo) ?? 0) + 1);
+    const env = imageOf(instance.repo).image;
+    const key = `${repo}\n${env ?? ''}`;
+    const entry = served.get(key) ?? { repo, image: env, instances: 0 };
+    entry.instances++;
+    served.set(key, entry);
   }
   const found: RepoCollisions[] = [];
-  for (const [repo, count] of [...instances].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const collisions = imageCollisions(await snapshotOf(join(dir, 'repos', repo)), image);
-    if (collisions.length > 0) found.push({ repo, instances: count, collisions });
+  for (const [, entry] of [...served].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (entry.image && !environments) throw hgymError('HGYM_ERR_INTERNAL', `${entry.repo} runs in ${entry.image}, and no way to list its files was given`);
+    const files = entry.image ? await environments!(entry.image) : image;
+    const collisions = imageCollisions(await snapshotOf(join(dir, 'repos', entry.repo)), files);
+    if (collisions.length > 0) found.push({ repo: entry.repo, instances: entry.instances, image: files.image, collisions });
   }
   return found;
 }
@@ -131,13 +145,13 @@ export async function corpusCollisions(dir: string, image: ImageFiles): Promise<
  * Refuses a corpus that serves any file the image holds: the last check before serving, for
  * corpora built before the check existed, added to by hand, or an image that changed since.
  */
-export async function assertCorpusClear(dir: string, image: ImageFiles): Promise<void> {
-  const found = await corpusCollisions(dir, image);
+export async function assertCorpusClear(dir: string, image: ImageFiles, environments?: EnvironmentFiles): Promise<void> {
+  const found = await corpusCollisions(dir, image, environments);
   if (found.length === 0) return;
   const lines = found.map((r) => {
     const shown = r.collisions.slice(0, 5).map((c) => `${c.file} = ${c.imagePath}`).join('; ');
     const more = r.collisions.length > 5 ? `; and ${r.collisions.length - 5} more` : '';
-    return `${r.repo} (${r.instances} instances): ${shown}${more}`;
+    return `${r.repo} (${r.instances} instances, in ${r.image}): ${shown}${more}`;
   });
   throw hgymError(
     'HGYM_ERR_CORPUS_LEAK',
@@ -156,4 +170,41 @@ export async function whyImageHolds(root: string, image: ImageFiles): Promise<st
   const [copy, ...more] = shippedCopies(image, await topLevelOf(root));
   if (copy === undefined) return null;
   return `the sandbox image ${image.image} ships it (any version leaks its docstrings) at ${copy}${more.length ? ` and ${more.length} more place(s)` : ''}`;
+}
+
+/** What a repository is imported as: packages (with `__init__.py`) and modules at its root or in `src/`, tests left out. */
+export async function importableOf(root: string): Promise<{ packages: string[]; modules: string[] }> {
+  const packages: string[] = [];
+  const modules: string[] = [];
+  for (const base of [root, join(root, 'src')]) {
+    const entries = await readdir(base, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      if (/^(tests?|testing|docs?|examples?|benchmarks?|setup|conftest|noxfile)(\.py)?$/.test(e.name) || e.name.startsWith('.')) continue;
+      if (e.isDirectory() && existsSync(join(base, e.name, '__init__.py'))) packages.push(e.name);
+      else if (e.isFile() && e.name.endsWith('.py')) modules.push(e.name.slice(0, -'.py'.length));
+    }
+  }
+  return { packages, modules };
+}
+
+/**
+ * Why a repository's environment must not be used: files of its snapshot byte for byte, or an
+ * importable copy of its own packages at any version (a dependency that depends on it back).
+ */
+export async function whyEnvironmentHolds(root: string, environment: ImageFiles): Promise<string | null> {
+  const collisions = imageCollisions(await snapshotOf(root), environment);
+  if (collisions.length > 0) return describeCollisions(collisions, environment).replace('the sandbox image', 'the environment image');
+  const { packages, modules } = await importableOf(root);
+  const names = new Set([...packages, ...modules.map((m) => `${m}.py`)]);
+  // Only what is importable by that name: a top-level entry of a site directory.
+  const installed = new Set<string>();
+  for (const files of environment.byDigest.values()) {
+    for (const { path } of files) {
+      const match = /^(.*\/(?:dist|site)-packages)\/([^/]+)(\/|$)/.exec(path);
+      if (match && names.has(match[2]!) && (match[3] === '/' ? path.endsWith('.py') : true)) installed.add(`${match[1]}/${match[2]}`);
+    }
+  }
+  const [copy, ...more] = [...installed].sort();
+  if (copy === undefined) return null;
+  return `the environment image ${environment.image} holds a copy of the repository's own code at ${copy}${more.length ? ` and ${more.length} more place(s)` : ''}`;
 }

@@ -13,6 +13,7 @@ import type { Snapshot } from '../corpus/snapshot.js';
 import { prepareWorkspace } from '../corpus/workspace.js';
 import type { Definition } from '../analysis/types.js';
 import type { Sandbox, SandboxPool } from '../sandbox.js';
+import { imageOf } from '../corpus/environment.js';
 import { isTestFile, workspacePath, type RepoContext } from './context.js';
 import { runTrials, TestRunError, traceTests, type TestResult, type TraceReport, type Trial, type TrialResult } from './pytest.js';
 
@@ -42,7 +43,7 @@ export function pristineWorkspace(snapshot: Snapshot, cacheDir: string) {
 /** Copies the pristine snapshot to /workspace/<name> of a new sandbox. */
 async function sandboxWithRepo(ctx: RepoContext, snapshot: Snapshot, options: ExecutionOptions): Promise<Sandbox> {
   const workspace = await pristineWorkspace(snapshot, options.cacheDir);
-  const sandbox = await options.pool.acquire({ waitMs: 120_000 });
+  const sandbox = await options.pool.acquire({ waitMs: 120_000, ...imageOf(ctx.ref) });
   try {
     await sandbox.putArchive(workspacePath(ctx.name), await workspace.archive());
     return sandbox;
@@ -64,8 +65,9 @@ export function hasTests(ctx: RepoContext): boolean {
   return ctx.analysis.modules.some((m) => isTestFile(m.file) && /(^|\/)test_[^/]*\.py$|_test\.py$/.test(m.file));
 }
 
-function runsDir(options: ExecutionOptions, snapshot: Snapshot): string {
-  return join(options.runsDir, snapshot.id);
+/** A snapshot's runs in its environment: the same files with other packages may run otherwise. */
+function runsDir(options: ExecutionOptions, snapshot: Snapshot, ctx: RepoContext): string {
+  return join(options.runsDir, ctx.ref.environment ? `${snapshot.id}.${ctx.ref.environment.slice(0, 16)}` : snapshot.id);
 }
 
 async function writeJson(path: string, data: unknown): Promise<void> {
@@ -78,7 +80,7 @@ const suites = new Map<string, Promise<TestSuite>>();
 
 /** The traced run of every test of the snapshot, from the cache or run now. */
 export function traceSuite(ctx: RepoContext, snapshot: Snapshot, options: ExecutionOptions): Promise<TestSuite> {
-  const key = join(runsDir(options, snapshot), 'trace.json');
+  const key = join(runsDir(options, snapshot, ctx), 'trace.json');
   let suite = suites.get(key);
   if (!suite) {
     suites.clear();
@@ -90,7 +92,7 @@ export function traceSuite(ctx: RepoContext, snapshot: Snapshot, options: Execut
 }
 
 async function loadSuite(ctx: RepoContext, snapshot: Snapshot, options: ExecutionOptions): Promise<TestSuite> {
-  const dir = runsDir(options, snapshot);
+  const dir = runsDir(options, snapshot, ctx);
   const cached = join(dir, 'trace.json');
   let report: TraceReport;
   if (existsSync(cached)) report = JSON.parse(await readFile(cached, 'utf8')) as TraceReport;
@@ -178,7 +180,7 @@ function trialKey(trial: Trial): string {
  * holding the pristine snapshot: a trial changes code in memory, never on disk.
  */
 export async function runTrialsCached(ctx: RepoContext, snapshot: Snapshot, trials: readonly Trial[], options: ExecutionOptions): Promise<TrialResult[]> {
-  const dir = runsDir(options, snapshot);
+  const dir = runsDir(options, snapshot, ctx);
   const cachePath = join(dir, 'trials.json');
   const cache: Record<string, TrialResult> = existsSync(cachePath) ? (JSON.parse(await readFile(cachePath, 'utf8')) as Record<string, TrialResult>) : {};
   const keys = trials.map(trialKey);

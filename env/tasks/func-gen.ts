@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FuncGenInstance } from '../../schemas/tasks.js';
 import type { Snapshot } from '../corpus/snapshot.js';
+import { imageOf } from '../corpus/environment.js';
 import { parsePython, type SyntaxNode } from '../analysis/parse.js';
 import { readAsPython } from '../analysis/python-text.js';
 import type { Definition } from '../analysis/types.js';
@@ -246,7 +247,7 @@ export async function gradeFuncGen(instance: FuncGenInstance, submission: string
   const graded = applyEdit(original, { start: def.span.start, end: def.span.end, text: agent.text.endsWith('\n') ? agent.text : `${agent.text}\n` });
   const repo = workspacePath(instance.repo.name);
 
-  const sandbox = await exec.pool.acquire({ waitMs: GRADING_WAIT_MS, priority: true });
+  const sandbox = await exec.pool.acquire({ waitMs: GRADING_WAIT_MS, priority: true, ...imageOf(instance.repo) });
   let run: SealedRun;
   try {
     await sandbox.putArchive(repo, await pristine.archive({ git: false }));

@@ -32,6 +32,8 @@ export interface RepoInput {
   origin?: { url: string; commit: string };
   license?: string;
   version?: string;
+  /** The id of the environment its tests run in (env/corpus/environment.ts), if it needs one. */
+  environment?: string;
 }
 
 export interface GenerateRunOptions {
@@ -42,6 +44,8 @@ export interface GenerateRunOptions {
   describe?: Describer;
   /** Sandboxes for the executed families; without them those families are skipped. */
   execution?: ExecutionOptions;
+  /** Why the repository's environment could not be made: its tests are not run, and the summary says why. */
+  environmentError?: string;
   /** The sandbox image's files: a repository with any file in it gives no instances (DESIGN §9). */
   image?: ImageFiles;
   /** Called as files are analysed and repositories finished. */
@@ -61,6 +65,8 @@ export interface RepoSummary {
   notes?: Partial<Record<Family, string>>;
   /** Set when the repository was left out: its files that the sandbox image holds. */
   imageCollisions?: Collision[];
+  /** The environment its tests ran in (id, image, what pip resolved), or why none could be made. */
+  environment?: { id: string; image: string; resolved: string[] } | { error: string };
 }
 
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -96,6 +102,7 @@ export async function generateForRepo(input: RepoInput, options: GenerateRunOpti
       license: input.license ?? 'unknown',
       ...(input.version ? { version: input.version } : {}),
       ...(input.origin ? { origin: input.origin } : {}),
+      ...(input.environment ? { environment: input.environment } : {}),
     },
     analysis,
     source: (file) => readFile(join(input.root, file), 'utf8'),
@@ -114,7 +121,13 @@ export async function generateForRepo(input: RepoInput, options: GenerateRunOpti
   const max = (family: Family) => (typeof options.maxPerRepo === 'number' ? options.maxPerRepo : (options.maxPerRepo?.[family] ?? 150));
   for (const family of options.tasks ?? FAMILIES) {
     if (EXECUTED_FAMILIES.includes(family)) {
-      const why = !options.execution ? 'no sandboxes to run tests in' : !hasTests(ctx) ? 'the repository has no test modules' : null;
+      const why = !options.execution
+        ? 'no sandboxes to run tests in'
+        : options.environmentError
+          ? `its environment could not be made: ${options.environmentError}`
+          : !hasTests(ctx)
+            ? 'the repository has no test modules'
+            : null;
       if (why) {
         (summary.notes ??= {})[family] = why;
         continue;

@@ -8,11 +8,9 @@ import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import t from 'tap';
 import { generate } from '../../bin/generate.js';
-import { HgymClient } from '../../clients/ts/rest.js';
-import { DockerSandboxPool } from '../../docker/pool.js';
 import { loadCorpus } from '../../env/corpus/load.js';
-import { build } from '../../server/app.js';
 import type { FuncGenInstance } from '../../schemas/tasks.js';
+import { serveCorpus } from '../helpers/served.js';
 import { implement } from './cheats.js';
 
 const CALC = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'calc');
@@ -85,15 +83,8 @@ t.test('a new revision is a new snapshot beside the old one', async (t) => {
 });
 
 t.test('hgym serve on the corpus plays its episodes: func_gen gold 1, no-op 0', async (t) => {
-  const pool = await DockerSandboxPool.start({ warm: 1, max: 4 });
   const served = await loadCorpus(corpus);
-  const app = await build({ instanceId: pool.owner.id, corpus: served, pool, cacheDir: join(dir, 'workspaces') });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  t.teardown(async () => {
-    await app.close();
-    await pool.close();
-  });
-  const client = new HgymClient({ url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}` });
+  const { client } = await serveCorpus(t, served, dir);
   const funcGen = [...served.instances.values()].filter((i): i is FuncGenInstance => i.task === 'func_gen');
   t.ok(funcGen.some((i) => i.repo.dir === one.corpus.repos[0]!.dir), 'both snapshots are served');
   const instance = funcGen.find((i) => i.repo.dir !== one.corpus.repos[0]!.dir)!;
