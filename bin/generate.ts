@@ -78,10 +78,15 @@ export async function generate(argv: string[], print: (text: string) => void = (
   }
   const cache = join(homedir(), '.cache', 'hgym');
   // Repositories whose tests need packages get an environment: only where tests are run.
+  // Every family's episodes run in it (the agent runs the tests too), so it is made whenever
+  // Docker answers, whichever families are asked for.
   let environments: { base: string; target: TargetPython; build: ImageBuilder } | undefined;
-  if (pool) {
-    const target = await imagePython(pool.image);
+  try {
+    const target = await imagePython(DEFAULT_IMAGE);
     environments = { base: target.imageId, target, build: environmentBuilder() };
+  } catch (error) {
+    if (!isHgymError(error)) throw error;
+    notes.push(`no repository environments (their packages are not installed for tests): ${error.message}`);
   }
   let image: ImageFiles | undefined;
   try {

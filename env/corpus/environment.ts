@@ -20,7 +20,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { detectDependencies, normalizeName, type Dependencies } from './dependencies.js';
 
@@ -136,12 +136,22 @@ async function uninstall(site: string, name: string): Promise<void> {
     if (!match || normalizeName(match[1]!) !== name) continue;
     const record = join(site, entry, 'RECORD');
     const files = existsSync(record) ? (await readFile(record, 'utf8')).split('\n').map((l) => l.split(',')[0]!).filter(Boolean) : [];
+    const dirs = new Set<string>();
     for (const file of files) {
       // RECORD paths are relative to the site folder; anything else is not the install's.
       if (file.startsWith('/') || file.split('/').includes('..')) continue;
       await rm(join(site, file), { force: true, recursive: true });
+      for (let d = dirname(file); d !== '.'; d = dirname(d)) dirs.add(d);
     }
     await rm(join(site, entry), { recursive: true, force: true });
+    // Folders the install leaves empty go too (with byte code pip compiled): an empty `pytest/`
+    // ahead of the image's would be a namespace package of that name.
+    for (const d of [...dirs].sort((a, b) => b.length - a.length)) {
+      const path = join(site, d);
+      const left = await readdir(path).catch(() => null);
+      if (left === null) continue;
+      if (left.every((name) => name === '__pycache__')) await rm(path, { recursive: true, force: true });
+    }
   }
 }
 
