@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { generate } from '../bin/generate.js';
-import { DEFAULT_IMAGE, DockerSandboxPool } from '../docker/pool.js';
+import { DEFAULT_IMAGE, DockerSandboxPool, type DockerPoolOptions } from '../docker/pool.js';
 import { environmentBuilder, imagePython } from '../docker/environment-image.js';
 import { detectDependencies } from '../env/corpus/dependencies.js';
 import { environmentImage, prepareEnvironment } from '../env/corpus/environment.js';
@@ -80,6 +80,15 @@ async function resets(pool: DockerSandboxPool, instance: TaskInstance, snapshot:
   return samples;
 }
 
+async function withPool<T>(options: DockerPoolOptions, run: (pool: DockerSandboxPool) => Promise<T>): Promise<T> {
+  const pool = await DockerSandboxPool.start(options);
+  try {
+    return await run(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
 async function main(): Promise<void> {
   const fixtures = { ledger: await buildFromNothing('ledger'), slugs: await buildFromNothing('slugs') };
 
@@ -90,20 +99,8 @@ async function main(): Promise<void> {
   const instance = [...corpus.instances.values()][0]!;
   if (!instance.repo.environment) throw new Error('the ledger fixture has no environment');
   const snapshot = await corpus.snapshot(instance);
-  const warmPool = await DockerSandboxPool.start({ warm: 1, envWarm: 2, max: 6 });
-  let warm: number[];
-  try {
-    warm = await resets(warmPool, instance, snapshot, true);
-  } finally {
-    await warmPool.close();
-  }
-  const coldPool = await DockerSandboxPool.start({ warm: 1, envWarm: 0, max: 6 });
-  let cold: number[];
-  try {
-    cold = await resets(coldPool, instance, snapshot, false);
-  } finally {
-    await coldPool.close();
-  }
+  const warm = await withPool({ warm: 1, envWarm: 2, max: 6 }, (pool) => resets(pool, instance, snapshot, true));
+  const cold = await withPool({ warm: 1, envWarm: 0, max: 6 }, (pool) => resets(pool, instance, snapshot, false));
   const warmP50 = percentile(warm, 50);
   console.log(
     JSON.stringify(
