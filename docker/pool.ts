@@ -24,6 +24,8 @@ export const DEFAULT_IMAGE = process.env.HGYM_IMAGE ?? 'hgym/sandbox:latest';
 
 /** How often warm targets are recomputed without an acquire, so that idle demand decays. */
 const REBALANCE_MS = 5_000;
+/** How often containers of owners that are gone are looked for again after start. */
+const REAP_MS = 10_000;
 
 export interface DockerPoolOptions {
   docker?: Docker;
@@ -114,6 +116,7 @@ export class DockerSandboxPool implements SandboxPool {
   private readonly waiters: Waiter[] = [];
   private counters = { created: 0, lost: 0, failed: 0 };
   private rebalanceTimer: NodeJS.Timeout | null = null;
+  private reapTimer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
   private destroyed: Promise<void> | null = null;
   private startsSettled: Promise<void> = Promise.resolve();
@@ -157,6 +160,12 @@ export class DockerSandboxPool implements SandboxPool {
     await pool.reapOrphans();
     pool.fill();
     pool.rebalanceTimer = setInterval(() => pool.rebalance(), Math.max(100, Math.min(REBALANCE_MS, pool.demandWindowMs / 2)));
+    // Again now and then: an owner killed while the engine was still creating one of its
+    // containers leaves it behind after the first sweep.
+    pool.reapTimer = setInterval(() => {
+      if (!pool.closed) pool.reapOrphans().catch((err: unknown) => pool.log.warn({ err }, 'removing orphaned sandboxes failed'));
+    }, REAP_MS);
+    pool.reapTimer.unref();
     pool.rebalanceTimer.unref();
     return pool;
   }
@@ -486,6 +495,8 @@ export class DockerSandboxPool implements SandboxPool {
   private stopAccepting(): void {
     if (this.rebalanceTimer) clearInterval(this.rebalanceTimer);
     this.rebalanceTimer = null;
+    if (this.reapTimer) clearInterval(this.reapTimer);
+    this.reapTimer = null;
     for (const p of this.images.values()) {
       if (p.retryTimer) clearTimeout(p.retryTimer);
       p.retryTimer = null;

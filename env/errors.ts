@@ -42,7 +42,7 @@ export const ERRORS = {
   HGYM_ERR_IMAGE_MISSING: {
     status: 503,
     message: 'The sandbox image %s is not present',
-    doc: 'The sandbox image has not been built on this engine. Run `npx hgym setup`.',
+    doc: 'The sandbox image, or the environment image of a repository the corpus serves, has not been built on this engine. Run `npx hgym setup`; `hgym serve --corpus DIR` builds a corpus\'s environment images from their records.',
   },
   HGYM_ERR_EXECUTOR: {
     status: 502,
@@ -72,7 +72,7 @@ export const ERRORS = {
   HGYM_ERR_CORPUS_LEAK: {
     status: 500,
     message: 'The sandbox image %s holds files of the corpus at %s',
-    doc: 'Setup (`hgym setup`, which `hgym serve` runs first) found that a repository the corpus serves has a file whose exact bytes are in the sandbox image, where an agent could copy the original back. Nothing is served; the message names the repositories, the files and where the image holds them.',
+    doc: 'Setup (`hgym setup`, which `hgym serve` runs first) found that a repository the corpus serves has a file whose exact bytes are in the image its episodes run in (the sandbox image or its environment\'s), where an agent could copy the original back. Nothing is served; the message names the repositories, the files and where the image holds them.',
   },
   HGYM_ERR_GRADING_FAILED: {
     status: 500,

@@ -90,7 +90,7 @@ t.test('a corpus serving a repository with files in the image is refused with HG
   await t.resolves(assertCorpusClear(dir, clear));
   const image = imageOf({ path: '/usr/lib/python3/dist-packages/shapes/util.py', size: 1071, sha256: snapshot.files.get('shapes/util.py')! });
   const found = await corpusCollisions(dir, image);
-  t.same(found, [{ repo: 'shapes', instances: instances.length, collisions: [{ file: 'shapes/util.py', imagePath: '/usr/lib/python3/dist-packages/shapes/util.py' }] }]);
+  t.same(found, [{ repo: 'shapes', instances: instances.length, image: 'test/image:latest', collisions: [{ file: 'shapes/util.py', imagePath: '/usr/lib/python3/dist-packages/shapes/util.py' }] }]);
   await t.rejects(assertCorpusClear(dir, image), { code: 'HGYM_ERR_CORPUS_LEAK' });
   const err = await assertCorpusClear(dir, image).catch((e: unknown) => e);
   t.ok(isHgymError(err, 'HGYM_ERR_CORPUS_LEAK'));
