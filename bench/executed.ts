@@ -23,6 +23,7 @@ import { readInstances } from '../env/tasks/generate.js';
 import { Rng } from '../env/tasks/rng.js';
 import { ToolBox } from '../env/tools/toolbox.js';
 import { DockerSandboxPool } from '../docker/pool.js';
+import { environmentTools } from '../docker/environment-image.js';
 import type { FuncGenInstance, TaskInstance } from '../schemas/tasks.js';
 import { applyFuncGenGold } from '../test/helpers/gold.js';
 import { numberArg, percentile, round } from './stats.js';
@@ -33,7 +34,7 @@ const cacheDir = join(dir, 'cache', 'workspaces');
 const pool = await DockerSandboxPool.start({ warm: 2, max: 4 });
 try {
   const execution = { pool, cacheDir, runsDir: join(dir, 'cache', 'runs') };
-  const corpus = await buildDefaultCorpus(dir, { execution: { pool } });
+  const corpus = await buildDefaultCorpus(dir, { execution: { pool }, environments: await environmentTools(pool.image, join(dir, 'cache', 'images')) });
   const all: TaskInstance[] = [...(await readInstances(join(dir, 'tasks', 'issue_localize.jsonl'))), ...(await readInstances(join(dir, 'tasks', 'func_gen.jsonl')))];
   const funcGen = all.filter((i): i is FuncGenInstance => i.task === 'func_gen');
 

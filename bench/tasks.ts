@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { analyzeRepo } from '../env/analysis/repo.js';
 import { buildDefaultCorpus } from '../env/corpus/default.js';
 import { DockerSandboxPool } from '../docker/pool.js';
+import { environmentTools } from '../docker/environment-image.js';
 import { collectSubmission, gradeSubmission, isStatic, warmGrading } from '../env/tasks/families.js';
 import { forgetFacts } from '../env/tasks/python-facts.js';
 import { prepareWorkspace } from '../env/corpus/workspace.js';
@@ -35,7 +36,7 @@ const dir = process.env.HGYM_CORPUS_DIR ?? join(import.meta.dirname, '..', '.hgy
 
 // The corpus as setup builds it; reused when up to date (no sandbox starts then).
 const pool = await DockerSandboxPool.start({ warm: 2, max: 3 });
-const corpus = await buildDefaultCorpus(dir, { execution: { pool } });
+const corpus = await buildDefaultCorpus(dir, { execution: { pool }, environments: await environmentTools(pool.image, join(dir, 'cache', 'images')) });
 // Warm-up, not timed: starts the analysis worker pool (kept for the life of the process)
 // and lets the JIT settle, as in a long-running generator or server.
 const largest = [...corpus.repos].sort((a, b) => b.bytes - a.bytes)[0]!;

@@ -16,8 +16,8 @@ import { DEFAULT_IMAGE, DockerSandboxPool } from '../docker/pool.js';
 import { listImageFiles } from '../docker/image-files.js';
 import { assertCorpusClear } from '../env/corpus/image.js';
 import { loadCorpus } from '../env/corpus/load.js';
-import { ensureEnvironment, environmentImage, readEnvironmentRecord } from '../env/corpus/environment.js';
-import { environmentBuilder, environmentExists, imagePython } from '../docker/environment-image.js';
+import { EnvironmentError, ensureEnvironment, environmentImage, readEnvironmentRecord } from '../env/corpus/environment.js';
+import { environmentBuilder, environmentExists, environmentTools, imagePython } from '../docker/environment-image.js';
 import { ToolBox } from '../env/tools/toolbox.js';
 import { hgymError, isHgymError } from '../env/errors.js';
 
@@ -73,9 +73,14 @@ async function ensureCorpusEnvironments(dir: string): Promise<number> {
   const target = await imagePython(DEFAULT_IMAGE);
   for (const id of ids) {
     const record = await readEnvironmentRecord(dir, id).catch(() => null);
-    if (!record) throw hgymError('HGYM_ERR_IMAGE_MISSING', environmentImage(id), `${dir} has no record of environment ${id.slice(0, 16)} (environments/${id}.json): add its repositories again with hgym generate --corpus`);
+    if (!record) throw hgymError('HGYM_ERR_IMAGE_MISSING', `${environmentImage(id)} (${dir} has no record of it in environments/${id}.json: add its repositories again with hgym generate --corpus)`);
     process.stderr.write(`hgym setup: environment ${record.image} (${record.resolved.length} packages)\n`);
-    await ensureEnvironment(record, { base: target.imageId, target, workRoot: join(dir, 'cache', 'environments'), build: environmentBuilder(), exists: environmentExists() });
+    try {
+      await ensureEnvironment(record, { base: target.imageId, target, workRoot: join(dir, 'cache', 'environments'), build: environmentBuilder(), exists: environmentExists() });
+    } catch (error) {
+      if (error instanceof EnvironmentError) throw hgymError('HGYM_ERR_IMAGE_MISSING', `${record.image} (building it again failed: ${error.message})`);
+      throw error;
+    }
   }
   return ids.size;
 }
@@ -104,12 +109,14 @@ export async function setup(served?: string): Promise<number> {
   const describe = modelDescriber(process.env);
   // The executed families run each library's tests in sandboxes: once, then from the cache.
   const pool = await DockerSandboxPool.start({ warm: 0, max: 2 });
+  const images = join(corpusDir(), 'cache', 'images');
   let summary;
   let image;
   try {
-    image = await listImageFiles(pool.image, { cacheDir: join(corpusDir(), 'cache', 'images') });
+    image = await listImageFiles(pool.image, { cacheDir: images });
     summary = await buildDefaultCorpus(corpusDir(), {
       image,
+      environments: await environmentTools(pool.image, images),
       onFetch: (done, total, name) => fetching.update(done, total, name),
       onProgress: (e) => analysing.update(e.files, e.total, e.repo),
       execution: { pool, workers: 2, onProgress: (e) => running.update(e.done, e.total, `${e.repo} ${e.phase === 'trace' ? 'traced run' : 'trials'}`) },
@@ -124,9 +131,12 @@ export async function setup(served?: string): Promise<number> {
   for (const { repo, why } of summary.left_out ?? []) process.stderr.write(`hgym setup: left out ${repo}: ${why}\n`);
   const counts = Object.entries(summary.instances).map(([k, v]) => `${v} ${k}`).join(', ');
   process.stderr.write(`hgym setup: default corpus at ${corpusDir()}: ${counts}${summary.reused ? ' (up to date)' : ` (built in ${(summary.ms / 1000).toFixed(1)} s)`}\n`);
-  // The last word: whatever built the corpus, nothing it serves may be in the image.
-  await assertCorpusClear(corpusDir(), image);
-  process.stderr.write(`hgym setup: no file the corpus serves is in ${image.image}\n`);
+  // A reused corpus's environment images may be gone or built FROM an older sandbox image.
+  const environments = await ensureCorpusEnvironments(corpusDir());
+  // The last word: whatever built the corpus, nothing it serves may be in the images it runs in.
+  await assertCorpusClear(corpusDir(), image, (env) => listImageFiles(env, { cacheDir: images }));
+  const also = environments > 0 ? ` or its ${environments} environment image(s)` : '';
+  process.stderr.write(`hgym setup: no file the corpus serves is in ${image.image}${also}\n`);
   return 0;
 }
 

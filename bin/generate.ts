@@ -7,9 +7,9 @@ import { addSnapshot, corpusCache } from '../env/corpus/store.js';
 import { EXECUTED_FAMILIES, FAMILIES, generateForRepo, writeInstances, type Family } from '../env/tasks/generate.js';
 import { DEFAULT_IMAGE, DockerSandboxPool } from '../docker/pool.js';
 import { listImageFiles } from '../docker/image-files.js';
-import { describeCollisions, whyEnvironmentHolds, type ImageFiles } from '../env/corpus/image.js';
-import { pins, prepareEnvironment, writeEnvironmentRecord, type EnvironmentRecord, type ImageBuilder, type TargetPython } from '../env/corpus/environment.js';
-import { environmentBuilder, imagePython } from '../docker/environment-image.js';
+import { describeCollisions, type ImageFiles } from '../env/corpus/image.js';
+import { environmentFor, pins, writeEnvironmentRecord, type EnvironmentTools } from '../env/corpus/environment.js';
+import { environmentTools } from '../docker/environment-image.js';
 import { isHgymError } from '../env/errors.js';
 import type { TaskInstance } from '../schemas/tasks.js';
 import { modelDescriber } from '../env/tasks/llm.js';
@@ -23,24 +23,6 @@ serves (a snapshot already there is left as it is); --out writes JSONL task file
 default, into ./tasks, when --corpus is not given).
 issue_localize (injected bugs) and func_gen run the repository's tests in sandboxes; without a
 Docker engine they are skipped and the others generated.`;
-
-/**
- * The environment of a repository whose tests need packages: resolved, built and checked to
- * hold none of its code; undefined when it needs none, or why it could not be made.
- */
-async function environmentFor(
-  root: string,
-  tools: { base: string; target: TargetPython; build: ImageBuilder },
-  cache: string,
-): Promise<{ record: EnvironmentRecord } | { error: string } | undefined> {
-  const outcome = await prepareEnvironment(root, { ...tools, workRoot: join(cache, 'environments') });
-  if ('error' in outcome) return outcome;
-  const record = outcome.environment;
-  if (!record) return undefined;
-  const leak = await whyEnvironmentHolds(root, await listImageFiles(record.image, { cacheDir: join(cache, 'images') }));
-  if (leak) return { error: leak };
-  return { record };
-}
 
 export async function generate(argv: string[], print: (text: string) => void = (text) => process.stdout.write(text)): Promise<number> {
   const { values } = parseArgs({
@@ -80,10 +62,9 @@ export async function generate(argv: string[], print: (text: string) => void = (
   // Repositories whose tests need packages get an environment: only where tests are run.
   // Every family's episodes run in it (the agent runs the tests too), so it is made whenever
   // Docker answers, whichever families are asked for.
-  let environments: { base: string; target: TargetPython; build: ImageBuilder } | undefined;
+  let environments: EnvironmentTools | undefined;
   try {
-    const target = await imagePython(DEFAULT_IMAGE);
-    environments = { base: target.imageId, target, build: environmentBuilder() };
+    environments = await environmentTools(DEFAULT_IMAGE, join(cache, 'images'));
   } catch (error) {
     if (!isHgymError(error)) throw error;
     notes.push(`no repository environments (their packages are not installed for tests): ${error.message}`);
@@ -112,7 +93,7 @@ export async function generate(argv: string[], print: (text: string) => void = (
         ? { pool, cacheDir: caches.workspaces, runsDir: caches.runs, onProgress: (e: { phase: string; done: number; total: number }) => running.update(e.done, e.total, e.phase) }
         : undefined;
       const origin = source.url && source.commit ? { url: source.url, commit: source.commit } : undefined;
-      const made = environments ? await environmentFor(source.root, environments, cache) : undefined;
+      const made = environments ? await environmentFor(source.root, environments, join(cache, 'environments')) : undefined;
       if (made && 'record' in made && values.corpus) await writeEnvironmentRecord(values.corpus, made.record);
       const environment = made && 'record' in made ? made.record.id : undefined;
       const run = async (root: string, dir?: string) => {

@@ -10,8 +10,8 @@ import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { pack } from 'tar-fs';
 import { hgymError } from '../env/errors.js';
-import type { EnvironmentSpec, ImageBuilder, TargetPython } from '../env/corpus/environment.js';
-import { imageId, runThrowaway } from './image-files.js';
+import type { EnvironmentSpec, EnvironmentTools, ImageBuilder, TargetPython } from '../env/corpus/environment.js';
+import { imageId, listImageFiles, runThrowaway } from './image-files.js';
 import { translateDockerError } from './container.js';
 
 const PROBE = 'import site, sys; print("%d.%d" % sys.version_info[:2]); print(site.getsitepackages()[0])';
@@ -94,5 +94,16 @@ export function environmentBuilder(docker = new Docker()): ImageBuilder {
     const built = await existing(docker, spec);
     if (!built) throw hgymError('HGYM_ERR_INTERNAL', `building ${spec.image} left no image labelled with its environment`);
     return { size: built.size, built: true, ms: performance.now() - started };
+  };
+}
+
+/** Everything making environments takes, for the sandbox image on the default engine. */
+export async function environmentTools(image: string, imagesCacheDir: string, docker = new Docker()): Promise<EnvironmentTools> {
+  const target = await imagePython(image, docker);
+  return {
+    base: target.imageId,
+    target: { version: target.version, siteDir: target.siteDir },
+    build: environmentBuilder(docker),
+    list: (env) => listImageFiles(env, { docker, cacheDir: imagesCacheDir }),
   };
 }

@@ -13,7 +13,17 @@ import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
-export interface LibrarySpec { name: string; package: string }
+export interface LibrarySpec {
+  name: string;
+  package: string;
+  /**
+   * What its shipped tests need from pip (a Debian package has no pyproject.toml to read it
+   * from): installed in the library's environment, never the library itself.
+   */
+  requires?: readonly string[];
+  /** The test paths run, relative to its root, when the whole suite is too slow to trace. */
+  tests?: readonly string[];
+}
 
 /** Architecture "all" packages in bookworm: ones with C extensions (markupsafe, yaml) would
  *  bring .so files built for the host. networkx and toolz ship their test suites. None may be

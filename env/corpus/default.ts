@@ -6,14 +6,16 @@
  *   tasks/<family>.jsonl     instances, one JSON line each
  *   tasks/summary.json       what generation found, and the key that decides regeneration
  *   cache/workspaces/        prepared workspaces (shared with the server)
- *   cache/runs/<snapshot>/   test runs of the executed families: the trace, trial results
- *   cache/images/<id>.json   the sandbox image's files by sha256 (checked against the libraries)
+ *   environments/<id>.json   the environments of libraries whose tests need pip packages
+ *   cache/runs/<snapshot>[.<environment>][.<tests>]/   test runs of the executed families: the trace, trial results
+ *   cache/images/<id>.json   the files of the sandbox image and of environment images, by sha256
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TaskInstance } from '../../schemas/tasks.js';
-import { fetchDebianLibraries } from './debian.js';
+import { DEFAULT_LIBRARIES, fetchDebianLibraries, type LibraryEntry, type LibrarySpec } from './debian.js';
+import { environmentFor, pins, writeEnvironmentRecord, type EnvironmentTools } from './environment.js';
 import { whyImageHolds, type ImageFiles } from './image.js';
 import type { ExecutionOptions } from '../tasks/executed.js';
 import { FAMILIES, generateForRepo, writeInstances, type GenerateRunOptions, type RepoSummary } from '../tasks/generate.js';
@@ -33,6 +35,16 @@ export interface CorpusSummary {
   ms: number;
 }
 
+/** The environment of a library whose tests need packages (its `requires`), recorded in the corpus. */
+async function libraryEnvironment(dir: string, lib: LibraryEntry, spec: LibrarySpec | undefined, tools: EnvironmentTools | undefined) {
+  if (!spec?.requires?.length) return undefined;
+  if (!tools) return { error: 'no Docker engine to build its environment in' };
+  const given = { requirements: [...spec.requires], sources: [`${lib.package} (the default corpus's list)`], skipped: [] };
+  const made = await environmentFor(lib.root, tools, join(dir, 'cache', 'environments'), given);
+  if (made && 'record' in made) await writeEnvironmentRecord(dir, made.record);
+  return made;
+}
+
 export async function buildDefaultCorpus(
   dir: string,
   options: Pick<GenerateRunOptions, 'onProgress' | 'describe'> & {
@@ -41,6 +53,8 @@ export async function buildDefaultCorpus(
     execution?: Pick<ExecutionOptions, 'pool' | 'workers' | 'onProgress'>;
     /** The sandbox image's files: libraries it holds are left out (DESIGN §9). */
     image?: ImageFiles;
+    /** For libraries whose tests need packages from pip (`requires`): their environments. */
+    environments?: EnvironmentTools;
   } = {},
 ): Promise<CorpusSummary & { reused: boolean }> {
   const started = performance.now();
@@ -53,12 +67,14 @@ export async function buildDefaultCorpus(
     if (why !== null) leftOut.push({ repo: lib.name, why });
   }
   const libraries = fetched.filter((lib) => !leftOut.some((l) => l.repo === lib.name));
+  const specOf = (name: string) => DEFAULT_LIBRARIES.find((s) => s.name === name);
   const key = JSON.stringify({
     generator: GENERATOR_VERSION,
     seed: DEFAULT_SEED,
     max: DEFAULT_MAX_PER_REPO,
     executed: Boolean(options.execution),
-    libraries: libraries.map((l) => [l.name, l.version]),
+    environments: Boolean(options.environments),
+    libraries: libraries.map((l) => [l.name, l.version, specOf(l.name)?.requires ?? [], specOf(l.name)?.tests ?? []]),
   });
   const execution = options.execution ? { ...options.execution, cacheDir: join(dir, 'cache', 'workspaces'), runsDir: join(dir, 'cache', 'runs') } : undefined;
   const summaryPath = join(dir, 'tasks', 'summary.json');
@@ -69,10 +85,21 @@ export async function buildDefaultCorpus(
   const all: TaskInstance[] = [];
   const repos: RepoSummary[] = [];
   for (const lib of libraries) {
+    const spec = specOf(lib.name);
+    const made = await libraryEnvironment(dir, lib, spec, options.environments);
+    const environment = made && 'record' in made ? made.record.id : undefined;
     const { instances, summary } = await generateForRepo(
-      { root: lib.root, name: lib.name, license: lib.license, version: lib.version },
-      { seed: DEFAULT_SEED, maxPerRepo: DEFAULT_MAX_PER_REPO, ...(options.describe ? { describe: options.describe } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(execution ? { execution } : {}) },
+      { root: lib.root, name: lib.name, license: lib.license, version: lib.version, ...(environment ? { environment } : {}) },
+      {
+        seed: DEFAULT_SEED,
+        maxPerRepo: DEFAULT_MAX_PER_REPO,
+        ...(options.describe ? { describe: options.describe } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(execution ? { execution: spec?.tests ? { ...execution, tests: spec.tests } : execution } : {}),
+        ...(made && 'error' in made ? { environmentError: made.error } : {}),
+      },
     );
+    if (made) summary.environment = 'error' in made ? { error: made.error } : { id: made.record.id, image: made.record.image, resolved: pins(made.record.resolved) };
     all.push(...instances);
     repos.push(summary);
   }

@@ -23,6 +23,7 @@ import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promise
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { detectDependencies, normalizeName, type Dependencies } from './dependencies.js';
+import { whyEnvironmentHolds, type ImageFiles } from './image.js';
 
 const run = promisify(execFile);
 
@@ -218,6 +219,15 @@ export interface EnvironmentRecord extends EnvironmentSpec {
 /** An environment made for a repository, or why none could be (the repository needs one). */
 export type EnvironmentOutcome = { environment: EnvironmentRecord | null } | { error: string };
 
+/** What making environments takes, on one engine: the sandbox image's id and Python, a builder, a file lister. */
+export interface EnvironmentTools {
+  base: string;
+  target: TargetPython;
+  build: ImageBuilder;
+  /** The files of a built environment's image (checked against the repository's). */
+  list: (image: string) => Promise<ImageFiles>;
+}
+
 export interface PrepareOptions {
   base: string;
   target: TargetPython;
@@ -228,9 +238,12 @@ export interface PrepareOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Detects, resolves and builds a repository's environment; failures are reasons, not throws. */
-export async function prepareEnvironment(root: string, options: PrepareOptions): Promise<EnvironmentOutcome> {
-  const dependencies = await detectDependencies(root);
+/**
+ * Detects (or is given), resolves and builds a repository's environment; failures are
+ * reasons, not throws.
+ */
+export async function prepareEnvironment(root: string, options: PrepareOptions, given?: Dependencies): Promise<EnvironmentOutcome> {
+  const dependencies = given ?? (await detectDependencies(root));
   if (dependencies.requirements.length === 0) return { environment: null };
   const key = createHash('sha256').update(`${options.base}\n${dependencies.requirements.join('\n')}`).digest('hex').slice(0, 24);
   const workDir = join(options.workRoot, key);
@@ -283,4 +296,22 @@ export async function writeEnvironmentRecord(corpusDir: string, record: Environm
 
 export async function readEnvironmentRecord(corpusDir: string, id: string): Promise<EnvironmentRecord> {
   return JSON.parse(await readFile(environmentRecordPath(corpusDir, id), 'utf8')) as EnvironmentRecord;
+}
+
+/**
+ * A repository's environment, checked to hold none of its code (whyEnvironmentHolds);
+ * undefined when it needs none, or why it could not be made.
+ */
+export async function environmentFor(
+  root: string,
+  tools: EnvironmentTools,
+  workRoot: string,
+  given?: Dependencies,
+): Promise<{ record: EnvironmentRecord } | { error: string } | undefined> {
+  const outcome = await prepareEnvironment(root, { base: tools.base, target: tools.target, build: tools.build, workRoot }, given);
+  if ('error' in outcome) return outcome;
+  const record = outcome.environment;
+  if (!record) return undefined;
+  const leak = await whyEnvironmentHolds(root, await tools.list(record.image));
+  return leak ? { error: leak } : { record };
 }

@@ -32,6 +32,8 @@ export interface ExecutionOptions {
   runsDir: string;
   /** Sandboxes used at once. */
   workers?: number;
+  /** Test paths the traced run covers, relative to the repository root (default: all of it). */
+  tests?: readonly string[];
   onProgress?: (event: { repo: string; phase: 'trace' | 'trials'; done: number; total: number }) => void;
 }
 
@@ -67,7 +69,9 @@ export function hasTests(ctx: RepoContext): boolean {
 
 /** A snapshot's runs in its environment: the same files with other packages may run otherwise. */
 function runsDir(options: ExecutionOptions, snapshot: Snapshot, ctx: RepoContext): string {
-  return join(options.runsDir, ctx.ref.environment ? `${snapshot.id}.${ctx.ref.environment.slice(0, 16)}` : snapshot.id);
+  const environment = ctx.ref.environment ? `.${ctx.ref.environment.slice(0, 16)}` : '';
+  const tests = options.tests ? `.${createHash('sha256').update(options.tests.join('\n')).digest('hex').slice(0, 12)}` : '';
+  return join(options.runsDir, `${snapshot.id}${environment}${tests}`);
 }
 
 async function writeJson(path: string, data: unknown): Promise<void> {
@@ -100,7 +104,7 @@ async function loadSuite(ctx: RepoContext, snapshot: Snapshot, options: Executio
     options.onProgress?.({ repo: ctx.name, phase: 'trace', done: 0, total: 1 });
     const sandbox = await sandboxWithRepo(ctx, snapshot, options);
     try {
-      report = await traceTests(sandbox, ['.'], { cwd: workspacePath(ctx.name), timeoutMs: TRACE_TIMEOUT_MS });
+      report = await traceTests(sandbox, options.tests ?? ['.'], { cwd: workspacePath(ctx.name), timeoutMs: TRACE_TIMEOUT_MS });
     } finally {
       await sandbox.release();
     }

@@ -16,6 +16,7 @@ import { workspacePath } from '../../../env/tasks/context.js';
 import { gradeFuncGen, readSubmission } from '../../../env/tasks/func-gen.js';
 import { ToolBox } from '../../../env/tools/toolbox.js';
 import { DockerSandboxPool } from '../../../docker/pool.js';
+import { environmentTools } from '../../../docker/environment-image.js';
 import type { FuncGenInstance } from '../../../schemas/tasks.js';
 
 // 200 func_gen gradings run the tests in sandboxes: minutes, on a loaded two-core machine.
@@ -27,7 +28,7 @@ const dir = process.env.HGYM_CORPUS_DIR ?? join(import.meta.dirname, '..', '..',
 const pool = await DockerSandboxPool.start({ warm: 2, max: 4 });
 t.teardown(() => pool.close());
 // The corpus as setup builds it (reused when up to date).
-const corpus = await buildDefaultCorpus(dir, { execution: { pool, workers: 2 } });
+const corpus = await buildDefaultCorpus(dir, { execution: { pool, workers: 2 }, environments: await environmentTools(pool.image, join(dir, 'cache', 'images')) });
 
 function sample<T>(items: T[], seed: number, n = SAMPLE): T[] {
   return new Rng(seed).shuffle(items).slice(0, n);
