@@ -10,19 +10,32 @@ import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { pack } from 'tar-fs';
 import { hgymError } from '../env/errors.js';
-import type { EnvironmentSpec, EnvironmentTools, ImageBuilder, TargetPython } from '../env/corpus/environment.js';
+import { HARNESS_DISTRIBUTIONS, type EnvironmentSpec, type EnvironmentTools, type ImageBuilder, type TargetPython } from '../env/corpus/environment.js';
 import { imageId, listImageFiles, runThrowaway } from './image-files.js';
 import { translateDockerError } from './container.js';
 
-const PROBE = 'import site, sys; print("%d.%d" % sys.version_info[:2]); print(site.getsitepackages()[0])';
+const PROBE = [
+  'import importlib.metadata as m, json, site, sys',
+  'harness = {}',
+  `for name in ${JSON.stringify([...HARNESS_DISTRIBUTIONS])}:`,
+  '    try: harness[name] = m.version(name)',
+  '    except m.PackageNotFoundError: pass',
+  'print(json.dumps({"version": "%d.%d" % sys.version_info[:2], "siteDir": site.getsitepackages()[0], "harness": harness}))',
+].join('\n');
 
 /** The sandbox image's Python: the version pip must pick wheels for, and where they go. */
 export async function imagePython(image: string, docker = new Docker()): Promise<TargetPython & { imageId: string }> {
   const id = await imageId(docker, image);
   const out = (await runThrowaway(docker, id, ['python3', '-I', '-c', PROBE], 'asking the Python version', 60_000)).toString('utf8');
-  const [version, siteDir] = out.trim().split('\n');
-  if (!version || !siteDir?.startsWith('/')) throw hgymError('HGYM_ERR_INTERNAL', `${image} answered ${JSON.stringify(out)} for its Python`);
-  return { version, siteDir, imageId: id };
+  let answer: Partial<TargetPython>;
+  try {
+    answer = JSON.parse(out) as Partial<TargetPython>;
+  } catch {
+    answer = {};
+  }
+  const { version, siteDir, harness } = answer;
+  if (!version || !siteDir?.startsWith('/') || !harness) throw hgymError('HGYM_ERR_INTERNAL', `${image} answered ${JSON.stringify(out)} for its Python`);
+  return { version, siteDir, harness, imageId: id };
 }
 
 async function folderBytes(dir: string): Promise<number> {
@@ -102,7 +115,7 @@ export async function environmentTools(image: string, imagesCacheDir: string, do
   const target = await imagePython(image, docker);
   return {
     base: target.imageId,
-    target: { version: target.version, siteDir: target.siteDir },
+    target: { version: target.version, siteDir: target.siteDir, harness: target.harness },
     build: environmentBuilder(docker),
     list: (env) => listImageFiles(env, { docker, cacheDir: imagesCacheDir }),
   };

@@ -12,9 +12,11 @@
  * repository itself is never installed: detectDependencies leaves it out, and the test
  * runner imports the workspace copy.
  *
- * The sandbox runs its tests with the image's own pytest (the sealed runner relies on its
- * internals), so pytest and the packages it is built from are removed from the install and
- * never shadow the image's copies.
+ * The sandbox runs its tests with the image's own pytest where it can: pip is held to the
+ * image's versions of pytest and the packages it is built from, which are then removed from
+ * the install and never shadow the image's copies. Where the repository's test plugins need a
+ * newer pytest than the image has (pip finds no resolution held to it), the environment keeps
+ * the pytest pip chose, and the runner runs under it.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -60,6 +62,11 @@ export interface TargetPython {
   version: string;
   /** The sandbox Python's site directory the packages are copied into. */
   siteDir: string;
+  /**
+   * Versions of the harness's own distributions in the image (pytest, pluggy, ...): pip is held
+   * to them, so that the pytest plugins it picks work with the image's pytest.
+   */
+  harness?: Record<string, string>;
 }
 
 /** Why an environment could not be made, in pip's own words where pip was the cause. */
@@ -173,7 +180,9 @@ export interface ResolveOptions {
  * Null when the repository needs nothing beyond what the sandbox image has.
  */
 export async function resolveEnvironment(dependencies: Dependencies, options: ResolveOptions): Promise<EnvironmentSpec | null> {
-  const wanted = dependencies.requirements.filter((r) => !HARNESS_DISTRIBUTIONS.has(normalizeName(/^[A-Za-z0-9._-]+/.exec(r)?.[0] ?? '')));
+  // Pins of a recorded environment are installed as they are, the harness's too if it had them.
+  const pinned = options.noDeps === true;
+  const wanted = pinned ? dependencies.requirements : dependencies.requirements.filter((r) => !HARNESS_DISTRIBUTIONS.has(requirementName(r)));
   if (wanted.length === 0) return null;
   const python = options.python ?? hostPython(options.env);
   const site = join(options.workDir, 'site');
@@ -181,15 +190,31 @@ export async function resolveEnvironment(dependencies: Dependencies, options: Re
   await rm(options.workDir, { recursive: true, force: true });
   await mkdir(options.workDir, { recursive: true });
   await writeFile(join(options.workDir, 'requirements.txt'), `${wanted.join('\n')}\n`);
-  const args = [
-    '-m', 'pip', 'install', '--target', site, '--report', reportPath,
-    '--disable-pip-version-check', '--no-input', '--no-warn-script-location', '--quiet',
-    ...(options.noDeps ? ['--no-deps'] : []),
-    ...(await crossOptions(python, options.target)),
-    '-r', join(options.workDir, 'requirements.txt'),
-  ];
-  try {
+  const held = pinned ? [] : Object.entries(options.target.harness ?? {}).map(([name, version]) => `${name}==${version}`);
+  await writeFile(join(options.workDir, 'constraints.txt'), held.map((l) => `${l}\n`).join(''));
+  const pip = async (constrained: boolean): Promise<void> => {
+    await rm(site, { recursive: true, force: true });
+    const args = [
+      '-m', 'pip', 'install', '--target', site, '--report', reportPath,
+      '--disable-pip-version-check', '--no-input', '--no-warn-script-location', '--quiet',
+      ...(pinned ? ['--no-deps'] : []),
+      ...(await crossOptions(python, options.target)),
+      '-r', join(options.workDir, 'requirements.txt'),
+      ...(constrained ? ['-c', join(options.workDir, 'constraints.txt')] : []),
+    ];
     await run(python, args, { env: options.env ?? process.env, timeout: PIP_TIMEOUT_MS, maxBuffer: 16 * 2 ** 20 });
+  };
+  // The image's pytest first; when the repository's test plugins need a newer one than the
+  // image has, the environment brings its own (the runner works with either).
+  let keepHarness = pinned;
+  try {
+    try {
+      await pip(held.length > 0);
+    } catch (error) {
+      if (held.length === 0 || !/ResolutionImpossible|conflicting dependencies/.test((error as { stderr?: string }).stderr ?? '')) throw error;
+      keepHarness = true;
+      await pip(false);
+    }
   } catch (error) {
     const e = error as { stderr?: string; code?: string | number; killed?: boolean; message: string };
     if (e.code === 'ENOENT') throw new EnvironmentError(`no Python to run pip with (${python}); set HGYM_PYTHON`);
@@ -197,13 +222,17 @@ export async function resolveEnvironment(dependencies: Dependencies, options: Re
     throw new EnvironmentError(`pip install ${wanted.join(' ')}: ${pipReason(e.stderr ?? e.message)}`);
   }
   const installed = reportedDistributions(JSON.parse(await readFile(reportPath, 'utf8')) as PipReport);
-  for (const d of installed) if (HARNESS_DISTRIBUTIONS.has(d.name)) await uninstall(site, d.name);
+  if (!keepHarness) for (const d of installed) if (HARNESS_DISTRIBUTIONS.has(d.name)) await uninstall(site, d.name);
   // Scripts are for a shell's PATH; the tests import packages.
   await rm(join(site, 'bin'), { recursive: true, force: true });
-  const resolved = installed.filter((d) => !HARNESS_DISTRIBUTIONS.has(d.name));
+  const resolved = keepHarness ? installed : installed.filter((d) => !HARNESS_DISTRIBUTIONS.has(d.name));
   if (resolved.length === 0) return null;
   const id = environmentId(options.target.version, resolved);
   return { id, image: environmentImage(id), base: options.base, requirements: dependencies.requirements, sources: dependencies.sources, resolved };
+}
+
+function requirementName(requirement: string): string {
+  return normalizeName(/^[A-Za-z0-9._-]+/.exec(requirement)?.[0] ?? '');
 }
 
 /** Builds (or finds) an environment's image from pip's `--target` folder. */

@@ -124,7 +124,7 @@ async function loadSuite(ctx: RepoContext, snapshot: Snapshot, options: Executio
 }
 
 /** The last line of a text that names an exception (`ModuleNotFoundError: No module named 'x'`), or its last line. */
-function errorLine(text: string): string {
+export function errorLine(text: string): string {
   const lines = text.split('\n').map((l) => l.replace(/^E\s+/, '').trim()).filter(Boolean);
   return lines.findLast((l) => /^[\w.]*(?:Error|Exception|Exit|Interrupt)\b:?/.test(l)) ?? lines.at(-1) ?? '';
 }

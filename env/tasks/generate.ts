@@ -11,7 +11,8 @@ import { analyzeRepo } from '../analysis/repo.js';
 import { snapshotOf, type Snapshot } from '../corpus/snapshot.js';
 import { imageCollisions, type Collision, type ImageFiles } from '../corpus/image.js';
 import type { Describer, GenerateOptions, RepoContext } from './context.js';
-import { hasTests, type ExecutionOptions } from './executed.js';
+import { errorLine, hasTests, type ExecutionOptions } from './executed.js';
+import { TestRunError } from './pytest.js';
 import { generateFuncGen } from './func-gen.js';
 import { generateInjected } from './injected.js';
 import { generateDepSearch } from './dep-search.js';
@@ -144,7 +145,16 @@ export async function generateForRepo(input: RepoInput, options: GenerateRunOpti
       ...(options.describe ? { describe: options.describe } : {}),
       explain: (reason: string) => void (why ??= reason),
     };
-    const made = await generateFamily(family, ctx, snapshot, generateOptions, options.execution);
+    let made: TaskInstance[];
+    try {
+      made = await generateFamily(family, ctx, snapshot, generateOptions, options.execution);
+    } catch (error) {
+      // The runner itself failed (a plugin that breaks pytest, a crash): this repository's
+      // executed families are empty, with the error, and the others go on.
+      if (!(error instanceof TestRunError)) throw error;
+      made = [];
+      why = `${error.message}: ${errorLine(error.output)}`;
+    }
     if (made.length === 0) (summary.notes ??= {})[family] = why ?? 'no definition met the rules of the family (docs/tasks.md)';
     for (const instance of made) assertValid(instance);
     instances.push(...made);

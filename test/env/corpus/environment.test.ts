@@ -50,6 +50,7 @@ const args = process.argv.slice(2);
 if (args[0] === '-c') { process.stdout.write('3.11\\nx86_64\\n'); process.exit(0); }
 fs.writeFileSync(process.env.FAKE_ARGS, JSON.stringify(args));
 if (process.env.FAKE_FAIL) { process.stderr.write(process.env.FAKE_FAIL); process.exit(1); }
+if (process.env.FAKE_CONFLICT && args.includes('-c')) { process.stderr.write('ERROR: Cannot install x because these package versions have conflicting dependencies.\\nERROR: ResolutionImpossible\\n'); process.exit(1); }
 const site = args[args.indexOf('--target') + 1], report = args[args.indexOf('--report') + 1];
 const install = [];
 for (const spec of process.env.FAKE_INSTALL.split(' ')) {
@@ -110,4 +111,20 @@ t.test("a failing pip is an EnvironmentError with pip's words; a missing Python 
     name: 'EnvironmentError',
     message: /no Python to run pip with/,
   });
+});
+
+t.test("held to the image's pytest first; when the plugins need a newer one, the environment keeps pip's", async (t) => {
+  const dir = t.testdir({});
+  const python = fakePython(dir);
+  const harness = { pytest: '7.2.1', pluggy: '1.0.0' };
+  const base = { FAKE_ARGS: join(dir, 'args.json'), FAKE_INSTALL: 'pytest-cov==7.1.0 pytest==9.1.1 pluggy==1.6.0' };
+  const held = await resolveEnvironment({ requirements: ['pytest-cov'], sources: [], skipped: [] }, { base: 'b', target: { ...target, harness }, workDir: join(dir, 'a'), python, env: { ...process.env, ...base } });
+  t.same(held!.resolved, [{ name: 'pytest-cov', version: '7.1.0' }], 'a resolution held to the image: its pytest is removed');
+  t.ok((JSON.parse(readFileSync(join(dir, 'args.json'), 'utf8')) as string[]).includes('-c'), 'pip is held to the image\'s versions');
+  t.equal(readFileSync(join(dir, 'a', 'constraints.txt'), 'utf8'), 'pytest==7.2.1\npluggy==1.0.0\n');
+  const kept = await resolveEnvironment({ requirements: ['pytest-cov'], sources: [], skipped: [] }, { base: 'b', target: { ...target, harness }, workDir: join(dir, 'b'), python, env: { ...process.env, ...base, FAKE_CONFLICT: '1' } });
+  t.same(kept!.resolved.map((d) => d.name), ['pluggy', 'pytest', 'pytest-cov'], "no resolution held to the image: pip's pytest stays");
+  t.ok(existsSync(join(dir, 'b', 'site', 'pytest', '__init__.py')));
+  t.notOk((JSON.parse(readFileSync(join(dir, 'args.json'), 'utf8')) as string[]).includes('-c'), 'the second try is not held');
+  t.not(kept!.id, held!.id);
 });
