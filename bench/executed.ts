@@ -27,6 +27,7 @@ import { environmentTools } from '../docker/environment-image.js';
 import type { FuncGenInstance, TaskInstance } from '../schemas/tasks.js';
 import { applyFuncGenGold } from '../test/helpers/gold.js';
 import { numberArg, percentile, round } from './stats.js';
+import { snapshotRoot } from '../env/corpus/load.js';
 
 const SAMPLE = numberArg('sample', 60);
 const dir = process.env.HGYM_CORPUS_DIR ?? join(import.meta.dirname, '..', '.hgym', 'corpus');
@@ -40,7 +41,7 @@ try {
 
   const traced: Record<string, { reached: number; documented: number; kept: number; kept_share: number }> = {};
   for (const repo of corpus.repos.filter((r) => r.instances.func_gen !== undefined)) {
-    const root = join(dir, 'repos', repo.repo);
+    const root = snapshotRoot(dir, { repo: { name: repo.repo } });
     const analysis = await analyzeRepo(root);
     const snapshot = await snapshotOf(root);
     const ctx = { name: repo.repo, ref: { name: repo.repo, snapshot: snapshot.id, license: '' }, analysis, source: async () => '' };

@@ -29,6 +29,7 @@ import { EXECUTED_FAMILIES, FAMILIES, generateForRepo, readInstances } from '../
 import { Rng } from '../env/tasks/rng.js';
 import { applyGold } from '../test/helpers/gold.js';
 import { numberArg, percentile, round } from './stats.js';
+import { snapshotRoot } from '../env/corpus/load.js';
 
 const SAMPLE = numberArg('sample', 200);
 const PASSES = 5;
@@ -40,13 +41,13 @@ const corpus = await buildDefaultCorpus(dir, { execution: { pool }, environments
 // Warm-up, not timed: starts the analysis worker pool (kept for the life of the process)
 // and lets the JIT settle, as in a long-running generator or server.
 const largest = [...corpus.repos].sort((a, b) => b.bytes - a.bytes)[0]!;
-await analyzeRepo(join(dir, 'repos', largest.repo));
+await analyzeRepo(snapshotRoot(dir, { repo: { name: largest.repo } }));
 let bytes = 0;
 const STATIC = FAMILIES.filter((f) => !EXECUTED_FAMILIES.includes(f));
 const generationMs: Record<string, number> = Object.fromEntries(STATIC.map((f) => [f, 0]));
 const counts: Record<string, number> = Object.fromEntries(STATIC.map((f) => [f, 0]));
 for (const repo of corpus.repos) {
-  const { summary } = await generateForRepo({ root: join(dir, 'repos', repo.repo), name: repo.repo }, { seed: 1 });
+  const { summary } = await generateForRepo({ root: snapshotRoot(dir, { repo: { name: repo.repo } }), name: repo.repo }, { seed: 1 });
   bytes += summary.bytes;
   for (const f of STATIC) {
     generationMs[f]! += summary.generationMs[f] ?? 0;
@@ -58,7 +59,7 @@ for (const repo of corpus.repos) {
 const passes: number[] = [];
 for (let pass = 0; pass < PASSES; pass++) {
   let ms = 0;
-  for (const repo of corpus.repos) ms += (await analyzeRepo(join(dir, 'repos', repo.repo))).stats.ms;
+  for (const repo of corpus.repos) ms += (await analyzeRepo(snapshotRoot(dir, { repo: { name: repo.repo } }))).stats.ms;
   passes.push(round(bytes / 1e6 / (ms / 1000), 2));
 }
 

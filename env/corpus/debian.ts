@@ -21,7 +21,10 @@ export interface LibrarySpec {
    * from): installed in the library's environment, never the library itself.
    */
   requires?: readonly string[];
-  /** The test paths run, relative to its root, when the whole suite is too slow to trace. */
+  /**
+   * pytest's arguments for the traced run (paths relative to its root, `-k`, `-m`, `--ignore`)
+   * when the whole suite is too slow or partly needs what the sandbox cannot have.
+   */
   tests?: readonly string[];
 }
 
@@ -46,6 +49,20 @@ export const DEFAULT_LIBRARIES: readonly LibrarySpec[] = [
   { name: 'urllib3', package: 'python3-urllib3' },
   { name: 'six', package: 'python3-six' },
   { name: 'sortedcontainers', package: 'python3-sortedcontainers' },
+  // These ship their test suites too. sympy's whole suite takes hours: a few of its packages,
+  // its slow tests left out; ecdsa's and icalendar's tests need packages from pip.
+  { name: 'mpmath', package: 'python3-mpmath' },
+  {
+    name: 'sympy',
+    package: 'python3-sympy',
+    requires: ['mpmath'],
+    tests: ['sympy/logic/tests', 'sympy/sets/tests', 'sympy/strategies/tests', 'sympy/unify/tests', '-m', 'not slow'],
+  },
+  { name: 'pyflakes', package: 'python3-pyflakes', tests: ['pyflakes', '-k', 'not IntegrationTests'] },
+  { name: 'bs4', package: 'python3-bs4' },
+  { name: 'h11', package: 'python3-h11' },
+  { name: 'ecdsa', package: 'python3-ecdsa', requires: ['six', 'hypothesis'] },
+  { name: 'icalendar', package: 'python3-icalendar', requires: ['pytz', 'python-dateutil'], tests: ['icalendar', '--ignore=icalendar/tests/hypothesis'] },
 ];
 
 export interface LibraryEntry {

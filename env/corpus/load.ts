@@ -20,7 +20,7 @@ export interface Corpus {
 }
 
 /** The folder of a corpus holding an instance's snapshot. */
-export function snapshotRoot(corpusDir: string, instance: Pick<TaskInstance, 'repo'>): string {
+export function snapshotRoot(corpusDir: string, instance: { repo: Pick<TaskInstance['repo'], 'name' | 'dir'> }): string {
   return join(corpusDir, 'repos', instance.repo.dir ?? instance.repo.name);
 }
 

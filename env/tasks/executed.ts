@@ -32,7 +32,7 @@ export interface ExecutionOptions {
   runsDir: string;
   /** Sandboxes used at once. */
   workers?: number;
-  /** Test paths the traced run covers, relative to the repository root (default: all of it). */
+  /** pytest's arguments for the traced run: test paths relative to the repository root, `-k`, `-m` (default: all of it). */
   tests?: readonly string[];
   onProgress?: (event: { repo: string; phase: 'trace' | 'trials'; done: number; total: number }) => void;
 }

@@ -9,6 +9,7 @@ import { commentedLines, patchLocations } from '../../../env/tasks/issue-localiz
 import type { IssueLocalizeInstance } from '../../../schemas/tasks.js';
 import { corpusEpisode } from '../../helpers/gold.js';
 import { buggyRepo, git } from '../../helpers/git-repos.js';
+import { snapshotRoot } from '../../../env/corpus/load.js';
 
 const PATCH = `diff --git a/pkg/core.py b/pkg/core.py
 --- a/pkg/core.py
@@ -75,7 +76,7 @@ t.test('SWE-Gym import on a repository built here, then grading through the edit
   const [instance] = (await readInstances(join(corpus, 'tasks', 'issue_localize.added.jsonl'))) as IssueLocalizeInstance[];
   t.ok(instance);
   t.same([instance!.source, instance!.source_id, instance!.repo.dir], ['swe', 'acme__shapes-1', `shapes@${base.slice(0, 12)}`]);
-  t.equal(instance!.repo.snapshot, (await snapshotOf(join(corpus, 'repos', instance!.repo.dir!))).id, 'the snapshot is the base commit, exported');
+  t.equal(instance!.repo.snapshot, (await snapshotOf(snapshotRoot(corpus, instance!))).id, 'the snapshot is the base commit, exported');
   t.same(instance!.gold.files, ['pkg/core.py']);
   t.same(instance!.gold.functions, [{ file: 'pkg/core.py', qualname: 'clamp' }]);
   t.same(instance!.gold.lines, [{ file: 'pkg/core.py', start: 6, end: 6 }]);
