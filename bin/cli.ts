@@ -17,7 +17,7 @@ import { listImageFiles } from '../docker/image-files.js';
 import { assertCorpusClear } from '../env/corpus/image.js';
 import { loadCorpus } from '../env/corpus/load.js';
 import { EnvironmentError, ensureEnvironment, environmentImage, readEnvironmentRecord } from '../env/corpus/environment.js';
-import { environmentBuilder, environmentExists, environmentTools, imagePython } from '../docker/environment-image.js';
+import { environmentBuilder, environmentExists, environmentLabelled, environmentTools, imagePython } from '../docker/environment-image.js';
 import { ToolBox } from '../env/tools/toolbox.js';
 import { hgymError, isHgymError } from '../env/errors.js';
 
@@ -73,7 +73,12 @@ async function ensureCorpusEnvironments(dir: string): Promise<number> {
   const target = await imagePython(DEFAULT_IMAGE);
   for (const id of ids) {
     const record = await readEnvironmentRecord(dir, id).catch(() => null);
-    if (!record) throw hgymError('HGYM_ERR_IMAGE_MISSING', `${environmentImage(id)} (${dir} has no record of it in environments/${id}.json: add its repositories again with hgym generate --corpus)`);
+    if (!record) {
+      // Task files written with --out name environments the corpus has no record of: their
+      // images can be used while they are there, not built again.
+      if (await environmentLabelled(environmentImage(id), id)) continue;
+      throw hgymError('HGYM_ERR_IMAGE_MISSING', `${environmentImage(id)} (${dir} has no record of it in environments/${id}.json: add its repositories again with hgym generate --corpus)`);
+    }
     process.stderr.write(`hgym setup: environment ${record.image} (${record.resolved.length} packages)\n`);
     try {
       await ensureEnvironment(record, { base: target.imageId, target, workRoot: join(dir, 'cache', 'environments'), build: environmentBuilder(), exists: environmentExists() });

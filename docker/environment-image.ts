@@ -63,6 +63,17 @@ export function environmentExists(docker = new Docker()): (spec: EnvironmentSpec
   return async (spec) => (await existing(docker, spec)) !== null;
 }
 
+/** Whether an image of this name is there and labelled as the environment `id` (whatever it was built FROM). */
+export async function environmentLabelled(image: string, id: string, docker = new Docker()): Promise<boolean> {
+  try {
+    const info = (await docker.getImage(image).inspect()) as { Config?: { Labels?: Record<string, string> } };
+    return info.Config?.Labels?.['hgym.environment'] === id;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return false;
+    throw translateDockerError(err, image);
+  }
+}
+
 /** Builds environment images on one engine; an image already built for the id is kept. */
 export function environmentBuilder(docker = new Docker()): ImageBuilder {
   return async (spec, site, target) => {

@@ -10,6 +10,7 @@
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { setup } from '../../bin/cli.js';
 import { generate } from '../../bin/generate.js';
 import { listImageFiles } from '../../docker/image-files.js';
 import { environmentImage, readEnvironmentRecord } from '../../env/corpus/environment.js';
@@ -137,4 +138,17 @@ t.test('served: episodes run in their environment; func_gen and issue_localize g
       t.equal(done.reward, gold ? 1 : 0, `${name} ${instance.task} ${gold ? 'gold' : 'no-op'}: ${JSON.stringify(done.info.grade)}`);
     }
   }
+});
+
+t.test('serve --corpus builds a missing environment image again from its record', async (t) => {
+  const id = byRepo('ledger')[0]!.repo.environment!;
+  const image = environmentImage(id);
+  await docker.getImage(image).remove({ force: true });
+  t.equal(await docker.getImage(image).inspect().then(() => 200, (e: { statusCode?: number }) => e.statusCode), 404, 'the image is gone');
+  t.equal(await setup(corpus), 0);
+  const info = (await docker.getImage(image).inspect()) as { Config: { Labels: Record<string, string> } };
+  t.equal(info.Config.Labels['hgym.environment'], id, 'built again, the same environment');
+  const record = await readEnvironmentRecord(corpus, id);
+  t.equal(info.Config.Labels['hgym.base'], (await docker.getImage('hgym/sandbox:latest').inspect()).Id, 'FROM the current sandbox image');
+  t.ok(record.resolved.length > 0);
 });
