@@ -26,7 +26,12 @@ export interface LibrarySpec {
    * when the whole suite is too slow or partly needs what the sandbox cannot have.
    */
   tests?: readonly string[];
+  /** Instances per family from it, where not the corpus's own caps (what its test runs cost). */
+  max?: Partial<Record<'func_localize' | 'dep_search' | 'issue_localize' | 'func_gen', number>>;
 }
+
+/** The executed families' caps of the libraries added last (their test runs at setup cost time). */
+const EXECUTED_CAP = { issue_localize: 50, func_gen: 50 } as const;
 
 /** Architecture "all" packages in bookworm: ones with C extensions (markupsafe, yaml) would
  *  bring .so files built for the host. networkx and toolz ship their test suites. None may be
@@ -50,19 +55,21 @@ export const DEFAULT_LIBRARIES: readonly LibrarySpec[] = [
   { name: 'six', package: 'python3-six' },
   { name: 'sortedcontainers', package: 'python3-sortedcontainers' },
   // These ship their test suites too. sympy's whole suite takes hours: a few of its packages,
-  // its slow tests left out; ecdsa's and icalendar's tests need packages from pip.
-  { name: 'mpmath', package: 'python3-mpmath' },
+  // its slow tests left out; ecdsa's and icalendar's tests need packages from pip. Their
+  // executed families are capped lower: every instance costs test runs at setup.
+  { name: 'mpmath', package: 'python3-mpmath', max: EXECUTED_CAP },
   {
     name: 'sympy',
     package: 'python3-sympy',
     requires: ['mpmath'],
     tests: ['sympy/logic/tests', 'sympy/sets/tests', 'sympy/strategies/tests', 'sympy/unify/tests', '-m', 'not slow'],
+    max: EXECUTED_CAP,
   },
-  { name: 'pyflakes', package: 'python3-pyflakes', tests: ['pyflakes', '-k', 'not IntegrationTests'] },
-  { name: 'bs4', package: 'python3-bs4' },
-  { name: 'h11', package: 'python3-h11' },
-  { name: 'ecdsa', package: 'python3-ecdsa', requires: ['six', 'hypothesis'] },
-  { name: 'icalendar', package: 'python3-icalendar', requires: ['pytz', 'python-dateutil'], tests: ['icalendar', '--ignore=icalendar/tests/hypothesis'] },
+  { name: 'pyflakes', package: 'python3-pyflakes', tests: ['pyflakes', '-k', 'not IntegrationTests'], max: EXECUTED_CAP },
+  { name: 'bs4', package: 'python3-bs4', max: EXECUTED_CAP },
+  { name: 'h11', package: 'python3-h11', max: EXECUTED_CAP },
+  { name: 'ecdsa', package: 'python3-ecdsa', requires: ['six', 'hypothesis'], max: EXECUTED_CAP },
+  { name: 'icalendar', package: 'python3-icalendar', requires: ['pytz', 'python-dateutil'], tests: ['icalendar', '--ignore=icalendar/tests/hypothesis'], max: EXECUTED_CAP },
 ];
 
 export interface LibraryEntry {

@@ -74,7 +74,7 @@ export async function buildDefaultCorpus(
     max: DEFAULT_MAX_PER_REPO,
     executed: Boolean(options.execution),
     environments: Boolean(options.environments),
-    libraries: libraries.map((l) => [l.name, l.version, specOf(l.name)?.requires ?? [], specOf(l.name)?.tests ?? []]),
+    libraries: libraries.map((l) => [l.name, l.version, specOf(l.name)?.requires ?? [], specOf(l.name)?.tests ?? [], specOf(l.name)?.max ?? {}]),
   });
   const execution = options.execution ? { ...options.execution, cacheDir: join(dir, 'cache', 'workspaces'), runsDir: join(dir, 'cache', 'runs') } : undefined;
   const summaryPath = join(dir, 'tasks', 'summary.json');
@@ -92,7 +92,7 @@ export async function buildDefaultCorpus(
       { root: lib.root, name: lib.name, license: lib.license, version: lib.version, ...(environment ? { environment } : {}) },
       {
         seed: DEFAULT_SEED,
-        maxPerRepo: DEFAULT_MAX_PER_REPO,
+        maxPerRepo: { ...DEFAULT_MAX_PER_REPO, ...spec?.max },
         ...(options.describe ? { describe: options.describe } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         ...(execution ? { execution: spec?.tests ? { ...execution, tests: spec.tests } : execution } : {}),

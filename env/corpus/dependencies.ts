@@ -2,7 +2,8 @@
  * What a repository's tests need installed, read from the usual places: `pyproject.toml`
  * (project dependencies, test extras, PEP 735 dependency groups, Poetry's main and test
  * groups), `requirements*.txt` (and `requirements/*.txt`), `setup.cfg` (install_requires,
- * tests_require, test extras) and `tox.ini` (testenv deps). The result is a list of PEP 508
+ * tests_require, test extras), `setup.py` (the same arguments of `setup()`, read from its
+ * syntax, never run) and `tox.ini` (testenv deps). The result is a list of PEP 508
  * requirement strings for pip; environment markers are left to pip.
  *
  * The repository itself is never a requirement: its own name, `.`, `-e .` and local paths are
@@ -13,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
+import { parsePython, type SyntaxNode } from '../analysis/parse.js';
 
 export interface Dependencies {
   /** Requirement strings, one per distribution name (the first found wins), sorted by name. */
@@ -133,6 +135,65 @@ function groupRequirements(groups: Table, name: string, seen = new Set<string>()
   return out;
 }
 
+/** The value of a plain string literal (no f-string, no escapes), or null. */
+function literal(node: SyntaxNode): string | null {
+  if (node.type === 'concatenated_string') {
+    const parts = node.namedChildren.map(literal);
+    return parts.every((p) => p !== null) ? parts.join('') : null;
+  }
+  if (node.type !== 'string' || node.descendantsOfType('interpolation').length > 0) return null;
+  const m = /^[rRuU]?('''|"""|'|")([\s\S]*)\1$/.exec(node.text);
+  return m && !m[2]!.includes('\\') ? m[2]! : null;
+}
+
+/** Strings of a list or tuple literal, or of a module-level name bound to one. */
+function stringList(node: SyntaxNode | null, names: Map<string, SyntaxNode>, depth = 0): string[] {
+  if (!node || depth > 3) return [];
+  if (node.type === 'identifier') return stringList(names.get(node.text) ?? null, names, depth + 1);
+  if (node.type === 'binary_operator') return [...stringList(node.childForFieldName('left'), names, depth + 1), ...stringList(node.childForFieldName('right'), names, depth + 1)];
+  if (node.type !== 'list' && node.type !== 'tuple') return [];
+  return node.namedChildren.map(literal).filter((v): v is string => v !== null);
+}
+
+/**
+ * What a `setup.py` passes to `setup()`: its name, install_requires and tests_require, and
+ * extras_require, when written as literals (or names bound to literals at module level).
+ * Nothing of it is run.
+ */
+export function readSetupPy(text: string): { name?: string; requires: string[]; extras: Map<string, string[]> } {
+  const out = { requires: [] as string[], extras: new Map<string, string[]>() } as { name?: string; requires: string[]; extras: Map<string, string[]> };
+  const parsed = parsePython(text);
+  if (!('tree' in parsed)) return out;
+  const names = new Map<string, SyntaxNode>();
+  for (const statement of parsed.tree.rootNode.namedChildren) {
+    const assignment = statement.type === 'expression_statement' ? statement.namedChildren[0] : undefined;
+    const left = assignment?.type === 'assignment' ? assignment.childForFieldName('left') : null;
+    const right = assignment?.childForFieldName('right');
+    if (left?.type === 'identifier' && right) names.set(left.text, right);
+  }
+  for (const call of parsed.tree.rootNode.descendantsOfType('call')) {
+    const fn = call.childForFieldName('function');
+    if (!fn || !/(^|\.)setup$/.test(fn.text)) continue;
+    for (const arg of call.childForFieldName('arguments')?.namedChildren ?? []) {
+      if (arg.type !== 'keyword_argument') continue;
+      const key = arg.childForFieldName('name')?.text;
+      let value = arg.childForFieldName('value');
+      if (value?.type === 'identifier') value = names.get(value.text) ?? value;
+      if (!value) continue;
+      if (key === 'name') out.name = literal(value) ?? out.name;
+      else if (key === 'install_requires' || key === 'tests_require') out.requires.push(...stringList(value, names));
+      else if (key === 'extras_require' && value.type === 'dictionary') {
+        for (const pair of value.namedChildren) {
+          if (pair.type !== 'pair') continue;
+          const extra = literal(pair.childForFieldName('key')!);
+          if (extra !== null) out.extras.set(extra.toLowerCase(), stringList(pair.childForFieldName('value'), names));
+        }
+      }
+    }
+  }
+  return out;
+}
+
 export async function detectDependencies(root: string): Promise<Dependencies> {
   const selfNames = new Set<string>();
   const extras = new Map<string, string[]>();
@@ -167,6 +228,17 @@ export async function detectDependencies(root: string): Promise<Dependencies> {
       if (TEST_GROUP.test(extra)) lines.push(...reqs.split('\n'));
     }
     lists.push({ source: 'setup.cfg', lines });
+  }
+
+  if (existsSync(join(root, 'setup.py'))) {
+    const setup = readSetupPy(await readFile(join(root, 'setup.py'), 'utf8'));
+    if (setup.name) selfNames.add(normalizeName(setup.name));
+    const lines = [...setup.requires];
+    for (const [extra, reqs] of setup.extras) {
+      if (!extras.has(extra)) extras.set(extra, reqs);
+      if (TEST_GROUP.test(extra)) lines.push(...reqs);
+    }
+    lists.push({ source: 'setup.py', lines });
   }
 
   const collector = new Collector(selfNames);

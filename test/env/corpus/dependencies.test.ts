@@ -1,5 +1,5 @@
 import t from 'tap';
-import { detectDependencies, normalizeName, readConfig } from '../../../env/corpus/dependencies.js';
+import { detectDependencies, normalizeName, readConfig, readSetupPy } from '../../../env/corpus/dependencies.js';
 
 t.test('pyproject.toml: project dependencies, test extras, dependency groups; never the project itself', async (t) => {
   const root = t.testdir({
@@ -46,4 +46,29 @@ t.test('a repository that declares nothing needs nothing', async (t) => {
 t.test('names are compared as pip does', async (t) => {
   t.equal(normalizeName('Zope.Interface_x'), 'zope-interface-x');
   t.same([...(readConfig('[a]\nk = 1\n  2\n; c\n[b]\nx: y\n').get('a') ?? [])], [['k', '1\n2']]);
+});
+
+t.test('setup.py: setup() arguments read from its syntax, never run; names bound to lists followed', async (t) => {
+  const dir = t.testdir({
+    'setup.py': [
+      'import os',
+      'from setuptools import setup, find_packages',
+      'os.system("echo this must never run")',
+      "REQUIRES = ['requests>=2', \"six\"]",
+      "TESTS = ['pytest', 'freezegun'] + ['mock']",
+      'setup(',
+      "    name='tiny-lib',",
+      '    version=os.environ.get("V", "1"),',
+      '    install_requires=REQUIRES,',
+      '    tests_require=TESTS,',
+      "    extras_require={'test': ['hypothesis'], 'docs': ['sphinx'], 'self': ['tiny-lib[docs]']},",
+      "    packages=find_packages(exclude=[f'{x}' for x in 'ab']),",
+      ')',
+    ].join('\n'),
+  });
+  const deps = await detectDependencies(dir);
+  t.same(deps.requirements, ['freezegun', 'hypothesis', 'mock', 'pytest', 'requests>=2', 'six']);
+  t.same(deps.sources, ['setup.py']);
+  t.same(readSetupPy('setup(name=NAME)\n'), { requires: [], extras: new Map() }, 'a name that is not a literal is no name');
+  t.same(readSetupPy('def broken(:\n').requires, [], 'a file that does not parse gives nothing');
 });
