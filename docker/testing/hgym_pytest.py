@@ -364,6 +364,9 @@ def main(argv):
     if mode == "trace":
         tracer = Tracer()
         plugins.append(tracer)
+        # One module that does not import (an example needing what is not installed) must not
+        # keep the rest of the suite from running.
+        rest = ["--continue-on-collection-errors"] + rest
     status = run_pytest(rest, plugins)
     data = reporter.result(status)
     if tracer is not None:

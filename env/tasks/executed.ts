@@ -104,7 +104,8 @@ async function loadSuite(ctx: RepoContext, snapshot: Snapshot, options: Executio
     options.onProgress?.({ repo: ctx.name, phase: 'trace', done: 0, total: 1 });
     const sandbox = await sandboxWithRepo(ctx, snapshot, options);
     try {
-      report = await traceTests(sandbox, options.tests ?? ['.'], { cwd: workspacePath(ctx.name), timeoutMs: TRACE_TIMEOUT_MS });
+      // No paths: pytest takes the project's own `testpaths`, else the whole repository.
+      report = await traceTests(sandbox, options.tests ?? [], { cwd: workspacePath(ctx.name), timeoutMs: TRACE_TIMEOUT_MS });
     } finally {
       await sandbox.release();
     }
