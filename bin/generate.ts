@@ -94,6 +94,11 @@ export async function generate(argv: string[], print: (text: string) => void = (
         : undefined;
       const origin = source.url && source.commit ? { url: source.url, commit: source.commit } : undefined;
       const made = environments ? await environmentFor(source.root, environments, join(cache, 'environments')) : undefined;
+      if (made && 'record' in made) {
+        const { record } = made;
+        const how = record.buildMs > 0 ? `built in ${((record.resolveMs + record.buildMs) / 1000).toFixed(1)} s` : 'already built';
+        process.stderr.write(`hgym: ${source.name}: environment ${record.image}, ${record.resolved.length} package(s), ${how}\n`);
+      } else if (made) process.stderr.write(`hgym: ${source.name}: no environment: ${made.error}\n`);
       if (made && 'record' in made && values.corpus) await writeEnvironmentRecord(values.corpus, made.record);
       const environment = made && 'record' in made ? made.record.id : undefined;
       const run = async (root: string, dir?: string) => {
