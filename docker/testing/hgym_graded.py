@@ -47,6 +47,15 @@ class Sealed:
     decides the outcome from these messages, not from pytest's reports, which code under test
     could rewrite: a test passes only when no phase raised and the test function returned."""
 
+    @staticmethod
+    def pytest_addoption(parser):
+        # Graded runs leave pytest's debugging plugin out (-p no:debugging), but its options are
+        # still read by pytest itself: unittest.TestCase tests ask for "usepdb" and "trace".
+        group = parser.getgroup("hgym")
+        group.addoption("--pdb", dest="usepdb", action="store_true", default=False)
+        group.addoption("--pdbcls", dest="usepdb_cls", default=None)
+        group.addoption("--trace", dest="trace", action="store_true", default=False)
+
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item, nextitem):
         report, started = sys.audit, time.monotonic()
