@@ -90,7 +90,13 @@ class Sealed:
         outcome = yield
         if callable(real):
             item.obj = real
-        sys.audit("hgym.report", "phase", item.nodeid, phase_error("call", outcome))
+        error = phase_error("call", outcome)
+        pending = getattr(item, "_excinfo", None) if not callable(real) else None
+        if error is None and pending:
+            # A unittest.TestCase test's failure does not raise out of the call: unittest's
+            # result hands it to pytest, which keeps it on the item for its report.
+            error = dict(describe(pending[0]), when="call")
+        sys.audit("hgym.report", "phase", item.nodeid, error)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_teardown(self, item, nextitem):
