@@ -2,10 +2,9 @@
  * One sandbox container: its hardened create spec, and starting it up to a ready executor.
  */
 import type Docker from 'dockerode';
-import type { Duplex } from 'node:stream';
 import { HgymError, hgymError } from '../env/errors.js';
+import type { ContainerEngine, SandboxSpec } from './engine.js';
 import { ExecutorConnection } from './protocol.js';
-import { ownerLabels, type Owner } from './owner.js';
 
 export interface SandboxLimits {
   memoryBytes: number;
@@ -42,11 +41,11 @@ function tmpfs(bytes: number, extra = ''): string {
 }
 
 /** The create options of a sandbox container: everything that locks it down is here. */
-export function containerSpec(image: string, limits: SandboxLimits, owner: Owner, nowMs: number): Docker.ContainerCreateOptions {
+export function containerSpec(image: string, limits: SandboxLimits, labels: Record<string, string>): Docker.ContainerCreateOptions {
   return {
     Image: image,
     Env: [`HGYM_LIFETIME_S=${Math.ceil(limits.lifetimeMs / 1000)}`],
-    Labels: ownerLabels(owner, nowMs + limits.lifetimeMs),
+    Labels: labels,
     User: `${AGENT_UID}:${AGENT_UID}`,
     WorkingDir: WORKSPACE,
     // The executor talks over the attached stdio. StdinOnce: when the server's attach
@@ -92,36 +91,25 @@ export function translateDockerError(err: unknown, image: string): HgymError {
   return new HgymError('HGYM_ERR_SANDBOX_START', [detail], { cause: err });
 }
 
-export interface StartedContainer {
-  container: Docker.Container;
+export interface StartedSandbox {
+  id: string;
   conn: ExecutorConnection;
   ready: { pidsMax: number | null };
 }
 
 /**
- * Creates, attaches and starts a container and waits for its executor to say ready.
- * Attaching before start means no frame the executor writes can be missed. If any step
+ * Creates, attaches and starts a sandbox container on `engine` and waits for its executor to say
+ * ready. Attaching before start means no frame the executor writes can be missed. If any step
  * fails the container is removed and the original error is rethrown (coded).
  */
-export async function startContainer(
-  docker: Docker,
-  spec: Docker.ContainerCreateOptions,
-  readyTimeoutMs: number,
-  log: (line: string) => void,
-): Promise<StartedContainer> {
-  let container: Docker.Container | undefined;
+export async function startSandbox(engine: ContainerEngine, spec: SandboxSpec, readyTimeoutMs: number, log: (line: string) => void): Promise<StartedSandbox> {
+  let id: string | undefined;
   let conn: ExecutorConnection | undefined;
   try {
-    container = await docker.createContainer(spec);
-    const stream = (await container.attach({
-      stream: true,
-      stdin: true,
-      stdout: true,
-      stderr: true,
-      hijack: true,
-    })) as unknown as Duplex;
-    conn = new ExecutorConnection(stream, log);
-    await container.start();
+    const created = await engine.create(spec);
+    id = created.id;
+    conn = new ExecutorConnection(created.stream, log);
+    await engine.start(id);
     const lost = new Promise<never>((_, reject) => conn!.onLost((why) => reject(hgymError('HGYM_ERR_SANDBOX_START', why))));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -132,11 +120,11 @@ export async function startContainer(
     });
     const frame = await Promise.race([conn.ready, lost, timeout]).finally(() => clearTimeout(timer));
     const pidsMax = typeof frame.pids_max === 'number' ? frame.pids_max : null;
-    return { container, conn, ready: { pidsMax } };
+    return { id, conn, ready: { pidsMax } };
   } catch (err) {
     conn?.close('start failed');
-    if (container) await removeContainer(container, log);
-    throw translateDockerError(err, String(spec.Image));
+    if (id !== undefined) await engine.remove(id).catch((e: Error) => log(`removing container ${id!.slice(0, 12)} failed: ${e.message}`));
+    throw translateDockerError(err, spec.image);
   }
 }
 

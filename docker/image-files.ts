@@ -13,7 +13,7 @@ import { v4 as uuidv4 } from 'uuid';
 import { hgymError, HgymError } from '../env/errors.js';
 import { imageFilesOf, type ImageFile, type ImageFiles } from '../env/corpus/image.js';
 import { removeContainer, translateDockerError } from './container.js';
-import { currentOwner, ownerLabels } from './owner.js';
+import { ownerLabels } from './owner.js';
 
 /** Files unreadable even with CAP_DAC_READ_SEARCH are unreadable to the agent too: skipped. */
 const SCRIPT = String.raw`
@@ -81,7 +81,7 @@ export async function runThrowaway(docker: Docker, image: string, argv: string[]
       Entrypoint: argv,
       Cmd: [],
       // Labelled like a sandbox, so a pool started after a crash here removes it.
-      Labels: ownerLabels(currentOwner(`image-files-${uuidv4()}`), Date.now() + timeoutMs),
+      Labels: ownerLabels(`image-files-${uuidv4()}`, Date.now(), timeoutMs),
       User: '0:0',
       AttachStdout: true,
       AttachStderr: true,

@@ -1,76 +1,53 @@
 /**
- * Who owns a container. Every sandbox container is labelled with its owner's instance id
- * and enough about the owning process (host, pid, process start time) for a later server
- * on the same host to tell that the owner is gone, plus an expiry after which anyone may
- * remove it. Containers without the owner label are never touched.
+ * Who owns a container. Every sandbox container is labelled with its owner, the random id of
+ * the server instance that made it, when it was created and when it expires. Reaping is keyed on
+ * those labels and the container's state alone, never on a host name or process id: two servers
+ * with one host name (in different PID namespaces, or on different machines sharing an engine)
+ * must never take each other's live containers for orphans. Containers without the owner label
+ * are never touched.
+ *
+ * A server's own containers end by themselves when it dies: the executor's stdin is the server's
+ * attach connection (StdinOnce), and the engine removes an exited sandbox (AutoRemove). What is
+ * left for a reaper is a container created but never started (its owner died between the two),
+ * one that exited without being removed, and one past its maximum lifetime.
  */
-import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
-
 export const LABEL_OWNER = 'hgym.owner';
-export const LABEL_HOST = 'hgym.owner.host';
-export const LABEL_PID = 'hgym.owner.pid';
-export const LABEL_START = 'hgym.owner.start';
+export const LABEL_CREATED = 'hgym.created';
 export const LABEL_EXPIRES = 'hgym.expires';
 
-export interface Owner {
-  id: string;
-  host: string;
-  pid: number;
-  /** Start time of the owning process in clock ticks since boot ('' where /proc has none). */
-  start: string;
+/** How long a created container may wait to be started by its owner; past it, anyone may remove it. */
+export const START_GRACE_MS = 20_000;
+
+export function ownerLabels(ownerId: string, createdAtMs: number, lifetimeMs: number): Record<string, string> {
+  return { [LABEL_OWNER]: ownerId, [LABEL_CREATED]: String(createdAtMs), [LABEL_EXPIRES]: String(createdAtMs + lifetimeMs) };
 }
 
-/** The start time field of /proc/<pid>/stat, which tells a live process from a reused pid. */
-export function processStart(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses; fields after it are plain.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? null;
-  } catch {
-    return null;
-  }
+export interface LabelledContainer {
+  labels: Record<string, string>;
+  /** The engine's state: `created`, `running`, `exited`, `dead`, ... */
+  state: string;
 }
 
-export function currentOwner(id: string): Owner {
-  return { id, host: hostname(), pid: process.pid, start: processStart(process.pid) ?? '' };
-}
-
-export function ownerLabels(owner: Owner, expiresAtMs: number): Record<string, string> {
-  return {
-    [LABEL_OWNER]: owner.id,
-    [LABEL_HOST]: owner.host,
-    [LABEL_PID]: String(owner.pid),
-    [LABEL_START]: owner.start,
-    [LABEL_EXPIRES]: String(expiresAtMs),
-  };
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+function timeLabel(labels: Record<string, string>, name: string): number | null {
+  const at = Number(labels[name]);
+  return Number.isFinite(at) && at > 0 ? at : null;
 }
 
 /**
- * Why a labelled container may be removed by `self`, or null when it must be left alone:
- * its owner is `self`, or lives (or may live) elsewhere and its expiry has not passed.
+ * Why a labelled container may be removed by the server `selfId`, or null when it must be left
+ * alone. `tracked` says whether `selfId` holds it (warm, starting or leased): an own container it
+ * does not hold, once past the start grace, was lost track of (its engine went down and came back).
  */
-export function orphanReason(labels: Record<string, string>, self: Owner, nowMs: number): string | null {
+export function orphanReason(container: LabelledContainer, selfId: string, tracked: boolean, nowMs: number): string | null {
+  const { labels, state } = container;
   const owner = labels[LABEL_OWNER];
-  if (!owner || owner === self.id) return null;
-  const expires = Number(labels[LABEL_EXPIRES]);
-  if (Number.isFinite(expires) && expires > 0 && expires < nowMs) return 'past its maximum lifetime';
-  if (labels[LABEL_HOST] !== self.host) return null;
-  const pid = Number(labels[LABEL_PID]);
-  if (!Number.isInteger(pid) || pid <= 0) return null;
-  if (!pidAlive(pid)) return `owner process ${pid} is gone`;
-  const start = labels[LABEL_START];
-  const actual = processStart(pid);
-  if (start && actual !== null && actual !== start) return `owner process ${pid} is gone (pid reused)`;
+  if (!owner) return null;
+  const expires = timeLabel(labels, LABEL_EXPIRES);
+  if (expires !== null && expires < nowMs) return 'past its maximum lifetime';
+  const created = timeLabel(labels, LABEL_CREATED);
+  const settled = created === null || created + START_GRACE_MS < nowMs;
+  if (owner === selfId) return tracked || !settled ? null : 'this server no longer holds it';
+  if (state === 'exited' || state === 'dead') return `${state} and not removed`;
+  if (state === 'created' && settled) return 'created but never started by its owner';
   return null;
 }

@@ -1,57 +1,66 @@
 /**
- * The Docker adapter of the SandboxPool port: warm pools of started, ready containers, one
- * per episode and never reused, refilled in the background: the base sandbox image's, and one
- * per environment image (built FROM it) sized by that environment's recent demand.
+ * The SandboxPool adapter over container engines: warm pools of started, ready containers, one per
+ * episode and never reused, refilled in the background, spread over one or more engines. Each
+ * engine keeps its own capacity (`max`) and its own warm sandboxes: the base sandbox image's, and
+ * one set per environment image sized by that environment's recent demand on it (warm-targets.ts).
+ * An episode stays on the engine of its sandbox. An engine that stops answering is marked down:
+ * its sandboxes are lost (their episodes end with HGYM_ERR_SANDBOX_LOST), new acquires go to the
+ * other engines, and it is probed until it answers and rejoins.
  */
-import Docker from 'dockerode';
+import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { v4 as uuidv4 } from 'uuid';
 import { hgymError, HgymError } from '../env/errors.js';
-import type { AcquireOptions, ImagePoolStats, PoolStats, Sandbox, SandboxPool } from '../env/sandbox.js';
-import {
-  DEFAULT_LIMITS,
-  containerSpec,
-  removeContainer,
-  startContainer,
-  translateDockerError,
-  type SandboxLimits,
-} from './container.js';
-import { LABEL_OWNER, currentOwner, orphanReason, type Owner } from './owner.js';
+import type { AcquireOptions, EngineStats, ImagePoolStats, PoolStats, Sandbox, SandboxPool } from '../env/sandbox.js';
+import { DEFAULT_LIMITS, startSandbox, type SandboxLimits } from './container.js';
+import { DockerEngine, type ContainerEngine } from './engine.js';
+import { LABEL_OWNER, orphanReason, ownerLabels } from './owner.js';
 import { LeasedSandbox, WarmContainer } from './sandbox.js';
+import { baseTarget, environmentTargets, type WarmPolicy } from './warm-targets.js';
 
 /** The sandbox image; HGYM_IMAGE overrides it, as it does for setup (docker/setup.sh). */
 export const DEFAULT_IMAGE = process.env.HGYM_IMAGE ?? 'hgym/sandbox:latest';
 
 /** How often warm targets are recomputed without an acquire, so that idle demand decays. */
 const REBALANCE_MS = 5_000;
-/** How often containers of owners that are gone are looked for again after start. */
+/** How often each engine is looked through for containers nobody holds. */
 const REAP_MS = 10_000;
 
 export interface DockerPoolOptions {
-  docker?: Docker;
+  /** The engines to spread sandboxes over; default: the local Docker engine (DOCKER_HOST). */
+  engines?: ContainerEngine[];
+  /**
+   * Where images missing on an engine are copied from, when none of `engines` has them: the
+   * engine images are built on. Default: none beyond `engines`.
+   */
+  imageSource?: ContainerEngine;
   /** The base sandbox image; environment images are built FROM it. */
   image?: string;
-  /** Ready containers of the base image kept waiting for an episode. */
+  /** Ready containers of the base image each engine keeps waiting for an episode. */
   warm?: number;
-  /** Most ready containers of one environment image; default `warm`. */
+  /** Most ready containers of one environment image per engine; default `warm`. */
   envWarm?: number;
   /**
-   * Most ready containers of all images together; default `warm + envWarm` (room for the base
-   * image and one environment as warm as it). The base image's `warm` is served first, capped by it.
+   * Most ready containers of all images together per engine; default `warm + envWarm` (room for the
+   * base image and one environment as warm as it). The base image's `warm` is served first, capped by it.
    */
   maxWarm?: number;
   /** How far back an environment's served acquires count as its demand; default 120 s. */
   demandWindowMs?: number;
-  /** Most containers at once: warm, starting and leased together, of every image. */
+  /** Most containers at once on each engine: warm, starting and leased together, of every image. */
   max?: number;
   limits?: Partial<SandboxLimits>;
   /** This server instance's id, the value of every container's hgym.owner label. */
   ownerId?: string;
   readyTimeoutMs?: number;
-  /** Containers started at the same time by the refill. */
+  /** Containers each engine starts at the same time for the refill. */
   startConcurrency?: number;
   /** How long close() waits for leased sandboxes before removing them. */
   drainTimeoutMs?: number;
+  /** How often every engine is pinged; an engine that fails `probeFailures` pings in a row is down. */
+  probeMs?: number;
+  probeTimeoutMs?: number;
+  probeFailures?: number;
   logger?: Logger;
 }
 
@@ -61,16 +70,16 @@ interface Waiter {
   reject(err: Error): void;
 }
 
-/** One image's containers; the base image's lives as long as the pool. */
-interface ImagePool {
+/** One image's containers on one engine; the base image's lives as long as the pool. */
+interface ImageSlots {
   readonly image: string;
   /** Oldest first. */
   readonly warm: WarmContainer[];
   readonly leased: Set<LeasedSandbox>;
   starting: number;
   target: number;
-  /** When its acquires were served, oldest first, within the demand window. */
-  readonly demand: number[];
+  /** When its acquires were served on this engine, oldest first, within the demand window. */
+  demand: number[];
   /**
    * Refill failures in a row and the timer that retries after them: per image, so that a
    * broken environment image does not hold back the base image's refill.
@@ -79,172 +88,282 @@ interface ImagePool {
   retryTimer: NodeJS.Timeout | null;
 }
 
-function emptyImagePool(image: string): ImagePool {
-  return { image, warm: [], leased: new Set(), starting: 0, target: 0, demand: [], failureStreak: 0, retryTimer: null };
+function emptySlots(image: string, target = 0): ImageSlots {
+  return { image, warm: [], leased: new Set(), starting: 0, target, demand: [], failureStreak: 0, retryTimer: null };
 }
 
-/**
- * Warm targets. The base image keeps `warm` ready, as configured. An environment keeps as
- * many ready as it had acquires served in the last `demandWindowMs`, at most `envWarm`: the
- * rollouts of one instance come in groups, and a busy environment's next group is likely the
- * size of its last. An acquire that fails is no demand, so a bad image name is not retried by
- * the refill. All warm containers together stay within `maxWarm`: the base image's target
- * first, then environments by demand (the latest acquire breaks ties). Targets are recomputed
- * on each served acquire and on a timer (every REBALANCE_MS, or half the window if shorter),
- * so an environment without an acquire for a window drops to 0; warm containers above their
- * image's target are removed, oldest first. `max` bounds every container of every image; at
- * `max` a warm container of another image gives its slot to an acquire (makeRoom).
- */
+/** One engine's share of the pool. */
+interface EngineState {
+  readonly engine: ContainerEngine;
+  up: boolean;
+  /** Why it is down, while it is. */
+  downReason: string | null;
+  probeFailures: number;
+  probing: boolean;
+  readonly base: ImageSlots;
+  /** Every image with containers or recent demand here, in the order the refill serves them. */
+  images: Map<string, ImageSlots>;
+  /** Images made present on this engine (checked or copied), by image. */
+  readonly present: Map<string, Promise<void>>;
+  readonly counters: { created: number; lost: number; failed: number };
+}
+
+function sum(state: EngineState, count: (s: ImageSlots) => number): number {
+  let n = 0;
+  for (const s of state.images.values()) n += count(s);
+  return n;
+}
+
+function totalOf(state: EngineState): number {
+  return sum(state, (s) => s.warm.length + s.starting + s.leased.size);
+}
+
+function slotsOf(state: EngineState, image: string): ImageSlots {
+  let s = state.images.get(image);
+  if (!s) state.images.set(image, (s = emptySlots(image)));
+  return s;
+}
+
+function slotStats(s: { target: number; warm: number; starting: number; leased: number }): ImagePoolStats {
+  return { target: s.target, warm: s.warm, starting: s.starting, leased: s.leased };
+}
+
 export class DockerSandboxPool implements SandboxPool {
-  readonly owner: Owner;
+  readonly owner: { readonly id: string };
   readonly image: string;
-  private readonly docker: Docker;
+  private readonly engines: EngineState[];
+  private readonly imageSource: ContainerEngine | null;
   private readonly limits: SandboxLimits;
-  private readonly warmTarget: number;
-  private readonly envWarm: number;
-  private readonly maxWarm: number;
-  private readonly demandWindowMs: number;
+  private readonly policy: WarmPolicy;
   private readonly max: number;
   private readonly readyTimeoutMs: number;
   private readonly startConcurrency: number;
   private readonly drainTimeoutMs: number;
+  private readonly probeMs: number;
+  private readonly probeTimeoutMs: number;
+  private readonly probeFailures: number;
   private readonly log: Logger;
 
-  private readonly base: ImagePool;
-  /** Every image with containers or recent demand, in the order the refill serves them. */
-  private images: Map<string, ImagePool>;
   private readonly waiters: Waiter[] = [];
-  private counters = { created: 0, lost: 0, failed: 0 };
-  private rebalanceTimer: NodeJS.Timeout | null = null;
-  private reapTimer: NodeJS.Timeout | null = null;
+  /** Emits `change` whenever a count that waitWarm or close waits on may have changed. */
+  private readonly changes = new EventEmitter();
+  private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | null = null;
-  private destroyed: Promise<void> | null = null;
+  private destroying: Promise<void> | null = null;
   private startsSettled: Promise<void> = Promise.resolve();
   private readonly removals = new Set<Promise<void>>();
 
   private constructor(options: DockerPoolOptions) {
-    this.docker = options.docker ?? new Docker();
     this.image = options.image ?? DEFAULT_IMAGE;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
-    this.warmTarget = Math.max(0, options.warm ?? 2);
-    this.envWarm = Math.max(0, options.envWarm ?? this.warmTarget);
-    this.maxWarm = Math.max(0, options.maxWarm ?? this.warmTarget + this.envWarm);
-    this.demandWindowMs = Math.max(1, options.demandWindowMs ?? 120_000);
+    const warm = Math.max(0, options.warm ?? 2);
+    const envWarm = Math.max(0, options.envWarm ?? warm);
+    this.policy = { warm, envWarm, maxWarm: Math.max(0, options.maxWarm ?? warm + envWarm), windowMs: Math.max(1, options.demandWindowMs ?? 120_000) };
     this.max = Math.max(1, options.max ?? 16);
     this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
-    this.startConcurrency = Math.max(1, options.startConcurrency ?? 2);
+    this.startConcurrency = Math.max(1, options.startConcurrency ?? 4);
     this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
-    this.owner = currentOwner(options.ownerId ?? uuidv4());
+    this.probeMs = Math.max(50, options.probeMs ?? 2_000);
+    this.probeTimeoutMs = Math.max(50, options.probeTimeoutMs ?? 3_000);
+    this.probeFailures = Math.max(1, options.probeFailures ?? 2);
+    this.owner = { id: options.ownerId ?? uuidv4() };
     this.log = (options.logger ?? pino({ level: process.env.HGYM_LOG_LEVEL ?? 'warn' })).child({ pool: this.owner.id });
-    this.base = { ...emptyImagePool(this.image), target: Math.min(this.warmTarget, this.maxWarm) };
-    this.images = new Map([[this.image, this.base]]);
+    this.imageSource = options.imageSource ?? null;
+    const engines = options.engines ?? [DockerEngine.local()];
+    if (engines.length === 0) throw hgymError('HGYM_ERR_BAD_REQUEST', 'a sandbox pool needs at least one container engine');
+    this.engines = engines.map((engine) => {
+      const base = emptySlots(this.image, baseTarget(this.policy));
+      return { engine, up: true, downReason: null, probeFailures: 0, probing: false, base, images: new Map([[this.image, base]]), present: new Map(), counters: { created: 0, lost: 0, failed: 0 } };
+    });
+    this.changes.setMaxListeners(0);
   }
 
   /**
-   * Checks the engine and the image, removes containers whose owner is gone, and starts
-   * filling the warm pool (without waiting for it).
+   * Checks the engines and the image, makes the image present on every engine that answers,
+   * removes containers nobody holds, and starts filling the warm pools (without waiting for them).
+   * At least one engine must answer; the others start out down and are probed.
    */
   static async start(options: DockerPoolOptions = {}): Promise<DockerSandboxPool> {
     const pool = new DockerSandboxPool(options);
-    try {
-      await pool.docker.ping();
-    } catch (err) {
-      throw hgymError('HGYM_ERR_DOCKER_UNAVAILABLE', (err as Error).message);
-    }
-    try {
-      await pool.docker.getImage(pool.image).inspect();
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) throw hgymError('HGYM_ERR_IMAGE_MISSING', pool.image);
-      throw translateDockerError(err, pool.image);
-    }
-    await pool.reapOrphans();
+    const answers = await Promise.all(pool.engines.map((e) => e.engine.ping(pool.probeTimeoutMs).then(() => null, (err: Error) => err)));
+    answers.forEach((err, i) => {
+      if (err) pool.markDown(pool.engines[i]!, err.message);
+    });
+    const up = pool.engines.filter((e) => e.up);
+    if (up.length === 0) throw hgymError('HGYM_ERR_DOCKER_UNAVAILABLE', answers.map((e) => e?.message).join('; '));
+    const results = await Promise.allSettled(up.map((e) => pool.ensureImage(e, pool.image)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason as Error;
+    await Promise.all(up.map((e) => pool.reap(e)));
     pool.fill();
-    pool.rebalanceTimer = setInterval(() => pool.rebalance(), Math.max(100, Math.min(REBALANCE_MS, pool.demandWindowMs / 2)));
-    // Again now and then: an owner killed while the engine was still creating one of its
+    pool.every(Math.max(100, Math.min(REBALANCE_MS, pool.policy.windowMs / 2)), () => pool.rebalance());
+    // Again now and then: an owner killed while an engine was still creating one of its
     // containers leaves it behind after the first sweep.
-    pool.reapTimer = setInterval(() => {
-      if (!pool.closed) pool.reapOrphans().catch((err: unknown) => pool.log.warn({ err }, 'removing orphaned sandboxes failed'));
-    }, REAP_MS);
-    pool.reapTimer.unref();
-    pool.rebalanceTimer.unref();
+    pool.every(REAP_MS, () => {
+      for (const e of pool.engines) if (e.up) pool.reap(e).catch((err: unknown) => pool.log.warn({ err, engine: e.engine.name }, 'removing orphaned sandboxes failed'));
+    });
+    pool.every(pool.probeMs, () => {
+      for (const e of pool.engines) void pool.probe(e);
+    });
     return pool;
+  }
+
+  private every(ms: number, run: () => void): void {
+    const timer = setInterval(run, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /** Whether close() or destroy() was called: no acquire is served any more. */
+  get closed(): boolean {
+    return this.closing !== null || this.destroying !== null;
+  }
+
+  /** Whether destroy() was called: every sandbox is being removed, leased ones too. */
+  get destroyed(): boolean {
+    return this.destroying !== null;
   }
 
   stats(): PoolStats {
     const environments: Record<string, ImagePoolStats> = {};
-    for (const p of this.images.values()) {
-      if (p !== this.base) environments[p.image] = { target: p.target, warm: p.warm.length, starting: p.starting, leased: p.leased.size };
+    const engines: Record<string, EngineStats> = {};
+    const total = { target: 0, warm: 0, starting: 0, leased: 0, created: 0, lost: 0, failed: 0 };
+    for (const e of this.engines) {
+      const own = { target: e.up ? e.base.target : 0, warm: sum(e, (s) => s.warm.length), starting: sum(e, (s) => s.starting), leased: sum(e, (s) => s.leased.size) };
+      engines[e.engine.name] = { up: e.up, ...(e.downReason ? { down_reason: e.downReason } : {}), max: this.max, ...slotStats(own), ...e.counters };
+      for (const key of ['target', 'warm', 'starting', 'leased'] as const) total[key] += own[key];
+      for (const key of ['created', 'lost', 'failed'] as const) total[key] += e.counters[key];
+      for (const s of e.images.values()) {
+        if (s === e.base) continue;
+        const t = (environments[s.image] ??= { target: 0, warm: 0, starting: 0, leased: 0 });
+        t.target += s.target;
+        t.warm += s.warm.length;
+        t.starting += s.starting;
+        t.leased += s.leased.size;
+      }
     }
-    const [warm, starting, leased] = [this.sum((p) => p.warm.length), this.sum((p) => p.starting), this.sum((p) => p.leased.size)];
-    return { target: this.base.target, warm, starting, leased, ...this.counters, environments };
+    return { ...total, environments, engines };
   }
 
-  private sum(count: (p: ImagePool) => number): number {
+  private notify(): void {
+    this.changes.emit('change');
+  }
+
+  /** Resolves once `done()` holds, checked now and on every change; rejects after timeoutMs or when the pool closes. */
+  private until(done: () => boolean, timeoutMs: number, timeoutError: () => Error, whileClosed = false): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (done()) return finish(), resolve();
+        if (!whileClosed && this.closed) return finish(), reject(hgymError('HGYM_ERR_POOL_CLOSED'));
+      };
+      const timer = setTimeout(() => (finish(), reject(timeoutError())), timeoutMs);
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.changes.off('change', check);
+      };
+      this.changes.on('change', check);
+      check();
+    });
+  }
+
+  private countOf(image: string, count: (s: ImageSlots) => number): number {
     let n = 0;
-    for (const p of this.images.values()) n += count(p);
+    for (const e of this.engines) {
+      const s = e.images.get(image);
+      if (s) n += count(s);
+    }
     return n;
   }
 
-  private get total(): number {
-    return this.sum((p) => p.warm.length + p.starting + p.leased.size);
+  /** Resolves once `count` containers of `image` are ready on all engines together (or rejects after timeoutMs). */
+  waitWarm(count = this.engines.filter((e) => e.up).length * this.engines[0]!.base.target, timeoutMs = 60_000, image = this.image): Promise<void> {
+    return this.until(
+      () => this.countOf(image, (s) => s.warm.length) >= count,
+      timeoutMs,
+      () => hgymError('HGYM_ERR_SANDBOX_START', `fewer than ${count} warm sandboxes after ${timeoutMs} ms`),
+    );
   }
 
-  /** The image's entry, created on first use. */
-  private poolOf(image: string): ImagePool {
-    let p = this.images.get(image);
-    if (!p) this.images.set(image, (p = emptyImagePool(image)));
-    return p;
-  }
-
-  private get closed(): boolean {
-    return this.closing !== null || this.destroyed !== null;
-  }
-
-  /** Resolves once `count` containers of `image` are ready (or rejects after timeoutMs). */
-  async waitWarm(count = this.base.target, timeoutMs = 60_000, image = this.image): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while ((this.images.get(image)?.warm.length ?? 0) < count) {
-      if (this.closed) throw hgymError('HGYM_ERR_POOL_CLOSED');
-      if (Date.now() > deadline) throw hgymError('HGYM_ERR_SANDBOX_START', `fewer than ${count} warm sandboxes after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 20));
+  /** Ids of the containers this pool holds on an engine. */
+  private held(e: EngineState): Set<string> {
+    const ids = new Set<string>();
+    for (const s of e.images.values()) {
+      for (const w of s.warm) ids.add(w.id);
+      for (const l of s.leased) ids.add(l.id);
     }
+    return ids;
   }
 
-  /** Removes labelled containers whose owner is gone; never touches unlabelled ones. */
-  async reapOrphans(): Promise<number> {
-    const list = await this.docker.listContainers({ all: true, filters: { label: [LABEL_OWNER] } });
+  /** Removes labelled containers nobody holds on one engine (owner.ts says which); never unlabelled ones. */
+  private async reap(e: EngineState): Promise<number> {
+    const list = await e.engine.list(LABEL_OWNER);
+    const held = this.held(e);
     const now = Date.now();
     let removed = 0;
     await Promise.all(
       list.map(async (info) => {
-        const why = orphanReason(info.Labels ?? {}, this.owner, now);
+        const why = orphanReason(info, this.owner.id, held.has(info.id), now);
         if (why === null) return;
-        this.log.info({ container_id: info.Id.slice(0, 12), owner: info.Labels?.[LABEL_OWNER], why }, 'removing orphaned sandbox');
-        await this.remove(this.docker.getContainer(info.Id));
+        this.log.info({ engine: e.engine.name, container_id: info.id.slice(0, 12), owner: info.labels[LABEL_OWNER], why }, 'removing orphaned sandbox');
+        await this.remove(e, info.id);
         removed++;
       }),
     );
     return removed;
   }
 
+  /** Removes containers nobody holds on every engine that answers; how many. */
+  async reapOrphans(): Promise<number> {
+    const counts = await Promise.all(this.engines.filter((e) => e.up).map((e) => this.reap(e)));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * Makes `image` present on an engine, once: copied from another engine (or the image source)
+   * when it is missing there or differs from theirs. A failed copy is tried again next time.
+   */
+  private ensureImage(e: EngineState, image: string): Promise<void> {
+    let present = e.present.get(image);
+    if (!present) {
+      present = this.copyImage(e, image);
+      e.present.set(image, present);
+      present.catch(() => e.present.delete(image));
+    }
+    return present;
+  }
+
+  private async copyImage(e: EngineState, image: string): Promise<void> {
+    const here = await e.engine.imageId(image);
+    const sources = [...(this.imageSource ? [this.imageSource] : []), ...this.engines.filter((o) => o !== e && o.up).map((o) => o.engine)];
+    for (const source of sources) {
+      const id = await source.imageId(image).catch(() => null);
+      if (id === null) continue;
+      if (id === here) return;
+      this.log.info({ engine: e.engine.name, from: source.name, image }, 'copying the image to an engine');
+      await e.engine.loadImage(await source.exportImage(image));
+      return;
+    }
+    if (here === null) throw hgymError('HGYM_ERR_IMAGE_MISSING', image);
+  }
+
   async acquire(options: AcquireOptions = {}): Promise<Sandbox> {
     options.signal?.throwIfAborted();
     if (this.closed) throw hgymError('HGYM_ERR_POOL_CLOSED');
     const image = options.image ?? this.image;
-    // Looked up again after each await: an image with nothing left may be forgotten meanwhile.
-    for (let pool = this.poolOf(image); pool.warm.length > 0; pool = this.poolOf(image)) {
-      if (this.closed) throw hgymError('HGYM_ERR_POOL_CLOSED');
-      const candidate = pool.warm.shift()!;
+    // A warm container on the engine that has most of them; looked up again after each await.
+    for (let e = this.warmest(image); e; e = this.warmest(image)) {
+      const candidate = slotsOf(e, image).warm.shift()!;
       this.fill();
       const fresh = Date.now() - candidate.createdAt < this.limits.lifetimeMs / 2;
-      if (fresh && (await candidate.check()) && !this.closed) return this.lease(image, candidate);
-      this.discard(candidate, fresh ? 'failed its readiness check' : 'too close to its maximum lifetime');
+      if (fresh && (await candidate.check()) && !this.closed && e.up) return this.lease(e, image, candidate);
+      this.discard(e, candidate, fresh ? 'failed its readiness check' : 'too close to its maximum lifetime');
     }
     if (this.closed) throw hgymError('HGYM_ERR_POOL_CLOSED');
-    const pool = this.poolOf(image);
-    if (!this.makeRoom(pool)) return this.waitForSandbox(image, options);
+    if (!this.engines.some((e) => e.up)) throw hgymError('HGYM_ERR_DOCKER_UNAVAILABLE', this.downReasons());
+    const e = this.roomFor(image);
+    if (!e) return this.waitForSandbox(image, options);
     try {
-      return this.lease(image, await this.startOne(pool));
+      return this.lease(e, image, await this.startOne(e, slotsOf(e, image)));
     } catch (err) {
       // Its slot is free again, and a waiter of another image may be able to use it.
       this.handOff();
@@ -252,22 +371,44 @@ export class DockerSandboxPool implements SandboxPool {
     }
   }
 
+  private downReasons(): string {
+    return this.engines.map((e) => `${e.engine.name}: ${e.downReason ?? 'up'}`).join('; ');
+  }
+
+  /** The engine that answers and holds most warm containers of `image`, if any does. */
+  private warmest(image: string): EngineState | undefined {
+    let best: EngineState | undefined;
+    for (const e of this.engines) {
+      const n = e.up ? (e.images.get(image)?.warm.length ?? 0) : 0;
+      if (n > 0 && (!best || n > best.images.get(image)!.warm.length)) best = e;
+    }
+    return best;
+  }
+
   /**
-   * Whether a container of `pool`'s image may start now. At `max`, a warm container of another
-   * image gives up its slot (the last image in refill order, its oldest container): an episode
-   * asking now comes before one that may ask later.
+   * The engine a new container of `image` starts on now: the one that answers with most free
+   * slots; else one where a warm container of another image gives up its slot (the last image in
+   * refill order, its oldest container): an episode asking now comes before one that may ask later.
    */
-  private makeRoom(pool: ImagePool): boolean {
-    if (this.total < this.max) return true;
-    const victim = [...this.images.values()].reverse().find((p) => p !== pool && p.warm.length > 0);
-    if (!victim) return false;
-    this.discard(victim.warm.shift()!, `a sandbox of ${pool.image} needs its slot`);
-    return true;
+  private roomFor(image: string): EngineState | undefined {
+    const up = this.engines.filter((e) => e.up);
+    let best: EngineState | undefined;
+    for (const e of up) if (totalOf(e) < this.max && (!best || totalOf(e) < totalOf(best))) best = e;
+    if (best) return best;
+    for (const e of up) {
+      const victim = [...e.images.values()].reverse().find((s) => s.image !== image && s.warm.length > 0);
+      if (victim) {
+        this.discard(e, victim.warm.shift()!, `a sandbox of ${image} needs its slot`);
+        return e;
+      }
+    }
+    return undefined;
   }
 
   private waitForSandbox(image: string, options: AcquireOptions): Promise<Sandbox> {
     const waitMs = options.waitMs ?? 10_000;
-    if (waitMs <= 0) return Promise.reject(hgymError('HGYM_ERR_CAPACITY', `all ${this.max} sandboxes are in use`));
+    const capacity = this.max * this.engines.filter((e) => e.up).length;
+    if (waitMs <= 0) return Promise.reject(hgymError('HGYM_ERR_CAPACITY', `all ${capacity} sandboxes are in use`));
     return new Promise<Sandbox>((resolve, reject) => {
       const done = (): void => {
         clearTimeout(timer);
@@ -280,10 +421,7 @@ export class DockerSandboxPool implements SandboxPool {
         resolve: (s) => (done(), resolve(s)),
         reject: (e) => (done(), reject(e)),
       };
-      const timer = setTimeout(
-        () => waiter.reject(hgymError('HGYM_ERR_CAPACITY', `all ${this.max} sandboxes stayed in use for ${waitMs} ms`)),
-        waitMs,
-      );
+      const timer = setTimeout(() => waiter.reject(hgymError('HGYM_ERR_CAPACITY', `all ${capacity} sandboxes stayed in use for ${waitMs} ms`)), waitMs);
       const onAbort = (): void => waiter.reject(options.signal!.reason as Error);
       options.signal?.addEventListener('abort', onAbort, { once: true });
       if (options.priority) this.waiters.unshift(waiter);
@@ -292,77 +430,88 @@ export class DockerSandboxPool implements SandboxPool {
   }
 
   /** Every served acquire goes through here, so this is where demand is counted. */
-  private lease(image: string, warm: WarmContainer): LeasedSandbox {
-    const pool = this.poolOf(image);
-    const sandbox = warm.lease((s) => this.onRelease(pool, s));
-    pool.leased.add(sandbox);
+  private lease(e: EngineState, image: string, warm: WarmContainer): LeasedSandbox {
+    const slots = slotsOf(e, image);
+    const sandbox = warm.lease((s) => this.onRelease(e, slots, s));
+    slots.leased.add(sandbox);
     sandbox.onLost((reason) => {
-      if (!pool.leased.has(sandbox)) return;
-      this.counters.lost++;
-      this.log.warn({ container_id: sandbox.id.slice(0, 12), image: pool.image, reason }, 'leased sandbox lost');
+      if (!slots.leased.has(sandbox)) return;
+      e.counters.lost++;
+      this.log.warn({ engine: e.engine.name, container_id: sandbox.id.slice(0, 12), image, reason }, 'leased sandbox lost');
     });
-    if (pool !== this.base) pool.demand.push(Date.now());
+    if (slots !== e.base) slots.demand.push(Date.now());
     this.rebalance();
+    this.notify();
     return sandbox;
   }
 
-  private async onRelease(pool: ImagePool, sandbox: LeasedSandbox): Promise<void> {
-    pool.leased.delete(sandbox);
-    await this.remove(this.docker.getContainer(sandbox.id));
+  private async onRelease(e: EngineState, slots: ImageSlots, sandbox: LeasedSandbox): Promise<void> {
+    slots.leased.delete(sandbox);
+    this.notify();
+    await this.remove(e, sandbox.id);
     this.handOff();
   }
 
-  private discard(warm: WarmContainer, why: string): void {
-    this.log.info({ container_id: warm.id.slice(0, 12), why }, 'discarding warm sandbox');
+  private discard(e: EngineState, warm: WarmContainer, why: string): void {
+    this.log.info({ engine: e.engine.name, container_id: warm.id.slice(0, 12), why }, 'discarding warm sandbox');
     warm.conn.close(why);
-    void this.remove(warm.container);
+    if (e.up) void this.remove(e, warm.id);
+    this.notify();
   }
 
   /** Removes a container, tracked so that close() and destroy() can wait for it. */
-  private remove(container: Docker.Container): Promise<void> {
-    const removal = removeContainer(container, (line) => this.log.warn(line));
+  private remove(e: EngineState, id: string): Promise<void> {
+    const removal = e.engine.remove(id).catch((err: Error) => {
+      this.log.warn({ engine: e.engine.name, container_id: id.slice(0, 12), err: err.message }, 'removing a container failed');
+    });
     this.removals.add(removal);
     void removal.finally(() => this.removals.delete(removal));
     return removal;
   }
 
-  /** Starts one ready container of `pool`'s image; counts it as starting meanwhile. */
-  private async startOne(pool: ImagePool): Promise<WarmContainer> {
-    pool.starting++;
-    const started = startContainer(
-      this.docker,
-      containerSpec(pool.image, this.limits, this.owner, Date.now()),
-      this.readyTimeoutMs,
-      (line) => this.log.warn({ source: 'executor' }, line),
-    );
+  /** Starts one ready container of `slots`' image on an engine; counts it as starting meanwhile. */
+  private async startOne(e: EngineState, slots: ImageSlots): Promise<WarmContainer> {
+    slots.starting++;
+    const started = (async () => {
+      if (slots !== e.base) await this.ensureImage(e, slots.image);
+      return startSandbox(
+        e.engine,
+        { image: slots.image, limits: this.limits, labels: ownerLabels(this.owner.id, Date.now(), this.limits.lifetimeMs) },
+        this.readyTimeoutMs,
+        (line) => this.log.warn({ source: 'executor', engine: e.engine.name }, line),
+      );
+    })();
     this.startsSettled = Promise.all([this.startsSettled, started.catch(() => {})]).then(() => {});
     try {
-      const { container, conn } = await started;
-      this.counters.created++;
-      pool.failureStreak = 0;
-      const warm = new WarmContainer(container, conn, Date.now());
-      conn.onLost((reason) => this.onWarmLost(pool.image, warm, reason));
-      if (this.closed) {
-        this.discard(warm, 'the pool closed while it started');
-        throw hgymError('HGYM_ERR_POOL_CLOSED');
+      const { id, conn } = await started;
+      e.counters.created++;
+      slots.failureStreak = 0;
+      const warm = new WarmContainer(id, conn, Date.now());
+      conn.onLost((reason) => this.onWarmLost(e, slots.image, warm, reason));
+      if (this.closed || !e.up) {
+        this.discard(e, warm, this.closed ? 'the pool closed while it started' : 'its engine went down while it started');
+        throw hgymError(this.closed ? 'HGYM_ERR_POOL_CLOSED' : 'HGYM_ERR_DOCKER_UNAVAILABLE', this.closed ? undefined : `${e.engine.name}: ${e.downReason ?? ''}`);
       }
       return warm;
     } catch (err) {
-      if (!(err instanceof HgymError && err.code === 'HGYM_ERR_POOL_CLOSED')) this.counters.failed++;
+      if (!(err instanceof HgymError && err.code === 'HGYM_ERR_POOL_CLOSED')) e.counters.failed++;
+      if (err instanceof HgymError && err.code === 'HGYM_ERR_DOCKER_UNAVAILABLE' && e.up) void this.probe(e);
       throw err;
     } finally {
-      pool.starting--;
+      slots.starting--;
+      this.notify();
     }
   }
 
-  private onWarmLost(image: string, warm: WarmContainer, reason: string): void {
-    const pool = this.images.get(image);
-    const i = pool?.warm.indexOf(warm) ?? -1;
-    if (!pool || i < 0) return;
-    pool.warm.splice(i, 1);
-    this.counters.lost++;
-    this.log.warn({ container_id: warm.id.slice(0, 12), image: pool.image, reason }, 'warm sandbox lost');
-    void this.remove(warm.container);
+  private onWarmLost(e: EngineState, image: string, warm: WarmContainer, reason: string): void {
+    const slots = e.images.get(image);
+    const i = slots?.warm.indexOf(warm) ?? -1;
+    if (!slots || i < 0) return;
+    slots.warm.splice(i, 1);
+    e.counters.lost++;
+    this.log.warn({ engine: e.engine.name, container_id: warm.id.slice(0, 12), image, reason }, 'warm sandbox lost');
+    if (e.up) void this.remove(e, warm.id);
+    this.notify();
     this.handOff();
   }
 
@@ -371,137 +520,197 @@ export class DockerSandboxPool implements SandboxPool {
    * list. While a waiter of another image waits, a warm container would only hold its slot:
    * the slot goes to that waiter instead.
    */
-  private deliver(image: string, warm: WarmContainer): void {
+  private deliver(e: EngineState, image: string, warm: WarmContainer): void {
     const waiter = this.waiters.find((w) => w.image === image);
-    if (waiter) return waiter.resolve(this.lease(image, warm));
+    if (waiter) return waiter.resolve(this.lease(e, image, warm));
     if (this.waiters.length > 0) {
-      this.discard(warm, 'a sandbox of another image is waited for');
+      this.discard(e, warm, 'a sandbox of another image is waited for');
       return this.handOff();
     }
-    const pool = this.poolOf(image);
-    pool.warm.push(warm);
-    this.trim(pool);
+    const slots = slotsOf(e, image);
+    slots.warm.push(warm);
+    this.trim(e, slots);
+    this.notify();
   }
 
-  /** Gives a new container of its image to the first waiter, if any, or refills. */
+  /** Gives a new container of its image to the first waiter, if any, on an engine with room; or refills. */
   private handOff(): void {
     const waiter = this.waiters[0];
     if (!waiter || this.closed) return this.fill();
-    const pool = this.poolOf(waiter.image);
-    if (!this.makeRoom(pool)) return;
-    this.startOne(pool).then(
-      (warm) => this.deliver(pool.image, warm),
+    const e = this.roomFor(waiter.image);
+    if (!e) return;
+    const slots = slotsOf(e, waiter.image);
+    this.startOne(e, slots).then(
+      (warm) => this.deliver(e, slots.image, warm),
       (err: Error) => {
-        this.waiters.find((w) => w.image === pool.image)?.reject(err);
+        // With another engine up, the waiter waits on for it; with none, it gets the error.
+        if (!this.engines.some((o) => o.up && totalOf(o) < this.max)) this.waiters.find((w) => w.image === slots.image)?.reject(err);
         this.handOff();
       },
     );
   }
 
   /**
-   * Starts containers in the background until every image's warm target is met, in refill
-   * order. Not while anyone waits: then every free slot is a waiter's.
+   * Starts containers in the background until every image's warm target is met on every engine
+   * that answers, in refill order. Not while anyone waits: then every free slot is a waiter's.
    */
   private fill(): void {
     if (this.closed || this.waiters.length > 0) return;
-    for (const pool of this.images.values()) {
-      while (!pool.retryTimer && pool.warm.length + pool.starting < pool.target && this.total < this.max && this.sum((p) => p.starting) < this.startConcurrency) {
-        this.startOne(pool).then(
-          (warm) => {
-            this.deliver(pool.image, warm);
-            this.fill();
-          },
-          (err: Error) => {
-            if (this.closed) return;
-            // Back off so a broken engine or image is not hammered in a tight loop.
-            const delay = Math.min(30_000, 250 * 2 ** Math.min(++pool.failureStreak, 7));
-            this.log.error({ err, image: pool.image, retry_ms: delay }, 'starting a warm sandbox failed');
-            pool.retryTimer = setTimeout(() => {
-              pool.retryTimer = null;
+    for (const e of this.engines) {
+      if (!e.up) continue;
+      for (const slots of e.images.values()) {
+        while (
+          !slots.retryTimer &&
+          slots.warm.length + slots.starting < slots.target &&
+          totalOf(e) < this.max &&
+          sum(e, (s) => s.starting) < this.startConcurrency
+        ) {
+          this.startOne(e, slots).then(
+            (warm) => {
+              this.deliver(e, slots.image, warm);
               this.fill();
-            }, delay);
-            pool.retryTimer.unref();
-            this.handOff();
-          },
-        );
+            },
+            (err: Error) => {
+              if (this.closed || !e.up) return;
+              // Back off so a broken engine or image is not hammered in a tight loop.
+              const delay = Math.min(30_000, 250 * 2 ** Math.min(++slots.failureStreak, 7));
+              this.log.error({ err, engine: e.engine.name, image: slots.image, retry_ms: delay }, 'starting a warm sandbox failed');
+              slots.retryTimer = setTimeout(() => {
+                slots.retryTimer = null;
+                this.fill();
+              }, delay);
+              slots.retryTimer.unref();
+              this.handOff();
+            },
+          );
+        }
       }
     }
   }
 
   /** Removes an image's warm containers above its target, oldest first. */
-  private trim(pool: ImagePool): void {
-    while (pool.warm.length > pool.target) this.discard(pool.warm.shift()!, 'above its image\'s warm target');
+  private trim(e: EngineState, slots: ImageSlots): void {
+    while (slots.warm.length > slots.target) this.discard(e, slots.warm.shift()!, "above its image's warm target");
   }
 
-  /** Recomputes the warm targets (see the class comment), trims, forgets idle environments, refills. */
+  /** Recomputes every engine's warm targets (warm-targets.ts), trims, forgets idle environments, refills. */
   private rebalance(): void {
     if (this.closed) return;
-    const since = Date.now() - this.demandWindowMs;
-    const environments = [...this.images.values()].filter((p) => p !== this.base);
-    for (const p of environments) {
-      const aged = p.demand.findIndex((at) => at > since);
-      p.demand.splice(0, aged < 0 ? p.demand.length : aged);
+    const now = Date.now();
+    for (const e of this.engines) {
+      const environments = [...e.images.values()].filter((s) => s !== e.base);
+      const targets = environmentTargets(environments, this.policy, now);
+      for (const s of environments) {
+        s.target = targets.get(s.image) ?? 0;
+        this.trim(e, s);
+      }
+      this.trim(e, e.base);
+      const live = environments.filter((s) => s.demand.length + s.warm.length + s.starting + s.leased.size > 0 || s.retryTimer !== null);
+      e.images = new Map([e.base, ...live].map((s) => [s.image, s]));
     }
-    environments.sort((a, b) => b.demand.length - a.demand.length || (b.demand.at(-1) ?? 0) - (a.demand.at(-1) ?? 0));
-    let room = this.maxWarm - this.base.target;
-    for (const p of environments) {
-      p.target = Math.min(p.demand.length, this.envWarm, room);
-      room -= p.target;
-      this.trim(p);
-    }
-    this.trim(this.base);
-    const live = environments.filter((p) => p.demand.length + p.warm.length + p.starting + p.leased.size > 0 || p.retryTimer !== null);
-    this.images = new Map([this.base, ...live].map((p) => [p.image, p]));
     this.fill();
   }
 
+  /** Pings an engine: marks it down after enough failures, and lets it rejoin when it answers again. */
+  private async probe(e: EngineState): Promise<void> {
+    if (e.probing || this.closed) return;
+    e.probing = true;
+    try {
+      await e.engine.ping(this.probeTimeoutMs);
+      e.probeFailures = 0;
+      if (!e.up && !this.closed) await this.rejoin(e);
+    } catch (err) {
+      const refused = /ECONNREFUSED|ENOENT|EPIPE|ECONNRESET/.test((err as Error).message);
+      if (e.up && (refused || ++e.probeFailures >= this.probeFailures)) this.markDown(e, (err as Error).message);
+    } finally {
+      e.probing = false;
+    }
+  }
+
+  /** An engine stopped answering: its sandboxes are lost, and acquires go elsewhere until it rejoins. */
+  private markDown(e: EngineState, reason: string): void {
+    if (!e.up) return;
+    e.up = false;
+    e.downReason = reason;
+    e.present.clear();
+    this.log.error({ engine: e.engine.name, reason }, 'a container engine stopped answering; its sandboxes are lost');
+    const why = `the container engine ${e.engine.name} stopped answering: ${reason}`;
+    for (const s of e.images.values()) {
+      for (const warm of s.warm.splice(0)) warm.conn.close(why);
+      for (const leased of s.leased) leased.lose(why);
+    }
+    this.notify();
+    // Waiters may now be served by the engines that are left.
+    this.handOff();
+  }
+
+  private async rejoin(e: EngineState): Promise<void> {
+    await this.ensureImage(e, this.image);
+    // What it held before it went down is nobody's now: its containers are removed (with the
+    // start grace, those created just before it went down go at a later sweep).
+    await this.reap(e);
+    e.up = true;
+    e.downReason = null;
+    e.probeFailures = 0;
+    this.log.warn({ engine: e.engine.name }, 'a container engine answers again and rejoins the pool');
+    this.notify();
+    this.handOff();
+  }
+
   close(): Promise<void> {
-    if (this.destroyed) return this.destroyed;
+    if (this.destroying) return this.destroying;
     this.closing ??= this.drain();
     return this.closing;
   }
 
+  private leasedCount(): number {
+    let n = 0;
+    for (const e of this.engines) n += sum(e, (s) => s.leased.size);
+    return n;
+  }
+
+  /** Stops serving, waits (event-driven) for leased sandboxes to come back, then removes what is left. */
   private async drain(): Promise<void> {
-    this.stopAccepting();
+    this.stopAccepting(hgymError('HGYM_ERR_POOL_CLOSED'));
     this.discardWarm('the pool is closing');
-    const deadline = Date.now() + this.drainTimeoutMs;
-    while (this.sum((p) => p.leased.size) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    await this.until(() => this.leasedCount() === 0, this.drainTimeoutMs, () => new Error('drain timeout'), true).catch(() => {});
     await this.releaseAll();
     await this.startsSettled;
     await Promise.all(this.removals);
   }
 
+  /** Removes every sandbox now, leased ones too; waiters are rejected with `reason` (or POOL_CLOSED). */
   destroy(reason?: Error): Promise<void> {
-    this.destroyed ??= (async () => {
+    this.destroying ??= (async () => {
       if (reason) this.log.error({ err: reason }, 'destroying sandbox pool');
-      this.stopAccepting();
+      this.stopAccepting(reason ?? hgymError('HGYM_ERR_POOL_CLOSED'));
       this.discardWarm('the pool was destroyed');
       await this.releaseAll();
       await this.startsSettled;
       await Promise.all(this.removals);
       await this.closing;
     })();
-    return this.destroyed;
+    return this.destroying;
   }
 
   private discardWarm(why: string): void {
-    for (const p of this.images.values()) for (const warm of p.warm.splice(0)) this.discard(warm, why);
+    for (const e of this.engines) for (const s of e.images.values()) for (const warm of s.warm.splice(0)) this.discard(e, warm, why);
   }
 
   private async releaseAll(): Promise<void> {
-    await Promise.all([...this.images.values()].flatMap((p) => [...p.leased].map((s) => s.release())));
+    await Promise.all(this.engines.flatMap((e) => [...e.images.values()].flatMap((s) => [...s.leased].map((l) => l.release()))));
   }
 
-  private stopAccepting(): void {
-    if (this.rebalanceTimer) clearInterval(this.rebalanceTimer);
-    this.rebalanceTimer = null;
-    if (this.reapTimer) clearInterval(this.reapTimer);
-    this.reapTimer = null;
-    for (const p of this.images.values()) {
-      if (p.retryTimer) clearTimeout(p.retryTimer);
-      p.retryTimer = null;
+  private stopAccepting(reason: Error): void {
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
+    for (const e of this.engines) {
+      for (const s of e.images.values()) {
+        if (s.retryTimer) clearTimeout(s.retryTimer);
+        s.retryTimer = null;
+      }
     }
-    for (const waiter of this.waiters.splice(0)) waiter.reject(hgymError('HGYM_ERR_POOL_CLOSED'));
+    for (const waiter of this.waiters.splice(0)) waiter.reject(reason);
+    this.notify();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

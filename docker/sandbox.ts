@@ -3,7 +3,6 @@
  * into a LeasedSandbox (the Sandbox port) exactly once; a released or lost sandbox rejects
  * every call.
  */
-import type Docker from 'dockerode';
 import { hgymError, HgymError } from '../env/errors.js';
 import {
   SandboxFileError,
@@ -28,14 +27,10 @@ export class WarmContainer {
   private taken = false;
 
   constructor(
-    readonly container: Docker.Container,
+    readonly id: string,
     readonly conn: ExecutorConnection,
     readonly createdAt: number,
   ) {}
-
-  get id(): string {
-    return this.container.id;
-  }
 
   /** Confirms the executor answers before the container is handed out. */
   async check(): Promise<boolean> {
@@ -52,7 +47,7 @@ export class WarmContainer {
   lease(onRelease: (sandbox: LeasedSandbox) => Promise<void>): LeasedSandbox {
     if (this.taken) throw new Error('a warm container was leased twice');
     this.taken = true;
-    return new LeasedSandbox(this.container, this.conn, onRelease);
+    return new LeasedSandbox(this.id, this.conn, onRelease);
   }
 }
 
@@ -69,14 +64,10 @@ export class LeasedSandbox implements Sandbox {
   private releasing: Promise<void> | null = null;
 
   constructor(
-    private readonly container: Docker.Container,
+    readonly id: string,
     private readonly conn: ExecutorConnection,
     private readonly onRelease: (sandbox: LeasedSandbox) => Promise<void>,
   ) {}
-
-  get id(): string {
-    return this.container.id;
-  }
 
   get usable(): boolean {
     return !this.released && this.conn.lost === null;
@@ -89,6 +80,11 @@ export class LeasedSandbox implements Sandbox {
 
   onLost(listener: (reason: string) => void): void {
     this.conn.onLost(listener);
+  }
+
+  /** Ends the sandbox from the pool's side (its engine stopped answering): calls fail as lost. */
+  lose(reason: string): void {
+    this.conn.close(reason);
   }
 
   private async call(body: Record<string, unknown>, deadlineMs: number, onOutput?: ExecOptions['onOutput']): Promise<Frame> {

@@ -129,16 +129,32 @@ export interface ImagePoolStats {
   leased: number;
 }
 
-/**
- * `target` is the base image's; `warm`, `starting` and `leased` count every image's sandboxes.
- * `environments` holds the images other than the base one that have sandboxes or recent demand
- * (optional: a pool of one image has none).
- */
-export interface PoolStats extends ImagePoolStats {
+/** Sandboxes created, lost and failed to start since the pool started. */
+export interface PoolCounters {
   created: number;
   lost: number;
   failed: number;
+}
+
+/** One container engine's share of a pool. */
+export interface EngineStats extends ImagePoolStats, PoolCounters {
+  /** Whether the engine answers; a down engine holds no usable sandbox and gets no acquire. */
+  up: boolean;
+  /** Why it is down, while it is. */
+  down_reason?: string;
+  /** Most sandboxes at once on this engine. */
+  max: number;
+}
+
+/**
+ * `target` is the base image's warm target summed over the engines that answer; `warm`,
+ * `starting` and `leased` count every image's sandboxes on every engine. `environments` holds the
+ * images other than the base one that have sandboxes or recent demand, and `engines` each engine's
+ * share (both optional: a pool of one image on one engine may leave them out).
+ */
+export interface PoolStats extends ImagePoolStats, PoolCounters {
   environments?: Record<string, ImagePoolStats>;
+  engines?: Record<string, EngineStats>;
 }
 
 export interface AcquireOptions {

@@ -5,8 +5,10 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import t from 'tap';
-import { containerSpec, DEFAULT_LIMITS, startContainer } from '../../docker/container.js';
-import { currentOwner, ownerLabels, LABEL_OWNER } from '../../docker/owner.js';
+import type Docker from 'dockerode';
+import { DEFAULT_LIMITS, startSandbox } from '../../docker/container.js';
+import { DockerEngine, type SandboxSpec } from '../../docker/engine.js';
+import { LABEL_OWNER, ownerLabels, START_GRACE_MS } from '../../docker/owner.js';
 import { DockerSandboxPool, DEFAULT_IMAGE } from '../../docker/pool.js';
 import { docker, eventually, ownedBy } from '../helpers/docker.js';
 
@@ -116,13 +118,22 @@ t.test('the maximum lifetime is enforced inside the container', async (t) => {
   await sb.release();
 });
 
+/** The local engine, with the sandbox's entrypoint replaced: an executor that never says ready. */
+class EntrypointEngine extends DockerEngine {
+  constructor(private readonly entrypoint: string[]) {
+    super('local', docker);
+  }
+
+  protected override createOptions(spec: SandboxSpec): Docker.ContainerCreateOptions {
+    return { ...super.createOptions(spec), Entrypoint: this.entrypoint };
+  }
+}
+
 t.test('a container whose executor never becomes ready is removed and the error is coded', async (t) => {
-  const owner = currentOwner('readiness-test');
-  const spec = { ...containerSpec(DEFAULT_IMAGE, DEFAULT_LIMITS, owner, Date.now()), Entrypoint: ['sleep', '600'] };
-  await t.rejects(startContainer(docker, spec, 1_000, () => {}), { code: 'HGYM_ERR_SANDBOX_START' });
+  const spec = { image: DEFAULT_IMAGE, limits: DEFAULT_LIMITS, labels: ownerLabels('readiness-test', Date.now(), 60_000) };
+  await t.rejects(startSandbox(new EntrypointEngine(['sleep', '600']), spec, 1_000, () => {}), { code: 'HGYM_ERR_SANDBOX_START' });
   t.same(await ownedBy('readiness-test'), []);
-  const exits = { ...spec, Entrypoint: ['false'] };
-  await t.rejects(startContainer(docker, exits, 10_000, () => {}), { code: 'HGYM_ERR_SANDBOX_START' });
+  await t.rejects(startSandbox(new EntrypointEngine(['false']), spec, 10_000, () => {}), { code: 'HGYM_ERR_SANDBOX_START' });
   t.ok(await eventually(async () => (await ownedBy('readiness-test')).length === 0, 10_000), 'the exited container is removed');
 });
 
@@ -130,25 +141,32 @@ t.test('a missing image is a coded error at start', async (t) => {
   await t.rejects(DockerSandboxPool.start({ image: 'hgym/no-such-image:never' }), { code: 'HGYM_ERR_IMAGE_MISSING' });
 });
 
-t.test('start removes containers of a dead owner, never unlabelled or live-elsewhere ones', async (t) => {
-  const dead = { ...currentOwner('dead-owner'), pid: 2 ** 22 + 12345 };
-  const remote = { id: 'remote-owner', host: 'another-host', pid: 1, start: '1' };
-  const create = async (labels: Record<string, string>) => {
-    const c = await docker.createContainer({ Image: DEFAULT_IMAGE, Entrypoint: ['sleep', '600'], Labels: labels, HostConfig: { NetworkMode: 'none' } });
-    await c.start();
+t.test("start removes other servers' containers that cannot hold an episode, never live or unlabelled ones", async (t) => {
+  const old = Date.now() - START_GRACE_MS - 1_000;
+  const make = async (labels: Record<string, string>, start: boolean, entrypoint = ['sleep', '600']) => {
+    const c = await docker.createContainer({ Image: DEFAULT_IMAGE, Entrypoint: entrypoint, Labels: labels, HostConfig: { NetworkMode: 'none' } });
+    if (start) await c.start();
     return c;
   };
-  const orphan = await create(ownerLabels(dead, Date.now() + 3_600_000));
-  const unlabelled = await create({ 'hgym.test': 'unlabelled' });
-  const elsewhere = await create(ownerLabels(remote, Date.now() + 3_600_000));
+  const neverStarted = await make(ownerLabels('crashed-while-creating', old, 3_600_000), false);
+  const exited = await make(ownerLabels('exited-owner', old, 3_600_000), true, ['true']);
+  const expired = await make(ownerLabels('expired-owner', old - 7_200_000, 3_600_000), true);
+  const unlabelled = await make({ 'hgym.test': 'unlabelled' }, true);
+  // Another live server's running sandbox, even one with this host's name and a pid that is gone here.
+  const live = await make({ ...ownerLabels('live-server', old, 3_600_000), 'hgym.owner.host': 'this-host', 'hgym.owner.pid': '999999999' }, true);
+  const fresh = await make(ownerLabels('starting-server', Date.now(), 3_600_000), false);
   t.teardown(async () => {
-    for (const c of [orphan, unlabelled, elsewhere]) await c.remove({ force: true }).catch(() => {});
+    for (const c of [neverStarted, exited, expired, unlabelled, live, fresh]) await c.remove({ force: true }).catch(() => {});
   });
+  await eventually(async () => (await exited.inspect()).State.Status === 'exited', 10_000);
   await using pool = await DockerSandboxPool.start({ warm: 0, max: 1 });
-  const exists = async (id: string) => (await docker.listContainers({ all: true, filters: { id: [id] } })).length === 1;
-  t.notOk(await exists(orphan.id), 'the dead owner\'s container is removed');
-  t.ok(await exists(unlabelled.id), 'an unlabelled container is untouched');
-  t.ok(await exists(elsewhere.id), 'a container of an owner on another host is untouched');
+  const exists = async (c: Docker.Container) => (await docker.listContainers({ all: true, filters: { id: [c.id] } })).length === 1;
+  t.notOk(await exists(neverStarted), 'a container its owner never started, past the start grace, is removed');
+  t.notOk(await exists(exited), 'an exited one is removed');
+  t.notOk(await exists(expired), 'one past its maximum lifetime is removed');
+  t.ok(await exists(unlabelled), 'an unlabelled container is untouched');
+  t.ok(await exists(live), "another server's running sandbox is untouched, whatever host and pid its labels name");
+  t.ok(await exists(fresh), 'a container created moments ago (its owner may be starting it) is untouched');
   t.ok(pool.owner.id);
 });
 
@@ -169,6 +187,6 @@ t.test('an owner killed with SIGKILL leaves nothing once the next server starts'
   await exited;
   const started = Date.now();
   await using pool = await DockerSandboxPool.start({ warm: 0, max: 1 });
-  t.ok(await eventually(async () => (await ownedBy(owner)).length === 0, 30_000), `nothing of the dead owner left after ${Date.now() - started} ms`);
+  t.ok(await eventually(async () => (await ownedBy(owner)).length === 0, 60_000), `nothing of the dead owner left after ${Date.now() - started} ms`);
   t.ok(pool.owner.id !== owner);
 });

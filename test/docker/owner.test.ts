@@ -1,44 +1,46 @@
-import { spawnSync } from 'node:child_process';
 import t from 'tap';
-import { currentOwner, orphanReason, ownerLabels, processStart, LABEL_OWNER } from '../../docker/owner.js';
+import { LABEL_CREATED, LABEL_EXPIRES, LABEL_OWNER, START_GRACE_MS, orphanReason, ownerLabels } from '../../docker/owner.js';
 
-const self = currentOwner('self-id');
 const now = Date.now();
-const later = now + 3_600_000;
+const hour = 3_600_000;
+const self = 'self-id';
+const other = 'other-server';
+const settled = now - START_GRACE_MS - 1;
 
-function deadPid(): number {
-  const child = spawnSync('true');
-  return child.pid!;
-}
-
-t.test('labels name the owner, its process and the expiry', async (t) => {
-  const labels = ownerLabels(self, later);
-  t.equal(labels[LABEL_OWNER], 'self-id');
-  t.equal(labels['hgym.owner.pid'], String(process.pid));
-  t.equal(labels['hgym.owner.start'], processStart(process.pid));
-  t.equal(labels['hgym.expires'], String(later));
+t.test('labels name the owner, when the container was made and when it expires', async (t) => {
+  const labels = ownerLabels(self, now, hour);
+  t.same(labels, { [LABEL_OWNER]: self, [LABEL_CREATED]: String(now), [LABEL_EXPIRES]: String(now + hour) });
 });
 
-t.test('own containers and unlabelled ones are never orphans', async (t) => {
-  t.equal(orphanReason(ownerLabels(self, later), self, now), null);
-  t.equal(orphanReason({}, self, now), null);
-  t.equal(orphanReason({ 'other.label': 'x' }, self, now), null);
+t.test('unlabelled containers are never orphans, whatever their state', async (t) => {
+  for (const state of ['created', 'running', 'exited', 'dead']) {
+    t.equal(orphanReason({ labels: {}, state }, self, false, now), null);
+    t.equal(orphanReason({ labels: { 'other.label': 'x' }, state }, self, false, now), null);
+  }
 });
 
-t.test('a dead owner on this host is an orphan; a live one is not', async (t) => {
-  const dead = { ...self, id: 'dead', pid: deadPid() };
-  t.match(orphanReason(ownerLabels(dead, later), self, now), /gone/);
-  const alive = currentOwner('alive-other-instance');
-  t.equal(orphanReason(ownerLabels(alive, later), self, now), null);
+t.test("another server's running container is left alone until its expiry passes, host and pid notwithstanding", async (t) => {
+  // Labels of the old format (host and pid of the owner) carry no weight: a server with the same
+  // host name in another PID namespace must not take a live container for an orphan.
+  const legacy = { ...ownerLabels(other, settled, hour), 'hgym.owner.host': 'this-host', 'hgym.owner.pid': '999999999' };
+  t.equal(orphanReason({ labels: legacy, state: 'running' }, self, false, now), null);
+  t.equal(orphanReason({ labels: ownerLabels(other, settled, hour), state: 'running' }, self, false, now), null);
+  t.match(orphanReason({ labels: ownerLabels(other, now - 2 * hour, hour), state: 'running' }, self, false, now), /lifetime/);
 });
 
-t.test('a reused pid (different start time) counts as gone', async (t) => {
-  const impostor = { ...self, id: 'old', start: '1' };
-  t.match(orphanReason(ownerLabels(impostor, later), self, now), /reused/);
+t.test("another server's container that never started is removed only after the start grace", async (t) => {
+  t.equal(orphanReason({ labels: ownerLabels(other, now - 1_000, hour), state: 'created' }, self, false, now), null);
+  t.match(orphanReason({ labels: ownerLabels(other, settled, hour), state: 'created' }, self, false, now), /never started/);
 });
 
-t.test('owners on other hosts are left alone until their expiry passes', async (t) => {
-  const remote = { id: 'remote', host: 'another-host', pid: 1, start: '5' };
-  t.equal(orphanReason(ownerLabels(remote, later), self, now), null);
-  t.match(orphanReason(ownerLabels(remote, now - 1), self, now), /lifetime/);
+t.test('an exited or dead container of any server is removed', async (t) => {
+  t.match(orphanReason({ labels: ownerLabels(other, now, hour), state: 'exited' }, self, false, now), /exited/);
+  t.match(orphanReason({ labels: ownerLabels(other, now, hour), state: 'dead' }, self, false, now), /dead/);
+});
+
+t.test('own containers: held ones and fresh ones stay; one no longer held goes after the grace', async (t) => {
+  t.equal(orphanReason({ labels: ownerLabels(self, settled, hour), state: 'running' }, self, true, now), null);
+  t.equal(orphanReason({ labels: ownerLabels(self, now - 1_000, hour), state: 'created' }, self, false, now), null, 'may be starting right now');
+  t.match(orphanReason({ labels: ownerLabels(self, settled, hour), state: 'running' }, self, false, now), /no longer holds/);
+  t.match(orphanReason({ labels: ownerLabels(self, now - 2 * hour, hour), state: 'running' }, self, true, now), /lifetime/);
 });

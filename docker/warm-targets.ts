@@ -1,0 +1,48 @@
+/**
+ * How many ready sandboxes of each image one engine keeps: a pure computation from demand, so it
+ * is tested on its own with a fake clock.
+ *
+ * The base image keeps `warm` ready, as configured. An environment keeps as many ready as it had
+ * acquires served in the last `windowMs`, at most `envWarm`: the rollouts of one instance come in
+ * groups, and a busy environment's next group is likely the size of its last. All warm sandboxes
+ * together stay within `maxWarm`: the base image's target first, then environments by demand (the
+ * latest acquire breaks ties). An environment without an acquire for a window drops to 0.
+ */
+
+export interface WarmPolicy {
+  warm: number;
+  envWarm: number;
+  maxWarm: number;
+  windowMs: number;
+}
+
+export interface EnvironmentDemand {
+  image: string;
+  /** When its acquires were served, oldest first; pruned here to the window. */
+  demand: number[];
+}
+
+/** Drops the acquires older than the window from `demand` (oldest first), in place. */
+export function pruneDemand(demand: number[], nowMs: number, windowMs: number): void {
+  const since = nowMs - windowMs;
+  const kept = demand.findIndex((at) => at > since);
+  demand.splice(0, kept < 0 ? demand.length : kept);
+}
+
+export function baseTarget(policy: WarmPolicy): number {
+  return Math.min(policy.warm, policy.maxWarm);
+}
+
+/** The warm target of each environment, after pruning every environment's demand to the window. */
+export function environmentTargets(environments: readonly EnvironmentDemand[], policy: WarmPolicy, nowMs: number): Map<string, number> {
+  for (const e of environments) pruneDemand(e.demand, nowMs, policy.windowMs);
+  const ranked = [...environments].sort((a, b) => b.demand.length - a.demand.length || (b.demand.at(-1) ?? 0) - (a.demand.at(-1) ?? 0));
+  let room = Math.max(0, policy.maxWarm - baseTarget(policy));
+  const targets = new Map<string, number>();
+  for (const e of ranked) {
+    const target = Math.min(e.demand.length, policy.envWarm, room);
+    targets.set(e.image, target);
+    room -= target;
+  }
+  return targets;
+}
