@@ -2,10 +2,11 @@
 import { parseArgs } from 'node:util';
 import { v4 as uuidv4 } from 'uuid';
 import { loadCorpus } from '../env/corpus/load.js';
+import { DockerEngine, engineHosts } from '../docker/engine.js';
 import { DockerSandboxPool } from '../docker/pool.js';
 import { build } from '../server/app.js';
 
-export const SERVE_USAGE = 'usage: hgym serve [--host 127.0.0.1] [--port 8000] [--corpus DIR] [--pool N] [--max-episodes N] [--max-ended N] [--trajectories FILE]';
+export const SERVE_USAGE = 'usage: hgym serve [--host 127.0.0.1] [--port 8000] [--corpus DIR] [--pool N] [--max-episodes N] [--max-ended N] [--trajectories FILE] [--docker-host URL ...]';
 
 export async function serve(argv: string[], defaultCorpus: string): Promise<number> {
   const { values } = parseArgs({
@@ -18,6 +19,7 @@ export async function serve(argv: string[], defaultCorpus: string): Promise<numb
       'max-episodes': { type: 'string', default: '64' },
       'max-ended': { type: 'string', default: '1000' },
       trajectories: { type: 'string' },
+      'docker-host': { type: 'string', multiple: true, default: [] },
     },
     strict: true,
   });
@@ -31,7 +33,10 @@ export async function serve(argv: string[], defaultCorpus: string): Promise<numb
   }
   const instanceId = uuidv4();
   const corpus = await loadCorpus(values.corpus);
-  const pool = await DockerSandboxPool.start({ warm, max: maxEpisodes + warm, ownerId: instanceId });
+  // Every engine gets its own warm sandboxes and capacity. Images are built on the local engine
+  // (setup), which is where an engine that lacks one gets it from.
+  const engines = engineHosts(values['docker-host']).map((host) => new DockerEngine(host));
+  const pool = await DockerSandboxPool.start({ engines, imageSource: DockerEngine.local(), warm, max: maxEpisodes + warm, ownerId: instanceId });
   const app = await build({
     instanceId,
     corpus,

@@ -21,8 +21,12 @@ export async function metaRoutes(app: FastifyInstance, options: MetaOptions): Pr
     if (!options.pool) problems.push('no sandbox pool is configured');
     else {
       // Busy is not unready: every sandbox leased still means the engine makes them.
+      // An engine that is down does not make the server unready while another answers.
       const pool = options.pool.stats();
-      if (pool.warm === 0 && pool.leased === 0) problems.push(`no warm sandbox yet (0 of ${pool.target}, ${pool.starting} starting)`);
+      const engines = Object.entries(pool.engines ?? {});
+      if (engines.length > 0 && engines.every(([, e]) => !e.up)) {
+        problems.push(`no container engine answers (${engines.map(([name, e]) => `${name}: ${e.down_reason ?? 'down'}`).join('; ')})`);
+      } else if (pool.warm === 0 && pool.leased === 0) problems.push(`no warm sandbox yet (0 of ${pool.target}, ${pool.starting} starting)`);
     }
     if (options.corpus.instances.size === 0) problems.push(`no task instances under ${options.corpus.dir}`);
     if (problems.length > 0) return reply.status(503).send({ status: 'not ready', problems });
