@@ -21,6 +21,8 @@ import { SHAPES } from '../helpers/fixture-corpus.js';
 import { CHEATS, type Cheat } from './cheats.js';
 
 const CALC = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'calc');
+// Tests written as unittest.TestCase methods, whose failures unittest hands to pytest's item.
+const TALLY = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'tally');
 const root = t.testdir({ corpus: { repos: {}, tasks: {} }, cache: {}, runs: {} });
 const corpusDir = join(root, 'corpus');
 const cacheDir = join(root, 'cache');
@@ -42,9 +44,11 @@ const calc = await generateForRepo(
   { root: join(corpusDir, 'repos', 'calc'), name: 'calc' },
   { seed: 1, execution: { pool, cacheDir: join(cacheDir, 'generation'), runsDir: join(root, 'runs') } },
 );
+const tally = await generateForRepo({ root: TALLY, name: 'tally' }, { seed: 1, execution: { pool, cacheDir: join(cacheDir, 'generation'), runsDir: join(root, 'runs') } });
+symlinkSync(TALLY, join(corpusDir, 'repos', 'tally'));
 const shapes = await generateForRepo({ root: SHAPES, name: 'shapes' }, { seed: 1 });
 symlinkSync(SHAPES, join(corpusDir, 'repos', 'shapes'));
-const instances: TaskInstance[] = [...calc.instances, ...shapes.instances, ...repost.instances];
+const instances: TaskInstance[] = [...calc.instances, ...tally.instances, ...shapes.instances, ...repost.instances];
 await writeInstances(join(corpusDir, 'tasks'), instances, FAMILIES);
 const app = await build({ instanceId: pool.owner.id, corpus: await loadCorpus(corpusDir), pool, cacheDir: join(cacheDir, 'workspaces') });
 await app.listen({ host: '127.0.0.1', port: 0 });
@@ -82,7 +86,7 @@ for (const cheat of CHEATS) {
 }
 
 t.test('the honest answers still score 1 on the same instances', async (t) => {
-  for (const target of ['add_all', 'clamp']) {
+  for (const target of ['add_all', 'clamp', 'word_counts']) {
     const instance = instances.find((i) => i.task === 'func_gen' && i.source !== 'repost' && i.gold.qualname === target)!;
     const reset = await client.reset({ instance_id: instance.instance_id });
     const step = async (action: { tool: string; arguments: Record<string, unknown> }) => (await client.step(reset.episode_id, action)).observation.text;
