@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { v4 as uuidv4 } from 'uuid';
 import { loadCorpus } from '../env/corpus/load.js';
 import { DockerEngine, engineHosts } from '../docker/engine.js';
+import { environmentImage } from '../env/corpus/environment.js';
 import { DockerSandboxPool } from '../docker/pool.js';
 import { build } from '../server/app.js';
 
@@ -36,7 +37,8 @@ export async function serve(argv: string[], defaultCorpus: string): Promise<numb
   // Every engine gets its own warm sandboxes and capacity. Images are built on the local engine
   // (setup), which is where an engine that lacks one gets it from.
   const engines = engineHosts(values['docker-host']).map((host) => new DockerEngine(host));
-  const pool = await DockerSandboxPool.start({ engines, imageSource: DockerEngine.local(), warm, max: maxEpisodes + warm, ownerId: instanceId });
+  const images = [...new Set([...corpus.instances.values()].flatMap((i) => (i.repo.environment ? [environmentImage(i.repo.environment)] : [])))];
+  const pool = await DockerSandboxPool.start({ engines, imageSource: DockerEngine.local(), images, warm, max: maxEpisodes + warm, ownerId: instanceId });
   const app = await build({
     instanceId,
     corpus,

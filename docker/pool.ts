@@ -36,6 +36,11 @@ export interface DockerPoolOptions {
   imageSource?: ContainerEngine;
   /** The base sandbox image; environment images are built FROM it. */
   image?: string;
+  /**
+   * Environment images to make present on every engine at start and whenever an engine rejoins,
+   * in the background (an image still missing on an engine is copied at its first acquire there).
+   */
+  images?: string[];
   /** Ready containers of the base image each engine keeps waiting for an episode. */
   warm?: number;
   /** Most ready containers of one environment image per engine; default `warm`. */
@@ -133,6 +138,7 @@ export class DockerSandboxPool implements SandboxPool {
   readonly image: string;
   private readonly engines: EngineState[];
   private readonly imageSource: ContainerEngine | null;
+  private readonly environmentImages: readonly string[];
   private readonly limits: SandboxLimits;
   private readonly policy: WarmPolicy;
   private readonly max: number;
@@ -169,6 +175,7 @@ export class DockerSandboxPool implements SandboxPool {
     this.owner = { id: options.ownerId ?? uuidv4() };
     this.log = (options.logger ?? pino({ level: process.env.HGYM_LOG_LEVEL ?? 'warn' })).child({ pool: this.owner.id });
     this.imageSource = options.imageSource ?? null;
+    this.environmentImages = [...new Set(options.images ?? [])].filter((i) => i !== this.image);
     const engines = options.engines ?? [DockerEngine.local()];
     if (engines.length === 0) throw hgymError('HGYM_ERR_BAD_REQUEST', 'a sandbox pool needs at least one container engine');
     this.engines = engines.map((engine) => {
@@ -195,6 +202,7 @@ export class DockerSandboxPool implements SandboxPool {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason as Error;
     await Promise.all(up.map((e) => pool.reap(e)));
+    for (const e of up) pool.copyEnvironments(e);
     pool.fill();
     pool.every(Math.max(100, Math.min(REBALANCE_MS, pool.policy.windowMs / 2)), () => pool.rebalance());
     // Again now and then: an owner killed while an engine was still creating one of its
@@ -344,6 +352,13 @@ export class DockerSandboxPool implements SandboxPool {
       return;
     }
     if (here === null) throw hgymError('HGYM_ERR_IMAGE_MISSING', image);
+  }
+
+  /** Copies the environment images to an engine in the background; a failure is logged and tried again at acquire. */
+  private copyEnvironments(e: EngineState): void {
+    for (const image of this.environmentImages) {
+      this.ensureImage(e, image).catch((err: unknown) => this.log.warn({ err, engine: e.engine.name, image }, 'making an environment image present failed'));
+    }
   }
 
   async acquire(options: AcquireOptions = {}): Promise<Sandbox> {
@@ -653,6 +668,7 @@ export class DockerSandboxPool implements SandboxPool {
     e.downReason = null;
     e.probeFailures = 0;
     this.log.warn({ engine: e.engine.name }, 'a container engine answers again and rejoins the pool');
+    this.copyEnvironments(e);
     this.notify();
     this.handOff();
   }
