@@ -51,18 +51,20 @@ export function createMetrics(pool: SandboxPool | null, running: () => Map<strin
       this.set({ event: 'failed' }, s.failed);
     },
   });
-  new Gauge({
-    name: 'hgym_pool_engine_sandboxes',
-    help: 'Sandboxes of the pool on each container engine, by state (warm, starting, leased)',
-    labelNames: ['engine', 'state'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [engine, e] of Object.entries(pool?.stats().engines ?? {})) {
-        for (const state of ['warm', 'starting', 'leased'] as const) this.set({ engine, state }, e[state]);
-      }
-    },
-  });
+  // Per engine: one series per engine and key of its stats (state or event).
+  const perEngine = (name: string, help: string, label: 'state' | 'event', keys: readonly ('warm' | 'starting' | 'leased' | 'created' | 'lost' | 'failed')[]) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['engine', label],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [engine, e] of Object.entries(pool?.stats().engines ?? {})) for (const key of keys) this.set({ engine, [label]: key }, e[key]);
+      },
+    });
+  perEngine('hgym_pool_engine_sandboxes', 'Sandboxes of the pool on each container engine, by state (warm, starting, leased)', 'state', ['warm', 'starting', 'leased']);
+  perEngine('hgym_pool_engine_events', 'Sandboxes created, lost and failed to start on each container engine since the pool started', 'event', ['created', 'lost', 'failed']);
   new Gauge({
     name: 'hgym_pool_engine_up',
     help: 'Whether each container engine answers (1) or is down (0)',
@@ -71,18 +73,6 @@ export function createMetrics(pool: SandboxPool | null, running: () => Map<strin
     collect() {
       this.reset();
       for (const [engine, e] of Object.entries(pool?.stats().engines ?? {})) this.set({ engine }, e.up ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'hgym_pool_engine_events',
-    help: 'Sandboxes created, lost and failed to start on each container engine since the pool started',
-    labelNames: ['engine', 'event'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [engine, e] of Object.entries(pool?.stats().engines ?? {})) {
-        for (const event of ['created', 'lost', 'failed'] as const) this.set({ engine, event }, e[event]);
-      }
     },
   });
   return metrics;
