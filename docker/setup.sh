@@ -26,7 +26,9 @@ ensure_engine() {
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
   fi
-  if ! pgrep -x dockerd >/dev/null; then
+  # Only the default engine's pidfile counts: another dockerd (a test's second engine, with its
+  # own pidfile and socket) is not this one.
+  if ! { [ -f /var/run/docker.pid ] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; }; then
     log "starting dockerd (log: /var/log/hgym-dockerd.log)"
     (setsid dockerd >/var/log/hgym-dockerd.log 2>&1 &)
   fi
