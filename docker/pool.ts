@@ -367,8 +367,9 @@ export class DockerSandboxPool implements SandboxPool {
     const image = options.image ?? this.image;
     // A warm container on the engine that has most of them; looked up again after each await.
     for (let e = this.warmest(image); e; e = this.warmest(image)) {
+      // No refill until it is leased (lease() refills): while it is checked it is in no count,
+      // and a refill now would take its slot too and go above max.
       const candidate = slotsOf(e, image).warm.shift()!;
-      this.fill();
       const fresh = Date.now() - candidate.createdAt < this.limits.lifetimeMs / 2;
       if (fresh && (await candidate.check()) && !this.closed && e.up) return this.lease(e, image, candidate);
       this.discard(e, candidate, fresh ? 'failed its readiness check' : 'too close to its maximum lifetime');
@@ -558,8 +559,9 @@ export class DockerSandboxPool implements SandboxPool {
     this.startOne(e, slots).then(
       (warm) => this.deliver(e, slots.image, warm),
       (err: Error) => {
-        // With another engine up, the waiter waits on for it; with none, it gets the error.
-        if (!this.engines.some((o) => o.up && totalOf(o) < this.max)) this.waiters.find((w) => w.image === slots.image)?.reject(err);
+        // With another engine up, the waiter waits on for it; with none, it gets the error (else
+        // the failing engine, which has room again, is retried at once, in a tight loop).
+        if (!this.engines.some((o) => o !== e && o.up && totalOf(o) < this.max)) this.waiters.find((w) => w.image === slots.image)?.reject(err);
         this.handOff();
       },
     );
