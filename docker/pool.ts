@@ -383,6 +383,9 @@ export class DockerSandboxPool implements SandboxPool {
     } catch (err) {
       // Its slot is free again, and a waiter of another image may be able to use it.
       this.handOff();
+      // An engine that refused is down now: the acquire goes to another (each retry takes one
+      // engine out, so this ends).
+      if (!e.up && !this.closed && this.engines.some((o) => o.up)) return this.acquire(options);
       throw err;
     }
   }
@@ -464,7 +467,8 @@ export class DockerSandboxPool implements SandboxPool {
   private async onRelease(e: EngineState, slots: ImageSlots, sandbox: LeasedSandbox): Promise<void> {
     slots.leased.delete(sandbox);
     this.notify();
-    await this.remove(e, sandbox.id);
+    // On an engine that is down the call could only fail (or hang); the container is reaped when it rejoins.
+    if (e.up) await this.remove(e, sandbox.id);
     this.handOff();
   }
 
@@ -511,7 +515,8 @@ export class DockerSandboxPool implements SandboxPool {
       return warm;
     } catch (err) {
       if (!(err instanceof HgymError && err.code === 'HGYM_ERR_POOL_CLOSED')) e.counters.failed++;
-      if (err instanceof HgymError && err.code === 'HGYM_ERR_DOCKER_UNAVAILABLE' && e.up) void this.probe(e);
+      // The engine refused the connection (or its socket is gone): it is down, without waiting for a probe.
+      if (err instanceof HgymError && err.code === 'HGYM_ERR_DOCKER_UNAVAILABLE' && e.up && !this.closed) this.markDown(e, err.message);
       throw err;
     } finally {
       slots.starting--;
@@ -559,9 +564,10 @@ export class DockerSandboxPool implements SandboxPool {
     this.startOne(e, slots).then(
       (warm) => this.deliver(e, slots.image, warm),
       (err: Error) => {
-        // With another engine up, the waiter waits on for it; with none, it gets the error (else
-        // the failing engine, which has room again, is retried at once, in a tight loop).
-        if (!this.engines.some((o) => o !== e && o.up && totalOf(o) < this.max)) this.waiters.find((w) => w.image === slots.image)?.reject(err);
+        // A start that failed because its engine is down (startOne marked it) is tried on another
+        // engine; any other failure (a broken image, say) is the waiter's answer: retrying it on an
+        // engine with room, this one or another, could go on for ever in a tight loop.
+        if (e.up || !this.engines.some((o) => o.up)) this.waiters.find((w) => w.image === slots.image)?.reject(err);
         this.handOff();
       },
     );
