@@ -3,6 +3,7 @@ of an agent's implementation, or a standalone evaluation script, reported throug
 report of hgym_seal.py. The outcome is decided by the seal's audit hook from the messages
 sent here, never from pytest's own reports, which the code under test could rewrite."""
 
+import inspect
 import os
 import runpy
 import sys
@@ -59,8 +60,7 @@ class Sealed:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item, nextitem):
         report, started = sys.audit, time.monotonic()
-        plain = type(item).__name__ == "Function" and callable(getattr(item, "obj", None))
-        report("hgym.report", "begin", item.nodeid, not plain, started)
+        report("hgym.report", "begin", item.nodeid, not returns_reported(item), started)
         yield
         report("hgym.report", "end", item.nodeid, round((time.monotonic() - started) * 1000, 2))
 
@@ -75,9 +75,10 @@ class Sealed:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
         # The test function is wrapped for the call only, bound to the same instance, so a
-        # class's setup and teardown see the instance they always do.
-        real = getattr(item, "obj", None) if type(item).__name__ == "Function" else None
-        if callable(real):
+        # class's setup and teardown see the instance they always do. A TestCase method keeps
+        # the marks unittest reads from it (skip, expected failure).
+        real = getattr(item, "obj", None) if returns_reported(item) else None
+        if real is not None:
             report = sys.audit
 
             def run(*args, **kwargs):
@@ -86,15 +87,24 @@ class Sealed:
                 return result
 
             owner = getattr(real, "__self__", None)
-            item.obj = run if owner is None else types.MethodType(lambda _self, *a, **k: run(*a, **k), owner)
+            if owner is None:
+                item.obj = run
+            else:
+                def method(_self, *args, **kwargs):
+                    return run(*args, **kwargs)
+
+                method.__dict__.update(getattr(real, "__dict__", {}))
+                item.obj = types.MethodType(method, owner)
         outcome = yield
-        if callable(real):
+        if real is not None:
             item.obj = real
         error = phase_error("call", outcome)
-        pending = getattr(item, "_excinfo", None) if not callable(real) else None
+        pending = getattr(item, "_excinfo", None)
         if error is None and pending:
             # A unittest.TestCase test's failure does not raise out of the call: unittest's
-            # result hands it to pytest, which keeps it on the item for its report.
+            # result hands it to pytest, which keeps it on the item for its report. Code under
+            # test can reach that path, so it only names the error: the test still passes only
+            # when its method returned.
             error = dict(describe(pending[0]), when="call")
         sys.audit("hgym.report", "phase", item.nodeid, error)
 
@@ -107,6 +117,19 @@ class Sealed:
         if report.failed:
             error = {"type": "CollectionError", "message": str(report.longrepr)[-MESSAGE_CHARS:], "frames": []}
             sys.audit("hgym.report", "collect_error", report.nodeid, error)
+
+
+def returns_reported(item):
+    """Whether the call wraps the test function so that it passes only once it returned: a
+    plain test function, or a unittest.TestCase method, which pytest hands to unittest as the
+    item's `obj`. unittest's own report of a failure (the result's addFailure, `_excinfo`) is
+    reachable from the code under test, so it cannot decide a pass. An async TestCase method
+    is run by unittest from its class, not from `obj`: it passes on its phases alone, as a
+    plugin's item does."""
+    kind, obj = type(item).__name__, getattr(item, "obj", None)
+    if kind == "TestCaseFunction":
+        return callable(obj) and not (inspect.iscoroutinefunction(obj) or inspect.isasyncgenfunction(obj))
+    return kind == "Function" and callable(obj)
 
 
 def phase_error(when, outcome):

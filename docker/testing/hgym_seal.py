@@ -13,10 +13,11 @@ process says can be taken on trust. Three things keep the report out of its reac
   collector's object lists, ctypes, /proc (the process's own memory), tracing hooks, new
   processes and signals; and code compiled or built by the agent's own frames. A refused
   event is recorded as a violation, which zeroes the run whatever the code does after.
-- After each test, the harness's modules and their classes (pytest, pluggy, this runner,
-  builtins), and the functions and classes of the repository's modules (tests, helpers),
-  are compared with a snapshot taken before the first test: a rebinding that the code under
-  test did not undo is a violation too.
+- After each test, the harness's modules and their classes (pytest, pluggy, unittest, whose
+  TestCase asserts and hands failures to pytest, this runner, builtins), and the functions
+  and classes of the repository's modules (tests, helpers), are compared with a snapshot
+  taken before the first test: a rebinding that the code under test did not undo is a
+  violation too.
 """
 
 import _hashlib
@@ -41,7 +42,7 @@ FRAME_GETTERS = ("inspect.py", "traceback.py", "pdb.py", "bdb.py", "cgitb.py", "
 PASS_THROUGH = ("logging/__init__.py", "<lambda>")
 FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"})
 GUARDED_IMPORTS = ("ctypes", "_ctypes", "_testcapi", "pytest", "_pytest", "pluggy", "hgym_")
-HARNESS_PREFIXES = ("pytest", "_pytest", "pluggy", "hgym_", "__main__", "builtins")
+HARNESS_PREFIXES = ("pytest", "_pytest", "pluggy", "unittest", "hgym_", "__main__", "builtins")
 
 
 def read_key(path):

@@ -120,11 +120,12 @@ export const CHEATS: Cheat[] = [
     play: body('import unittest.case\nunittest.case._addError = lambda *a, **k: None\nreturn {}'),
   },
   {
+    // Every test fails (a test that passed would leave the replacement in place, a harness change).
     name: "unittest's hand-off of a failure replaced by one that puts the original back once used",
     target: 'word_counts',
     rule: 'tests_fail',
     detail: /the test function did not return/,
-    play: body('import unittest.case\nreal = unittest.case._addError\ndef once(*a, **k):\n    unittest.case._addError = real\nunittest.case._addError = once\nreturn {}'),
+    play: body('import unittest.case\nreal = unittest.case._addError\ndef once(*a, **k):\n    unittest.case._addError = real\nunittest.case._addError = once\nreturn {"z": 1}'),
   },
   {
     name: "the test item's _excinfo made to drop every failure, the item reached through pytest's config",
