@@ -5,9 +5,9 @@ import { loadCorpus } from '../env/corpus/load.js';
 import { DockerEngine, engineHosts } from '../docker/engine.js';
 import { environmentImage } from '../env/corpus/environment.js';
 import { DockerSandboxPool } from '../docker/pool.js';
-import { build } from '../server/app.js';
+import { build, SERVER_NAME } from '../server/app.js';
 
-export const SERVE_USAGE = 'usage: hgym serve [--host 127.0.0.1] [--port 8000] [--corpus DIR] [--pool N] [--max-episodes N] [--max-ended N] [--trajectories FILE] [--docker-host URL ...]';
+export const SERVE_USAGE = 'usage: hgym serve [--host 127.0.0.1] [--port 8000] [--corpus DIR] [--pool N] [--max-episodes N] [--max-ended N] [--trajectories FILE] [--docker-host URL ...] [--server-name NAME]';
 
 export async function serve(argv: string[], defaultCorpus: string): Promise<number> {
   const { values } = parseArgs({
@@ -21,6 +21,7 @@ export async function serve(argv: string[], defaultCorpus: string): Promise<numb
       'max-ended': { type: 'string', default: '1000' },
       trajectories: { type: 'string' },
       'docker-host': { type: 'string', multiple: true, default: [] },
+      'server-name': { type: 'string' },
     },
     strict: true,
   });
@@ -32,6 +33,13 @@ export async function serve(argv: string[], defaultCorpus: string): Promise<numb
     process.stderr.write(`${SERVE_USAGE}\n`);
     return 2;
   }
+  // An empty HGYM_SERVER_NAME is no name; an empty --server-name is a mistake.
+  const serverName = values['server-name'] ?? (process.env.HGYM_SERVER_NAME || undefined);
+  if (serverName !== undefined && !SERVER_NAME.test(serverName)) {
+    const from = values['server-name'] !== undefined ? '--server-name' : 'HGYM_SERVER_NAME';
+    process.stderr.write(`hgym: ${from} must be a lower-case DNS label of 1 to 23 characters (a-z, 0-9, '-', not starting with '-'), not ${JSON.stringify(serverName)}\n${SERVE_USAGE}\n`);
+    return 2;
+  }
   const instanceId = uuidv4();
   const corpus = await loadCorpus(values.corpus);
   // Every engine gets its own warm sandboxes and capacity. Images are built on the local engine
@@ -41,6 +49,7 @@ export async function serve(argv: string[], defaultCorpus: string): Promise<numb
   const pool = await DockerSandboxPool.start({ engines, imageSource: DockerEngine.local(), images, warm, max: maxEpisodes + warm, ownerId: instanceId });
   const app = await build({
     instanceId,
+    serverName,
     corpus,
     pool,
     maxEpisodes,
@@ -60,7 +69,7 @@ export async function serve(argv: string[], defaultCorpus: string): Promise<numb
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal).then(resolve));
   });
   await app.listen({ host: values.host, port });
-  app.log.info({ instance: instanceId, corpus: corpus.dir, instances: corpus.instances.size }, 'hgym is serving');
+  app.log.info({ instance: instanceId, ...(serverName ? { server_name: serverName } : {}), corpus: corpus.dir, instances: corpus.instances.size }, 'hgym is serving');
   await done;
   return 0;
 }

@@ -61,10 +61,11 @@ export interface ResetInput {
   pool: SandboxPool;
   cacheDir: string;
   limits?: Partial<EpisodeLimits>;
+  /** The server that owns the episode: its id is then `<server>.<uuid>`, so a load balancer can route by it. */
+  server?: string | undefined;
 }
 
 export class Episode {
-  readonly id = uuidv4();
   readonly createdAt = new Date();
   lastActivity = Date.now();
   status: EpisodeStatus = 'running';
@@ -81,6 +82,7 @@ export class Episode {
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
+    readonly id: string,
     readonly instance: TaskInstance,
     readonly limits: EpisodeLimits,
     private readonly sandbox: Sandbox,
@@ -110,7 +112,8 @@ export class Episode {
     }
     // In the background, after the answer: the agent's first steps take far longer.
     void warmGrading(input.instance, workspace);
-    return new Episode(input.instance, limits, sandbox, workspace, input.snapshot, input.cacheDir, input.pool);
+    const id = input.server ? `${input.server}.${uuidv4()}` : uuidv4();
+    return new Episode(id, input.instance, limits, sandbox, workspace, input.snapshot, input.cacheDir, input.pool);
   }
 
   get sandboxId(): string {

@@ -19,9 +19,17 @@ import { episodeRoutes } from './routes/episodes.js';
 import { wsRoutes } from './routes/ws.js';
 import { metaRoutes } from './routes/meta.js';
 
+/** A server name: a lower-case DNS label of at most 23 characters, so `<name>.<uuid>` fits an episode id's 64. */
+export const SERVER_NAME = /^[a-z0-9][a-z0-9-]{0,22}$/;
+
 export interface BuildOptions {
   /** This server's id: /healthz reports it and the pool labels containers with it. */
   instanceId: string;
+  /**
+   * This server's name among several behind a load balancer (matches SERVER_NAME): episode ids
+   * are `<name>.<uuid>` and every response carries `x-hgym-server: <name>`, for episode affinity.
+   */
+  serverName?: string | undefined;
   corpus: Corpus;
   pool?: SandboxPool | null;
   /** With a key, every route but the health checks needs `Authorization: Bearer <key>`. */
@@ -60,6 +68,9 @@ function keyMatches(header: string | undefined, key: string): boolean {
 }
 
 export async function build(options: BuildOptions): Promise<FastifyInstance> {
+  if (options.serverName !== undefined && !SERVER_NAME.test(options.serverName)) {
+    throw new TypeError(`serverName must match ${SERVER_NAME.source}, not ${JSON.stringify(options.serverName)}`);
+  }
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
@@ -75,6 +86,12 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     app.addHook('onRequest', async (request) => {
       if (request.routeOptions.config?.public) return;
       if (!keyMatches(request.headers.authorization, key)) throw hgymError('HGYM_ERR_UNAUTHORIZED');
+    });
+  }
+  if (options.serverName) {
+    const name = options.serverName;
+    app.addHook('onSend', async (_request, reply) => {
+      reply.header('x-hgym-server', name);
     });
   }
   // A refused WebSocket upgrade ends its connection: nothing else can follow on it, and a
@@ -109,6 +126,7 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
       maxEpisodeMs: options.maxEpisodeMs ?? 60 * 60_000,
       retainMs: options.retainMs ?? 30 * 60_000,
       maxEnded: options.maxEnded ?? 1_000,
+      serverName: options.serverName,
     });
     episodes = manager;
     await app.register(episodeRoutes, { episodes: manager, metrics });

@@ -33,6 +33,8 @@ export interface EpisodeManagerOptions {
   /** Most ended episodes kept queryable; past it the longest-ended is forgotten first. */
   maxEnded: number;
   log: Log;
+  /** This server's name, which prefixes every episode id (`<name>.<uuid>`); none: bare uuids. */
+  serverName?: string | undefined;
 }
 
 export class EpisodeManager {
@@ -90,7 +92,7 @@ export class EpisodeManager {
       const limits = { ...this.options.limits };
       if (body.options?.max_steps !== undefined) limits.maxSteps = Math.min(limits.maxSteps, body.options.max_steps);
       if (body.options?.command_timeout !== undefined) limits.commandTimeoutMs = Math.min(limits.commandTimeoutMs, Math.round(body.options.command_timeout * 1000));
-      const episode = await Episode.reset({ instance, snapshot: await this.options.corpus.snapshot(instance), pool: this.options.pool, cacheDir: this.options.cacheDir, limits });
+      const episode = await Episode.reset({ instance, snapshot: await this.options.corpus.snapshot(instance), pool: this.options.pool, cacheDir: this.options.cacheDir, limits, server: this.options.serverName });
       // Every line about this episode carries its id and its container's.
       const log = this.options.log.child({ episode_id: episode.id, container_id: episode.sandboxId.slice(0, 12) });
       log.info({ task: instance.task, instance_id: instance.instance_id }, 'episode started');
