@@ -1,13 +1,15 @@
 /**
  * DockerSandboxPool's logic against in-memory engines (test/helpers/fake-engine.ts): warm refill,
- * capacity and waiters, environment demand, backoff, drain, and spreading over engines that go
- * down and come back. No Docker engine is needed; real-Docker tests are in test/docker-real/.
+ * capacity and waiters, environment demand, backoff, drain, start failures (refused or not), and
+ * spreading over engines that go down and come back. No Docker engine is needed; real-Docker tests
+ * are in test/docker-real/.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { pino } from 'pino';
 import t, { type Test } from 'tap';
 import { DockerSandboxPool, type DockerPoolOptions } from '../../docker/pool.js';
-import { ownerLabels, START_GRACE_MS } from '../../docker/owner.js';
+import type { SandboxSpec } from '../../docker/engine.js';
+import { LABEL_CREATED, ownerLabels, START_GRACE_MS } from '../../docker/owner.js';
 import { hgymError } from '../../env/errors.js';
 import type { Sandbox } from '../../env/sandbox.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
@@ -15,6 +17,16 @@ import { FakeEngine } from '../helpers/fake-engine.js';
 const BASE = 'hgym/sandbox:test';
 const ENV = 'hgym/env-tally:test';
 const HOUR = 3_600_000;
+
+/**
+ * An engine whose containers are labelled as created before the start grace: the reap at rejoin
+ * may take one this pool no longer holds (a fresh one waits for a later sweep).
+ */
+class PastGraceEngine extends FakeEngine {
+  override create(spec: SandboxSpec) {
+    return super.create({ ...spec, labels: { ...spec.labels, [LABEL_CREATED]: String(Date.now() - START_GRACE_MS - 1_000) } });
+  }
+}
 
 function fake(name: string, images: Record<string, string> = { [BASE]: 'sha256:base', [ENV]: 'sha256:env' }): FakeEngine {
   return new FakeEngine(name, images);
@@ -343,6 +355,115 @@ t.test('several engines', async (t) => {
       await eventually(t, 'both waiters get an answer', () => waiters.every((w) => w.settled), 2_000);
     },
   );
+
+  // Start failures that say nothing about the engine (as a broken image gives): the waiter's
+  // answer, even with room on both engines, where retrying went back and forth for ever.
+  const brokenStarts = [
+    { what: 'every create fails', message: /injected create failure/, breaks: (e: FakeEngine) => e.failCreates(1e9), mends: (e: FakeEngine) => e.failCreates(0) },
+    { what: 'no executor says ready', message: /did not report ready/, breaks: (e: FakeEngine) => e.silentCreates(1e9), mends: (e: FakeEngine) => e.silentCreates(0) },
+  ];
+  for (const broken of brokenStarts) {
+    t.test(`a waiter whose start fails on two engines with room gets the error at once (${broken.what})`, async (t) => {
+      const a = fake('a');
+      const b = fake('b');
+      const pool = await startPool(t, { engines: [a, b], warm: 0, max: 2, readyTimeoutMs: 30 });
+      const leases = await Promise.all([1, 2, 3, 4].map(() => pool.acquire()));
+      const waiter = track(pool.acquire({ waitMs: 10_000 }));
+      // Both engines go down and their slots come free: nothing to start on until they rejoin.
+      a.down();
+      b.down();
+      await eventually(t, 'both marked down', () => pool.stats().engines?.a?.up === false && pool.stats().engines?.b?.up === false);
+      await Promise.all(leases.map((s) => s.release()));
+      t.notOk(waiter.settled, 'the waiter waits for an engine');
+      broken.breaks(a);
+      broken.breaks(b);
+      // With some latency both rejoin in one probe round, before either start fails: each has
+      // room when the other's start fails.
+      a.latencyMs = b.latencyMs = 10;
+      const before = a.calls.create + b.calls.create;
+      a.up();
+      b.up();
+      await eventually(t, 'the waiter gets an answer', () => waiter.settled, 1_000);
+      t.match(waiter.error, { code: 'HGYM_ERR_SANDBOX_START', message: broken.message }, 'the start error, not a capacity timeout');
+      t.match(pool.stats().engines, { a: { up: true }, b: { up: true } }, 'neither engine is taken for down');
+      await delay(100);
+      // One start on each rejoined engine at most, and none after the answer.
+      const creates = a.calls.create + b.calls.create - before;
+      t.ok(creates >= 1 && creates <= 2, `creates for one waiter: ${creates}`);
+
+      broken.mends(a);
+      broken.mends(b);
+      a.latencyMs = b.latencyMs = 0;
+      const s = await pool.acquire({ waitMs: 1_000 });
+      t.match(await exec(s), { exitCode: 0 }, 'the pool still serves');
+      await s.release();
+      await pool.close();
+      // The outage's containers are left for a reap past their start grace; nothing else.
+      const left = [...a.containers(), ...b.containers()].map((c) => c.id).sort();
+      t.same(left, leases.map((l) => (l as Sandbox & { id: string }).id).sort(), 'closes clean');
+    });
+  }
+
+  t.test('a start refused by its engine marks it down at once, and the acquire goes to the other', async (t) => {
+    const a = fake('a');
+    const b = fake('b');
+    // No probe runs within the test: only the refused start can tell the pool that a is down.
+    const pool = await startPool(t, { engines: [a, b], warm: 0, max: 2, probeMs: 60_000 });
+    a.down();
+    const s = await pool.acquire({ waitMs: 0 });
+    t.equal(a.calls.create, 1, 'the acquire went to a first');
+    t.ok(holds(b, s), 'and was served by b');
+    t.equal(a.calls.ping, 1, 'without a probe (the one ping is at start)');
+    t.match(pool.stats().engines, { a: { up: false, down_reason: /ECONNREFUSED/ }, b: { up: true, leased: 1 } });
+    t.match(await exec(s), { exitCode: 0 });
+    await s.release();
+    const next = await pool.acquire({ waitMs: 0 });
+    t.ok(holds(b, next), 'later acquires go to b alone');
+    t.equal(a.calls.create, 1);
+    await next.release();
+  });
+
+  t.test('a waiter whose start is refused waits on for the other engine', async (t) => {
+    const a = fake('a');
+    const b = fake('b');
+    const pool = await startPool(t, { engines: [a, b], warm: 0, max: 1, probeMs: 60_000 });
+    const onA = await pool.acquire();
+    const onB = await pool.acquire();
+    t.ok(holds(a, onA) && holds(b, onB));
+    const waiter = track(pool.acquire({ waitMs: 5_000 }));
+    a.down();
+    const createsBefore = a.calls.create;
+    // a's slot comes free, the waiter's start goes there and is refused.
+    await onA.release();
+    await eventually(t, 'a marked down', () => pool.stats().engines?.a?.up === false);
+    t.equal(a.calls.create, createsBefore + 1, 'the waiter was tried on a');
+    await delay(50);
+    t.notOk(waiter.settled, "a refusal is not the waiter's answer");
+    await onB.release();
+    await eventually(t, 'the waiter is served', () => waiter.settled);
+    t.ok(waiter.sandbox && holds(b, waiter.sandbox), `served by b (${waiter.error?.message ?? 'no error'})`);
+    await waiter.sandbox?.release();
+  });
+
+  t.test('a release on an engine that is down leaves its container to the reap at rejoin', async (t) => {
+    const a = new PastGraceEngine('a', { [BASE]: 'sha256:base' });
+    const b = fake('b');
+    const pool = await startPool(t, { engines: [a, b], warm: 0, max: 1 });
+    const s = await pool.acquire();
+    t.ok(holds(a, s));
+    a.down();
+    await eventually(t, 'a marked down', () => pool.stats().engines?.a?.up === false);
+    const removes = a.calls.remove;
+    await s.release();
+    await delay(20);
+    t.equal(a.calls.remove, removes, 'no remove is sent to an engine that is down');
+    t.ok(holds(a, s), 'its container stays there meanwhile');
+    t.match(pool.stats().engines?.a, { leased: 0 }, 'and is no longer held');
+    a.up();
+    await eventually(t, 'a rejoins', () => pool.stats().engines?.a?.up === true);
+    t.notOk(holds(a, s), 'the reap at rejoin removed it');
+    t.equal(a.calls.remove, removes + 1);
+  });
 
   t.test('an engine that goes down and comes back', async (t) => {
     const a = fake('a');
