@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { v4 as uuidv4 } from 'uuid';
 import { loadCorpus } from '../env/corpus/load.js';
 import { DockerEngine, engineHosts } from '../docker/engine.js';
-import { environmentImage } from '../env/corpus/environment.js';
+import { environmentImages } from '../env/corpus/environment.js';
 import { DockerSandboxPool } from '../docker/pool.js';
 import { build, SERVER_NAME } from '../server/app.js';
 
@@ -45,7 +45,7 @@ export async function serve(argv: string[], defaultCorpus: string): Promise<numb
   // Every engine gets its own warm sandboxes and capacity. Images are built on the local engine
   // (setup), which is where an engine that lacks one gets it from.
   const engines = engineHosts(values['docker-host']).map((host) => new DockerEngine(host));
-  const images = [...new Set([...corpus.instances.values()].flatMap((i) => (i.repo.environment ? [environmentImage(i.repo.environment)] : [])))];
+  const images = environmentImages(corpus.instances.values());
   const pool = await DockerSandboxPool.start({ engines, imageSource: DockerEngine.local(), images, warm, max: maxEpisodes + warm, ownerId: instanceId });
   const app = await build({
     instanceId,
@@ -54,6 +54,7 @@ export async function serve(argv: string[], defaultCorpus: string): Promise<numb
     pool,
     maxEpisodes,
     maxEnded,
+    warmWorkspaces: true,
     trajectoryFile: values.trajectories,
     apiKey: process.env.HGYM_API_KEY,
     logger: { level: process.env.HGYM_LOG_LEVEL ?? 'info' },

@@ -2,10 +2,11 @@
  * The Fastify app. `build` makes it ready without listening; only the command line listens.
  */
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { hgymError } from '../env/errors.js';
 import type { Corpus } from '../env/corpus/load.js';
+import { warmSnapshot } from '../env/corpus/workspace.js';
 import type { SandboxPool } from '../env/sandbox.js';
 import { join } from 'node:path';
 import { DEFAULT_EPISODE_LIMITS, type EpisodeLimits } from '../env/episode.js';
@@ -39,6 +40,11 @@ export interface BuildOptions {
   bodyLimit?: number;
   /** Where prepared workspaces are cached (default: <corpus>/cache/workspaces). */
   cacheDir?: string;
+  /**
+   * Prepare every served snapshot's workspace parts in the background at start, so that the
+   * first reset of a large repository does not pay for them (`hgym serve` does).
+   */
+  warmWorkspaces?: boolean;
   limits?: Partial<EpisodeLimits>;
   maxEpisodes?: number;
   /** Where ended episodes are recorded (default: <corpus>/trajectories/trajectories.jsonl). */
@@ -129,6 +135,7 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
       serverName: options.serverName,
     });
     episodes = manager;
+    if (options.warmWorkspaces) void warmCorpusSnapshots(options.corpus, app.log);
     await app.register(episodeRoutes, { episodes: manager, metrics });
     await app.register(websocket, { options: { maxPayload: options.bodyLimit ?? 1024 * 1024 } });
     await app.register(wsRoutes, { episodes: manager, graceMs: options.wsGraceMs ?? 30_000, onError: (code) => metrics.errorsTotal.inc({ code }) });
@@ -146,4 +153,19 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     });
   }
   return app;
+}
+
+/** Each snapshot the corpus serves, one after another: a background task that never fails the server. */
+async function warmCorpusSnapshots(corpus: Corpus, log: FastifyBaseLogger): Promise<void> {
+  const seen = new Set<string>();
+  for (const instance of corpus.instances.values()) {
+    const key = instance.repo.dir ?? instance.repo.name;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    try {
+      await warmSnapshot(await corpus.snapshot(instance));
+    } catch (err) {
+      log.warn({ repo: key, err: (err as Error).message }, 'preparing a snapshot ahead of its first reset failed');
+    }
+  }
 }

@@ -89,6 +89,11 @@ export function environmentImage(id: string): string {
   return `hgym/env:${id.slice(0, 16)}`;
 }
 
+/** The environment images the instances run in, each once: what a server makes present on every engine. */
+export function environmentImages(instances: Iterable<{ repo: { environment?: string } }>): string[] {
+  return [...new Set([...instances].flatMap((i) => (i.repo.environment ? [environmentImage(i.repo.environment)] : [])))];
+}
+
 /** What a pool is asked for to run a repository's code: its environment's image, if it has one. */
 export function imageOf(repo: { environment?: string }): { image?: string } {
   return repo.environment ? { image: environmentImage(repo.environment) } : {};

@@ -1,87 +1,218 @@
 /**
  * Workspaces: a snapshot with an instance's edits applied, as a fresh git repository with
- * one commit and no history. Prepared once per instance and cached; a reset only copies it.
+ * one commit and no history, shipped to a sandbox as one gzipped tar archive.
+ *
+ * The archive is assembled in memory, never by copying the repository and running git: each
+ * file of a snapshot is turned once into two gzip members (its tar entry, and the tar entry of
+ * its loose git object), and an instance's archive is those members with the edited files'
+ * replaced, its tree and commit objects, its index and refs, one after another. A gzip stream
+ * may consist of several members, so the result is an ordinary `.tar.gz`. A new instance of a
+ * large repository thus costs the objects of the files it edits, not a copy and a `git add` of
+ * every file. The original text of an edited file is never in the archive: not as a file, not
+ * as an object.
+ *
+ * An instance's archive, its file digests and its edited texts are cached on disk under
+ * `<cacheDir>/<instance_id>/`; a snapshot's members are kept in memory, the most recently used
+ * up to SNAPSHOT_CACHE_BYTES.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { deflate, gzip } from 'node:zlib';
+import { Header, Pax } from 'tar';
 import type { Edit } from '../../schemas/tasks.js';
 import type { WorkspaceBaseline } from '../tasks/changes.js';
 import { applyEdits } from '../tasks/edits.js';
+import { commitObject, gitObject, indexFile, loosePath, treeObjects, type GitObject, type TrackedFile } from './git-objects.js';
 import { sha256, type Snapshot } from './snapshot.js';
 import { HgymError } from '../errors.js';
 
-const run = promisify(execFile);
+const gzipAsync = promisify(gzip);
+const deflateAsync = promisify(deflate);
 
 export interface PreparedWorkspace extends WorkspaceBaseline {
-  /** The repository directory on the host, `.git` included. */
-  dir: string;
   /**
-   * The same tree as one gzipped tar archive, what a reset copies into the sandbox; with
+   * The workspace as one gzipped tar archive, what a reset copies into the sandbox; with
    * `git: false`, without `.git`, for a grader's copy (history there would hold the original).
    */
   archive(options?: { git: boolean }): Promise<Buffer>;
 }
 
-const TAR_OPTIONS = ['--owner=0', '--group=0', '--numeric-owner', '--sort=name', '--mtime=2000-01-01 00:00Z'];
-
 /** Fixed identity and date: the same instance always gives the same commit. */
-const GIT_ENV = {
-  GIT_AUTHOR_NAME: 'hgym',
-  GIT_AUTHOR_EMAIL: 'hgym@localhost',
-  GIT_COMMITTER_NAME: 'hgym',
-  GIT_COMMITTER_EMAIL: 'hgym@localhost',
-  GIT_AUTHOR_DATE: '2000-01-01T00:00:00Z',
-  GIT_COMMITTER_DATE: '2000-01-01T00:00:00Z',
-};
+const EPOCH_S = Date.UTC(2000, 0, 1) / 1000;
+const MTIME = new Date(EPOCH_S * 1000);
+const AUTHOR = { name: 'hgym', email: 'hgym@localhost', time: EPOCH_S };
+const GIT_CONFIG = '[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n';
+const SNAPSHOT_CACHE_BYTES = 256 * 2 ** 20;
+const PART_CONCURRENCY = 8;
+/** Two zero blocks end a tar archive. */
+const END_OF_ARCHIVE = Buffer.alloc(1024);
 
-function baseline(dir: string, files: Map<string, string>): PreparedWorkspace {
+/** One tar entry (a pax header first when the path needs one), its data padded to a block. */
+function tarEntry(path: string, data: Buffer | null, mode: number): Buffer {
+  const fields = { path, mode, uid: 0, gid: 0, uname: '', gname: '', mtime: MTIME, size: data?.length ?? 0, type: data === null ? ('Directory' as const) : ('File' as const) };
+  const header = new Header(fields);
+  const parts: Buffer[] = [];
+  if (header.encode()) parts.push(new Pax(fields).encode());
+  parts.push(header.block!);
+  if (data && data.length > 0) parts.push(data, Buffer.alloc((512 - (data.length % 512)) % 512));
+  return Buffer.concat(parts);
+}
+
+/** A gzip member holding the tar entries of `entries`. */
+function member(entries: Buffer[]): Promise<Buffer> {
+  return gzipAsync(Buffer.concat(entries));
+}
+
+/** A loose object's file under `.git`, as a gzip member. */
+async function looseMember(object: GitObject): Promise<Buffer> {
+  return member([tarEntry(`./.git/${loosePath(object.id)}`, await deflateAsync(object.raw), 0o444)]);
+}
+
+/** One file of a snapshot (or an edited one), ready to assemble. */
+interface FilePart {
+  tracked: TrackedFile;
+  /** Its tar entry in the work tree, a gzip member. */
+  worktree: Buffer;
+  /** Its blob's loose object file, a gzip member. */
+  object: Buffer;
+}
+
+async function filePart(path: string, data: Buffer, mode: number): Promise<FilePart> {
+  const executable = (mode & 0o100) !== 0;
+  const blob = gitObject('blob', data);
+  const [worktree, object] = await Promise.all([member([tarEntry(`./${path}`, data, executable ? 0o755 : 0o644)]), looseMember(blob)]);
+  return { tracked: { path, executable, blob: blob.id, size: data.length }, worktree, object };
+}
+
+interface SnapshotParts {
+  files: Map<string, FilePart>;
+  /** The directories of the work tree, parents first. */
+  dirs: string[];
+  bytes: number;
+}
+
+/** Snapshots' parts by id, least recently used first. */
+const snapshotParts = new Map<string, Promise<SnapshotParts>>();
+const snapshotBytes = new Map<string, number>();
+
+function partsOf(snapshot: Snapshot): Promise<SnapshotParts> {
+  let pending = snapshotParts.get(snapshot.id);
+  if (pending) {
+    snapshotParts.delete(snapshot.id);
+    snapshotParts.set(snapshot.id, pending);
+    return pending;
+  }
+  pending = (async () => {
+    const paths = [...snapshot.files.keys()];
+    const made: FilePart[] = new Array<FilePart>(paths.length);
+    // A few files at a time: compression runs on libuv's threads, off the event loop.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: PART_CONCURRENCY }, async () => {
+        for (let i = next++; i < paths.length; i = next++) {
+          const full = join(snapshot.root, paths[i]!);
+          const [data, info] = await Promise.all([readFile(full), stat(full)]);
+          made[i] = await filePart(paths[i]!, data, info.mode);
+        }
+      }),
+    );
+    const files = new Map<string, FilePart>();
+    const dirs = new Set<string>();
+    let bytes = 0;
+    for (const part of made) {
+      const path = part.tracked.path;
+      files.set(path, part);
+      bytes += part.worktree.length + part.object.length;
+      for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) dirs.add(path.slice(0, i));
+    }
+    return { files, dirs: [...dirs].sort(), bytes };
+  })();
+  snapshotParts.set(snapshot.id, pending);
+  pending.then(
+    (parts) => {
+      snapshotBytes.set(snapshot.id, parts.bytes);
+      evictSnapshots();
+    },
+    () => snapshotParts.delete(snapshot.id),
+  );
+  return pending;
+}
+
+function evictSnapshots(): void {
+  let total = [...snapshotBytes.values()].reduce((a, b) => a + b, 0);
+  for (const id of snapshotParts.keys()) {
+    if (total <= SNAPSHOT_CACHE_BYTES || snapshotParts.size <= 1) break;
+    total -= snapshotBytes.get(id) ?? 0;
+    snapshotBytes.delete(id);
+    snapshotParts.delete(id);
+  }
+}
+
+/** Builds a snapshot's parts ahead of its first instance (a server does it for its corpus at start). */
+export async function warmSnapshot(snapshot: Snapshot): Promise<void> {
+  await partsOf(snapshot);
+}
+
+/** The instance's archive, with and without `.git`. */
+async function assemble(parts: SnapshotParts, edited: Map<string, string>): Promise<{ full: Buffer; gitless: Buffer }> {
+  const files = new Map(parts.files);
+  for (const [path, text] of edited) {
+    const mode = parts.files.get(path)!.tracked.executable ? 0o755 : 0o644;
+    files.set(path, await filePart(path, Buffer.from(text), mode));
+  }
+  const tracked = [...files.values()].map((f) => f.tracked);
+  const { root, trees } = treeObjects(tracked);
+  const commit = commitObject(root, AUTHOR, 'workspace');
+  const objects = [...trees, commit];
+  const objectDirs = new Set([...files.values()].map((f) => f.tracked.blob).concat(objects.map((o) => o.id)).map((id) => loosePath(id).slice(0, 10)));
+
+  const worktreeDirs = await member(['.', ...parts.dirs].map((d) => tarEntry(d === '.' ? './' : `./${d}/`, null, 0o755)));
+  const worktree = [...files.values()].sort((a, b) => (a.tracked.path < b.tracked.path ? -1 : 1)).map((f) => f.worktree);
+  const gitDirs = ['.git', '.git/objects', ...[...objectDirs].sort().map((d) => `.git/${d}`), '.git/refs', '.git/refs/heads', '.git/refs/tags'];
+  const gitFiles = await member([
+    ...gitDirs.map((d) => tarEntry(`./${d}/`, null, 0o755)),
+    tarEntry('./.git/HEAD', Buffer.from('ref: refs/heads/main\n'), 0o644),
+    tarEntry('./.git/config', Buffer.from(GIT_CONFIG), 0o644),
+    tarEntry('./.git/refs/heads/main', Buffer.from(`${commit.id.toString('hex')}\n`), 0o644),
+    tarEntry('./.git/index', indexFile(tracked, EPOCH_S), 0o644),
+  ]);
+  // One member per object: files with the same content share their blob.
+  const blobs = new Map([...files.values()].map((f) => [f.tracked.blob.toString('hex'), f.object]));
+  const objectMembers = [...blobs.values(), ...(await Promise.all(objects.map(looseMember)))];
+  const end = await member([END_OF_ARCHIVE]);
   return {
-    dir,
+    full: Buffer.concat([worktreeDirs, ...worktree, gitFiles, ...objectMembers, end]),
+    gitless: Buffer.concat([worktreeDirs, ...worktree, end]),
+  };
+}
+
+function baseline(dir: string, snapshot: Snapshot, files: Map<string, string>, edited: Map<string, string>): PreparedWorkspace {
+  return {
     files,
-    archive: async (options) => (options?.git === false ? withoutGit(dir) : readFile(`${dir}.tar.gz`)),
+    archive: (options) => readFile(join(dir, options?.git === false ? 'workspace.nogit.tar.gz' : 'workspace.tar.gz')),
     read: async (path) => {
+      const text = edited.get(path);
+      if (text !== undefined) return text;
+      if (!files.has(path)) return null;
       try {
-        return await readFile(join(dir, path), 'utf8');
+        return await readFile(join(snapshot.root, path), 'utf8');
       } catch (error) {
-        // The prepared workspace is the server's own: a file of it that cannot be read is a
-        // failure of the server, never the agent's "unreadable file" (which would grade 0).
-        if (!files.has(path) && (error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        // The workspace is the server's own: a file of it that cannot be read is a failure of
+        // the server, never the agent's "unreadable file" (which would grade 0).
         throw new HgymError('HGYM_ERR_GRADING_FAILED', [`the prepared workspace's ${path} cannot be read: ${(error as Error).message}`], { cause: error });
       }
     },
   };
 }
 
-/** Archives without `.git`, made once per workspace and cached beside the full one. */
-const gitless = new Map<string, Promise<Buffer>>();
-
-function withoutGit(dir: string): Promise<Buffer> {
-  let pending = gitless.get(dir);
-  if (!pending) {
-    pending = (async () => {
-      const path = `${dir}.nogit.tar.gz`;
-      if (!existsSync(path)) {
-        const part = `${path}.${process.pid}-${randomBytes(4).toString('hex')}`;
-        await run('tar', ['-czf', part, ...TAR_OPTIONS, '--exclude=./.git', '-C', dir, '.']);
-        await rename(part, path);
-      }
-      return readFile(path);
-    })();
-    pending.catch(() => gitless.delete(dir));
-    gitless.set(dir, pending);
-  }
-  return pending;
-}
-
 /** Preparations under way in this process, by directory: concurrent callers share one. */
 const preparing = new Map<string, Promise<PreparedWorkspace>>();
 
 export function prepareWorkspace(instance: { instance_id: string; edits: readonly Edit[] }, snapshot: Snapshot, cacheDir: string): Promise<PreparedWorkspace> {
-  const dir = join(cacheDir, instance.instance_id, 'repo');
+  const dir = join(cacheDir, instance.instance_id);
   let pending = preparing.get(dir);
   if (!pending) {
     pending = prepare(instance, snapshot, dir).finally(() => preparing.delete(dir));
@@ -90,42 +221,35 @@ export function prepareWorkspace(instance: { instance_id: string; edits: readonl
   return pending;
 }
 
+const FILES = 'workspace.files.json';
+const EDITED = 'workspace.edited.json';
+
 async function prepare(instance: { instance_id: string; edits: readonly Edit[] }, snapshot: Snapshot, dir: string): Promise<PreparedWorkspace> {
-  const manifest = join(dirname(dir), 'files.json');
-  if (existsSync(manifest) && existsSync(`${dir}.tar.gz`)) {
+  const manifest = join(dir, FILES);
+  if (existsSync(manifest)) {
     const files = new Map<string, string>(Object.entries(JSON.parse(await readFile(manifest, 'utf8')) as Record<string, string>));
-    return baseline(dir, files);
-  }
-  // Build beside the final place and rename, so a crash never leaves a half-made workspace.
-  const staging = `${dir}.staging-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await rm(staging, { recursive: true, force: true });
-  await rm(`${staging}.tar.gz`, { force: true });
-  const files = new Map<string, string>();
-  const byFile = new Map<string, Edit[]>();
-  for (const e of instance.edits) byFile.set(e.file, [...(byFile.get(e.file) ?? []), e]);
-  for (const [path, digest] of snapshot.files) {
-    const target = join(staging, path);
-    await mkdir(dirname(target), { recursive: true });
-    const edits = byFile.get(path);
-    if (!edits) {
-      await cp(join(snapshot.root, path), target);
-      files.set(path, digest);
-      continue;
-    }
-    const text = applyEdits(await readFile(join(snapshot.root, path), 'utf8'), edits);
-    await writeFile(target, text);
-    files.set(path, sha256(text));
+    const edited = new Map<string, string>(Object.entries(JSON.parse(await readFile(join(dir, EDITED), 'utf8')) as Record<string, string>));
+    return baseline(dir, snapshot, files, edited);
   }
   for (const e of instance.edits) if (!snapshot.files.has(e.file)) throw new Error(`edit of ${e.file}, which the snapshot does not hold`);
-  await run('git', ['init', '-q', '-b', 'main', staging]);
-  await run('git', ['-C', staging, 'add', '-A']);
-  await run('git', ['-C', staging, 'commit', '-q', '--no-gpg-sign', '-m', 'workspace'], { env: { ...process.env, ...GIT_ENV } });
-  // Compressed: a reset sends the archive through the engine's attach stream in one frame.
-  await run('tar', ['-czf', `${staging}.tar.gz`, ...TAR_OPTIONS, '-C', staging, '.']);
-  await rm(dir, { recursive: true, force: true });
-  await rm(`${dir}.nogit.tar.gz`, { force: true });
-  await rename(staging, dir);
-  await rename(`${staging}.tar.gz`, `${dir}.tar.gz`);
-  await writeFile(manifest, JSON.stringify(Object.fromEntries(files)));
-  return baseline(dir, files);
+  const byFile = new Map<string, Edit[]>();
+  for (const e of instance.edits) byFile.set(e.file, [...(byFile.get(e.file) ?? []), e]);
+  const edited = new Map<string, string>();
+  for (const [path, edits] of byFile) edited.set(path, applyEdits(await readFile(join(snapshot.root, path), 'utf8'), edits));
+  const files = new Map(snapshot.files);
+  for (const [path, text] of edited) files.set(path, sha256(text));
+
+  const { full, gitless } = await assemble(await partsOf(snapshot), edited);
+  // Written beside their final names and renamed, the manifest last: a crash leaves no half-made workspace.
+  await mkdir(dir, { recursive: true });
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const put = async (name: string, data: Buffer | string): Promise<void> => {
+    await writeFile(join(dir, `${name}.${tag}`), data);
+    await rename(join(dir, `${name}.${tag}`), join(dir, name));
+  };
+  await put('workspace.tar.gz', full);
+  await put('workspace.nogit.tar.gz', gitless);
+  await put(EDITED, JSON.stringify(Object.fromEntries(edited)));
+  await put(FILES, JSON.stringify(Object.fromEntries(files)));
+  return baseline(dir, snapshot, files, edited);
 }

@@ -6,7 +6,7 @@
  * here before it is closed.
  */
 import { symlinkSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { HgymClient } from '../../clients/ts/rest.js';
@@ -98,11 +98,16 @@ t.test('the honest answers still score 1 on the same instances', async (t) => {
 });
 
 t.test('a grading that fails for the server\'s own reason ends the episode as failed with a coded error', async (t) => {
-  const instance = instances.find((i) => i.task === 'func_localize')!;
+  // An instance of calc, whose snapshot is the corpus's own copy (shapes' is the test fixture).
+  const instance = instances.find((i): i is Extract<TaskInstance, { task: 'func_localize' }> => i.task === 'func_localize' && i.repo.name === 'calc')!;
   const reset = await client.reset({ instance_id: instance.instance_id });
-  // The prepared workspace (the server's, not the agent's) loses a file the grader reads.
-  await client.step(reset.episode_id, { tool: 'execute_bash', arguments: { command: `echo '# x' >> ${reset.info.workspace}/${instance.gold.targets[0]!.file}` } });
-  await rm(join(cacheDir, 'workspaces', instance.instance_id, 'repo', instance.gold.targets[0]!.file));
+  // The snapshot the workspace was made from (the server's, not the agent's) loses a file the
+  // grader reads: one the instance does not edit (an edited file's text is the workspace's own).
+  const file = ['calc/ops.py', 'calc/text.py'].find((f) => !instance.edits.some((e) => e.file === f))!;
+  await client.step(reset.episode_id, { tool: 'execute_bash', arguments: { command: `echo '# x' >> ${reset.info.workspace}/${file}` } });
+  const original = join(corpusDir, 'repos', instance.repo.dir ?? instance.repo.name, file);
+  await rename(original, `${original}.aside`);
+  t.teardown(() => rename(`${original}.aside`, original));
   const failed = await client.step(reset.episode_id, { tool: 'finish', arguments: {} }).catch((e: unknown) => e);
   t.ok(failed instanceof HgymApiError && failed.code === 'HGYM_ERR_GRADING_FAILED', String(failed));
   const state = await client.state(reset.episode_id);

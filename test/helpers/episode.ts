@@ -3,8 +3,6 @@
  * (the instance's edits applied), loaded under /workspace/<name>, with the agent's tools and
  * what the grader would see at the end.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { snapshotOf } from '../../env/corpus/snapshot.js';
 import { prepareWorkspace, type PreparedWorkspace } from '../../env/corpus/workspace.js';
 import { collectChanges, type Changes } from '../../env/tasks/changes.js';
@@ -37,7 +35,7 @@ export async function startEpisode(
   const baseline = await prepareWorkspace(instance, await snapshotOf(repoRoot), cacheDir);
   const sandbox = new MemorySandbox();
   const root = `/workspace/${name}`;
-  for (const path of baseline.files.keys()) sandbox.put(`${root}/${path}`, await readFile(join(baseline.dir, path), 'utf8'));
+  for (const path of baseline.files.keys()) sandbox.put(`${root}/${path}`, (await baseline.read(path))!);
   const toolbox = new ToolBox(sandbox);
   const edit = async (args: Record<string, unknown>): Promise<Observation> => {
     const obs = await toolbox.run({ tool: 'str_replace_editor', arguments: args });
