@@ -7,15 +7,21 @@ import { join } from 'node:path';
 import { v4 as uuidv4 } from 'uuid';
 import { loadCorpus } from '../env/corpus/load.js';
 import { DockerSandboxPool } from '../docker/pool.js';
+import { environmentImages } from '../env/corpus/environment.js';
 import { build } from '../server/app.js';
 
 const warm = Number(process.argv[2] ?? 8);
 const maxEpisodes = Number(process.argv[3] ?? 72);
 const dir = process.env.HGYM_CORPUS_DIR ?? join(import.meta.dirname, '..', '.hgym', 'corpus');
 const instanceId = uuidv4();
-const pool = await DockerSandboxPool.start({ warm, max: maxEpisodes + warm, ownerId: instanceId, startConcurrency: 4 });
+const corpus = await loadCorpus(dir);
+// As `hgym serve` starts it: the corpus's environment images present, workspaces warmed.
+const images = environmentImages(corpus.instances.values());
+const pool = await DockerSandboxPool.start({ warm, max: maxEpisodes + warm, ownerId: instanceId, images });
 // Long episodes: the benchmark steps one episode hundreds of times.
-const app = await build({ instanceId, corpus: await loadCorpus(dir), pool, maxEpisodes, limits: { maxSteps: 1_000_000 } });
+// HGYM_BENCH_CACHE_DIR: prepared workspaces go there (a fresh directory measures a cold cache).
+const cacheDir = process.env.HGYM_BENCH_CACHE_DIR || undefined;
+const app = await build({ instanceId, corpus, pool, maxEpisodes, cacheDir, warmWorkspaces: true, limits: { maxSteps: 1_000_000 } });
 await app.listen({ host: '127.0.0.1', port: 0 });
 await pool.waitWarm(warm, 120_000);
 const address = app.server.address();

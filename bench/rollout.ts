@@ -1,0 +1,236 @@
+/**
+ * Rollout benchmark: the shape of a GRPO-style training step against a server in its own
+ * process on loopback. A batch of `--instances` task instances, each reset `--group` times, all
+ * within the first two seconds (resets are spread uniformly over that window); each episode
+ * then makes `--steps` tool calls with a think time of `--think-min`..`--think-max` seconds
+ * before each (the model's turn), finishes (and is graded), and is closed. The pool is warmed
+ * to `--pool` sandboxes before the burst and may hold `--pool` + N at once.
+ *
+ * Instances are spread over the task families and drawn fresh for each run (a random seed
+ * base), with an empty workspace cache: a trainer's next batch is instances it has not seen.
+ *
+ * Also measured in the same run, before the server starts: the raw engine's rate of creating
+ * and starting `--raw` containers of the same hardened spec, `--raw-parallel` at a time.
+ *
+ * Prints one JSON object: errors, reset/step/finish p50 and p99, the pool's refill rate next to
+ * the raw engine's, and the server's peak RSS (sampled every 250 ms).
+ * Usage: node --import tsx bench/rollout.ts [--instances 32] [--group 4] [--steps 12]
+ *   [--think-min 1] [--think-max 3] [--pool 128] [--raw 64] [--raw-parallel 8]
+ * HGYM_BENCH_PROFILE=DIR writes a CPU profile of the server process into DIR.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { v4 as uuidv4 } from 'uuid';
+import { HgymApiError, HgymClient, toolCall, type Action } from '../clients/ts/index.js';
+import { DEFAULT_LIMITS } from '../docker/container.js';
+import { DockerEngine } from '../docker/engine.js';
+import { ownerLabels } from '../docker/owner.js';
+import { DEFAULT_IMAGE } from '../docker/pool.js';
+import { numberArg, percentile, round } from './stats.js';
+
+const INSTANCES = numberArg('instances', 32);
+const GROUP = numberArg('group', 4);
+const STEPS = numberArg('steps', 12);
+const THINK_MIN_S = numberArg('think-min', 1);
+const THINK_MAX_S = numberArg('think-max', 3);
+const POOL = numberArg('pool', 128);
+const RAW = numberArg('raw', 64);
+const RAW_PARALLEL = numberArg('raw-parallel', 8);
+const RESET_WINDOW_MS = 2_000;
+const EPISODES = INSTANCES * GROUP;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs `fn` over `items`, at most `parallel` at a time. */
+async function inParallel<T>(items: readonly T[], parallel: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(parallel, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+/** Containers of the sandbox spec created and started per second by the engine alone. */
+async function rawEngineRate(): Promise<{ containers: number; parallel: number; seconds: number; per_s: number }> {
+  const engine = DockerEngine.local();
+  const owner = `bench-raw-${uuidv4()}`;
+  const ids: string[] = [];
+  const t0 = performance.now();
+  await inParallel(
+    Array.from({ length: RAW }, (_, i) => i),
+    RAW_PARALLEL,
+    async () => {
+      const { id, stream } = await engine.create({ image: DEFAULT_IMAGE, limits: DEFAULT_LIMITS, labels: ownerLabels(owner, Date.now(), 600_000) });
+      ids.push(id);
+      stream.resume();
+      await engine.start(id);
+    },
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  await inParallel(ids, RAW_PARALLEL, (id) => engine.remove(id));
+  return { containers: RAW, parallel: RAW_PARALLEL, seconds: round(seconds, 2), per_s: round(RAW / seconds, 2) };
+}
+
+function rssMiB(processId: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${processId}/status`, 'utf8'));
+    return round(Number(m?.[1] ?? 0) / 1024, 1);
+  } catch {
+    return 0;
+  }
+}
+
+/** What an agent does between resets and finish: look around, read, search, think. */
+function agentAction(step: number, root: string): Action {
+  switch (step % 5) {
+    case 0:
+      return toolCall('execute_bash', { command: 'ls' });
+    case 1:
+      return toolCall('str_replace_editor', { command: 'view', path: root });
+    case 2:
+      return toolCall('execute_bash', { command: 'grep -rn "def " --include=*.py . | head -n 40' });
+    case 3:
+      return toolCall('think', { thought: 'Reading the code before deciding.' });
+    default:
+      return toolCall('execute_bash', { command: 'git status --short | head -n 20; wc -l $(git ls-files "*.py" | head -n 5)' });
+  }
+}
+
+const raw = await rawEngineRate();
+
+const cacheDir = await mkdtemp(join(tmpdir(), 'hgym-rollout-'));
+const server = spawn(
+  process.execPath,
+  [
+    ...(process.env.HGYM_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.HGYM_BENCH_PROFILE] : []),
+    '--import',
+    'tsx',
+    new URL('./server-process.ts', import.meta.url).pathname,
+    String(POOL),
+    String(EPISODES),
+  ],
+  { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, HGYM_BENCH_CACHE_DIR: cacheDir } },
+);
+const { port, pid } = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error('the server did not warm its pool in 600 s')), 600_000);
+  createInterface({ input: server.stdout! }).once('line', (l) => (clearTimeout(timer), resolve(JSON.parse(l))));
+  server.once('exit', (code) => reject(new Error(`the server exited (${code})`)));
+});
+const client = new HgymClient({ url: `http://127.0.0.1:${port}` });
+
+let rssPeak = rssMiB(pid);
+const rssTimer = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(pid))), 250);
+
+/** The pool's starts over time, from /readyz, to see how fast it refills after the burst. */
+interface PoolSample {
+  at: number;
+  created: number;
+  warm: number;
+  target: number;
+}
+const samples: PoolSample[] = [];
+let sampling = true;
+const sampler = (async () => {
+  while (sampling) {
+    const { pool } = await client.ready();
+    if (pool) samples.push({ at: performance.now(), created: Number(pool.created ?? 0), warm: Number(pool.warm ?? 0), target: Number(pool.target ?? 0) });
+    await sleep(200);
+  }
+})();
+
+const errors: string[] = [];
+const resetTimes: number[] = [];
+const stepTimes: number[] = [];
+const finishTimes: number[] = [];
+const rewards: number[] = [];
+
+try {
+  const { families } = await client.tasks();
+  const names = Object.keys(families).filter((f) => (families[f]?.instances ?? 0) > 0);
+  if (names.length === 0) throw new Error('the corpus has no instances');
+  const seedBase = Math.floor(Math.random() * 1e9);
+  const burstStart = performance.now();
+  const createdBefore = samples.at(-1)?.created ?? 0;
+
+  async function episode(index: number): Promise<void> {
+    const instance = Math.floor(index / GROUP);
+    const request = { task: names[instance % names.length]!, seed: seedBase + instance, options: { max_steps: STEPS + 1 } };
+    await sleep((index / EPISODES) * RESET_WINDOW_MS);
+    let id: string | null = null;
+    try {
+      const t0 = performance.now();
+      const reset = await client.reset(request);
+      resetTimes.push(performance.now() - t0);
+      id = reset.episode_id;
+      const root = String(reset.info.workspace ?? '/workspace');
+      for (let step = 0; step < STEPS; step++) {
+        await sleep((THINK_MIN_S + Math.random() * (THINK_MAX_S - THINK_MIN_S)) * 1000);
+        const t1 = performance.now();
+        await client.step(id, agentAction(step, root));
+        stepTimes.push(performance.now() - t1);
+      }
+      await sleep((THINK_MIN_S + Math.random() * (THINK_MAX_S - THINK_MIN_S)) * 1000);
+      const t2 = performance.now();
+      const done = await client.step(id, toolCall('finish', { message: 'done' }));
+      finishTimes.push(performance.now() - t2);
+      if (!done.terminated) throw new Error('finish did not end the episode');
+      rewards.push(done.reward);
+    } catch (err) {
+      errors.push(err instanceof HgymApiError ? `${err.code}: ${err.message}` : String(err));
+    } finally {
+      if (id) await client.close(id).catch((err: Error) => errors.push(`close: ${err.message}`));
+    }
+  }
+
+  await Promise.all(Array.from({ length: EPISODES }, (_, i) => episode(i)));
+  const rolloutSeconds = (performance.now() - burstStart) / 1000;
+
+  // Refill: from the burst until the warm set is back at its target (or the end of the run).
+  const refilled = samples.find((s) => s.at > burstStart && s.created - createdBefore >= EPISODES);
+  const lastSample = samples.at(-1)!;
+  const refillEnd = refilled ?? lastSample;
+  const refillSeconds = (refillEnd.at - burstStart) / 1000;
+  const refillStarted = refillEnd.created - createdBefore;
+  const refillPerS = round(refillStarted / refillSeconds, 2);
+
+  const resetP50 = percentile(resetTimes, 50);
+  const resetP99 = percentile(resetTimes, 99);
+  const stepP99 = percentile(stepTimes, 99);
+  const result = {
+    benchmark: 'rollout',
+    when: new Date().toISOString(),
+    shape: { instances: INSTANCES, group: GROUP, episodes: EPISODES, steps: STEPS, think_s: [THINK_MIN_S, THINK_MAX_S], reset_window_s: RESET_WINDOW_MS / 1000, pool: POOL, families: names },
+    errors: errors.length,
+    error_samples: [...new Set(errors)].slice(0, 5),
+    rollout_s: round(rolloutSeconds, 1),
+    reset_ms: { n: resetTimes.length, p50: resetP50, p99: resetP99, max: percentile(resetTimes, 100) },
+    step_ms: { n: stepTimes.length, p50: percentile(stepTimes, 50), p99: stepP99 },
+    finish_ms: { n: finishTimes.length, p50: percentile(finishTimes, 50), p99: percentile(finishTimes, 99) },
+    rewards: { n: rewards.length, mean: round(rewards.reduce((a, b) => a + b, 0) / Math.max(1, rewards.length), 3) },
+    refill: { started: refillStarted, seconds: round(refillSeconds, 2), per_s: refillPerS, back_to_target: refilled !== undefined },
+    raw_engine: raw,
+    refill_over_raw: round(refillPerS / raw.per_s, 2),
+    server_rss_peak_mib: rssPeak,
+    targets: {
+      zero_errors: errors.length === 0,
+      reset_p50_le_300ms: resetP50 <= 300,
+      reset_p99_le_2s: resetP99 <= 2_000,
+      step_p99_le_100ms: stepP99 <= 100,
+      server_rss_le_400mib: rssPeak <= 400,
+      refill_ge_80pct_of_raw: refillPerS >= 0.8 * raw.per_s,
+    },
+  };
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+} finally {
+  sampling = false;
+  await sampler.catch(() => {});
+  clearInterval(rssTimer);
+  server.kill('SIGTERM');
+  await new Promise((r) => server.once('exit', r));
+  await rm(cacheDir, { recursive: true, force: true });
+}
