@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { v4 as uuidv4 } from 'uuid';
 import { loadCorpus } from '../env/corpus/load.js';
 import { DockerEngine, engineHosts } from '../docker/engine.js';
-import { environmentImages } from '../env/corpus/environment.js';
+import { environmentImages, environmentShares } from '../env/corpus/environment.js';
 import { DockerSandboxPool } from '../docker/pool.js';
 import { build, SERVER_NAME } from '../server/app.js';
 
@@ -46,7 +46,7 @@ export async function serve(argv: string[], defaultCorpus: string): Promise<numb
   // (setup), which is where an engine that lacks one gets it from.
   const engines = engineHosts(values['docker-host']).map((host) => new DockerEngine(host));
   const images = environmentImages(corpus.instances.values());
-  const pool = await DockerSandboxPool.start({ engines, imageSource: DockerEngine.local(), images, warm, max: maxEpisodes + warm, ownerId: instanceId });
+  const pool = await DockerSandboxPool.start({ engines, imageSource: DockerEngine.local(), images, shares: environmentShares(corpus.instances.values()), warm, max: maxEpisodes + warm, ownerId: instanceId });
   const app = await build({
     instanceId,
     serverName,

@@ -16,7 +16,7 @@ import { DEFAULT_LIMITS, startSandbox, type SandboxLimits } from './container.js
 import { DockerEngine, type ContainerEngine } from './engine.js';
 import { LABEL_OWNER, orphanReason, ownerLabels } from './owner.js';
 import { LeasedSandbox, WarmContainer } from './sandbox.js';
-import { baseTarget, environmentTargets, type WarmPolicy } from './warm-targets.js';
+import { baseTarget, environmentTargets, priorTarget, type WarmPolicy } from './warm-targets.js';
 
 /** The sandbox image; HGYM_IMAGE overrides it, as it does for setup (docker/setup.sh). */
 export const DEFAULT_IMAGE = process.env.HGYM_IMAGE ?? 'hgym/sandbox:latest';
@@ -41,8 +41,16 @@ export interface DockerPoolOptions {
    * in the background (an image still missing on an engine is copied at its first acquire there).
    */
   images?: string[];
-  /** Ready containers of the base image each engine keeps waiting for an episode. */
+  /**
+   * Ready containers each engine keeps waiting for an episode: of the base image, less the
+   * environments' `shares` of it.
+   */
   warm?: number;
+  /**
+   * Expected share of acquires per environment image (0..1; e.g. its instances over the
+   * corpus's): `warm` is split by it before any demand is seen (warm-targets.ts).
+   */
+  shares?: Record<string, number>;
   /** Most ready containers of one environment image per engine; default `warm`. */
   envWarm?: number;
   /**
@@ -164,7 +172,8 @@ export class DockerSandboxPool implements SandboxPool {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     const warm = Math.max(0, options.warm ?? 2);
     const envWarm = Math.max(0, options.envWarm ?? warm);
-    this.policy = { warm, envWarm, maxWarm: Math.max(0, options.maxWarm ?? warm + envWarm), windowMs: Math.max(1, options.demandWindowMs ?? 120_000) };
+    const shares = new Map(Object.entries(options.shares ?? {}).filter(([image]) => image !== this.image));
+    this.policy = { warm, envWarm, maxWarm: Math.max(0, options.maxWarm ?? warm + envWarm), windowMs: Math.max(1, options.demandWindowMs ?? 120_000), shares };
     this.max = Math.max(1, options.max ?? 16);
     this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
     this.startConcurrency = Math.max(1, options.startConcurrency ?? 4);
@@ -180,7 +189,10 @@ export class DockerSandboxPool implements SandboxPool {
     if (engines.length === 0) throw hgymError('HGYM_ERR_BAD_REQUEST', 'a sandbox pool needs at least one container engine');
     this.engines = engines.map((engine) => {
       const base = emptySlots(this.image, baseTarget(this.policy));
-      return { engine, up: true, downReason: null, probeFailures: 0, probing: false, base, images: new Map([[this.image, base]]), present: new Map(), counters: { created: 0, lost: 0, failed: 0 } };
+      // Environments with a share are warmed from the start, after the base image.
+      const shared = [...shares.keys()].map((image) => emptySlots(image, priorTarget(this.policy, image))).filter((s) => s.target > 0);
+      const images = new Map([base, ...shared].map((s) => [s.image, s]));
+      return { engine, up: true, downReason: null, probeFailures: 0, probing: false, base, images, present: new Map(), counters: { created: 0, lost: 0, failed: 0 } };
     });
     this.changes.setMaxListeners(0);
   }
@@ -628,7 +640,7 @@ export class DockerSandboxPool implements SandboxPool {
         this.trim(e, s);
       }
       this.trim(e, e.base);
-      const live = environments.filter((s) => s.demand.length + s.warm.length + s.starting + s.leased.size > 0 || s.retryTimer !== null);
+      const live = environments.filter((s) => s.target + s.demand.length + s.warm.length + s.starting + s.leased.size > 0 || s.retryTimer !== null);
       e.images = new Map([e.base, ...live].map((s) => [s.image, s]));
     }
     this.fill();

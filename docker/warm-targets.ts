@@ -7,6 +7,10 @@
  * groups, and a busy environment's next group is likely the size of its last. All warm sandboxes
  * together stay within `maxWarm`: the base image's target first, then environments by demand (the
  * latest acquire breaks ties). An environment without an acquire for a window drops to 0.
+ *
+ * Before any demand is seen, `shares` splits `warm` between the images: an environment expected
+ * to serve a fifth of the acquires (a fifth of the corpus's instances) keeps a fifth of `warm`
+ * ready, the base image the rest, so a trainer's first batch finds each image's sandboxes ready.
  */
 
 export interface WarmPolicy {
@@ -14,6 +18,8 @@ export interface WarmPolicy {
   envWarm: number;
   maxWarm: number;
   windowMs: number;
+  /** Expected share of acquires per environment image (their sum at most 1); absent: 0. */
+  shares?: ReadonlyMap<string, number>;
 }
 
 export interface EnvironmentDemand {
@@ -29,18 +35,31 @@ export function pruneDemand(demand: number[], nowMs: number, windowMs: number): 
   demand.splice(0, kept < 0 ? demand.length : kept);
 }
 
+/** The environments' part of `warm` by their shares, each rounded (at most all of it). */
+function sharedShare(policy: WarmPolicy): number {
+  let total = 0;
+  for (const share of policy.shares?.values() ?? []) total += Math.max(0, share);
+  return Math.min(1, total);
+}
+
 export function baseTarget(policy: WarmPolicy): number {
-  return Math.min(policy.warm, policy.maxWarm);
+  return Math.min(Math.round(policy.warm * (1 - sharedShare(policy))), policy.maxWarm);
+}
+
+/** An environment's warm target before demand: its share of `warm`. */
+export function priorTarget(policy: WarmPolicy, image: string): number {
+  return Math.round(policy.warm * Math.max(0, policy.shares?.get(image) ?? 0));
 }
 
 /** The warm target of each environment, after pruning every environment's demand to the window. */
 export function environmentTargets(environments: readonly EnvironmentDemand[], policy: WarmPolicy, nowMs: number): Map<string, number> {
   for (const e of environments) pruneDemand(e.demand, nowMs, policy.windowMs);
-  const ranked = [...environments].sort((a, b) => b.demand.length - a.demand.length || (b.demand.at(-1) ?? 0) - (a.demand.at(-1) ?? 0));
+  const wanted = (e: EnvironmentDemand): number => Math.max(e.demand.length, priorTarget(policy, e.image));
+  const ranked = [...environments].sort((a, b) => wanted(b) - wanted(a) || (b.demand.at(-1) ?? 0) - (a.demand.at(-1) ?? 0));
   let room = Math.max(0, policy.maxWarm - baseTarget(policy));
   const targets = new Map<string, number>();
   for (const e of ranked) {
-    const target = Math.min(e.demand.length, policy.envWarm, room);
+    const target = Math.min(wanted(e), policy.envWarm, room);
     targets.set(e.image, target);
     room -= target;
   }

@@ -94,6 +94,17 @@ export function environmentImages(instances: Iterable<{ repo: { environment?: st
   return [...new Set([...instances].flatMap((i) => (i.repo.environment ? [environmentImage(i.repo.environment)] : [])))];
 }
 
+/** Each environment image's share of the instances (the rest run in the sandbox image): how a pool splits its warm sandboxes. */
+export function environmentShares(instances: Iterable<{ repo: { environment?: string } }>): Record<string, number> {
+  const counts: Record<string, number> = {};
+  let total = 0;
+  for (const i of instances) {
+    total++;
+    if (i.repo.environment) counts[environmentImage(i.repo.environment)] = (counts[environmentImage(i.repo.environment)] ?? 0) + 1;
+  }
+  return Object.fromEntries(Object.entries(counts).map(([image, n]) => [image, n / total]));
+}
+
 /** What a pool is asked for to run a repository's code: its environment's image, if it has one. */
 export function imageOf(repo: { environment?: string }): { image?: string } {
   return repo.environment ? { image: environmentImage(repo.environment) } : {};

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { baseTarget, environmentTargets, pruneDemand, type EnvironmentDemand, type WarmPolicy } from '../../docker/warm-targets.js';
+import { baseTarget, environmentTargets, priorTarget, pruneDemand, type EnvironmentDemand, type WarmPolicy } from '../../docker/warm-targets.js';
 
 const policy: WarmPolicy = { warm: 2, envWarm: 3, maxWarm: 6, windowMs: 1_000 };
 const NOW = 100_000;
@@ -70,4 +70,18 @@ t.test('demand outside the window does not count, and an idle environment decays
   const targets = environmentTargets([env('stale', NOW - 2_000, NOW - 1_900, NOW - 1_800), env('fresh', NOW - 1)], { ...policy, maxWarm: 3 }, NOW);
   t.equal(targets.get('fresh'), 1);
   t.equal(targets.get('stale'), 0);
+});
+
+t.test('shares split warm before demand: each environment its part, the base image the rest', async (t) => {
+  const shared: WarmPolicy = { warm: 10, envWarm: 10, maxWarm: 20, windowMs: 1_000, shares: new Map([['big', 0.3], ['small', 0.04]]) };
+  t.equal(baseTarget(shared), 7, '10 less 3 (rounded 3.4)');
+  t.equal(priorTarget(shared, 'big'), 3);
+  t.equal(priorTarget(shared, 'small'), 0, 'a share below half a sandbox rounds to none');
+  t.equal(priorTarget(shared, 'other'), 0);
+  const targets = environmentTargets([env('big'), env('small', NOW - 10, NOW - 5)], shared, NOW);
+  t.equal(targets.get('big'), 3, 'its share with no demand');
+  t.equal(targets.get('small'), 2, 'demand above the share wins');
+  const busy = environmentTargets([env('big', NOW - 5, NOW - 4, NOW - 3, NOW - 2, NOW - 1)], shared, NOW);
+  t.equal(busy.get('big'), 5, 'and for a shared one too');
+  t.equal(baseTarget({ ...shared, shares: new Map([['a', 0.8], ['b', 0.7]]) }), 0, 'shares above 1 leave the base image nothing, not less');
 });
