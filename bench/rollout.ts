@@ -20,7 +20,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -83,6 +83,42 @@ function rssMiB(processId: number): number {
   } catch {
     return 0;
   }
+}
+
+/** CPU seconds the process has used (user and system). */
+function cpuSeconds(processId: number): number {
+  const fields = readFileSync(`/proc/${processId}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime, the 14th and 15th fields of the whole line, in clock ticks (100 per second).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Memory charged to each running container (cgroup v1 or v2), in MiB: the sandboxes' footprint. */
+function containerMemoryMiB(): number[] {
+  const read = (path: string): number | null => {
+    try {
+      return Number(readFileSync(path, 'utf8')) / 2 ** 20;
+    } catch {
+      return null;
+    }
+  };
+  const v1 = '/sys/fs/cgroup/memory/docker';
+  const found: number[] = [];
+  try {
+    for (const id of readdirSync(v1)) {
+      const m = /^[0-9a-f]{64}$/.test(id) ? read(join(v1, id, 'memory.usage_in_bytes')) : null;
+      if (m !== null) found.push(m);
+    }
+  } catch {
+    try {
+      for (const scope of readdirSync('/sys/fs/cgroup/system.slice')) {
+        const m = /^docker-[0-9a-f]{64}\.scope$/.test(scope) ? read(join('/sys/fs/cgroup/system.slice', scope, 'memory.current')) : null;
+        if (m !== null) found.push(m);
+      }
+    } catch {
+      // No cgroup view of the containers: no figure.
+    }
+  }
+  return found;
 }
 
 /** What an agent does between resets and finish: look around, read, search, think. */
@@ -154,6 +190,8 @@ try {
   const names = Object.keys(families).filter((f) => (families[f]?.instances ?? 0) > 0);
   if (names.length === 0) throw new Error('the corpus has no instances');
   const seedBase = Math.floor(Math.random() * 1e9);
+  const cpuBefore = cpuSeconds(pid);
+  let memory: number[] = [];
   const burstStart = performance.now();
   const createdBefore = samples.at(-1)?.created ?? 0;
 
@@ -167,6 +205,8 @@ try {
       const reset = await client.reset(request);
       resetTimes.push(performance.now() - t0);
       id = reset.episode_id;
+      // Once every episode has its sandbox: the memory of all sandboxes, leased and warm.
+      if (resetTimes.length === EPISODES) memory = containerMemoryMiB();
       const root = String(reset.info.workspace ?? '/workspace');
       for (let step = 0; step < STEPS; step++) {
         await sleep((THINK_MIN_S + Math.random() * (THINK_MAX_S - THINK_MIN_S)) * 1000);
@@ -189,6 +229,7 @@ try {
 
   await Promise.all(Array.from({ length: EPISODES }, (_, i) => episode(i)));
   const rolloutSeconds = (performance.now() - burstStart) / 1000;
+  const serverCpu = cpuSeconds(pid) - cpuBefore;
 
   // Refill: from the burst until the warm set is back at its target (or the end of the run).
   const refilled = samples.find((s) => s.at > burstStart && s.created - createdBefore >= EPISODES);
@@ -216,6 +257,9 @@ try {
     raw_engine: raw,
     refill_over_raw: round(refillPerS / raw.per_s, 2),
     server_rss_peak_mib: rssPeak,
+    server_cpu_s: round(serverCpu, 1),
+    requests_per_server_cpu_s: round((resetTimes.length + stepTimes.length + finishTimes.length) / serverCpu, 1),
+    sandbox_memory_mib: { containers: memory.length, p50: percentile(memory, 50), max: percentile(memory, 100), total: round(memory.reduce((a, b) => a + b, 0), 0) },
     targets: {
       zero_errors: errors.length === 0,
       reset_p50_le_300ms: resetP50 <= 300,

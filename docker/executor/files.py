@@ -3,6 +3,7 @@ the answer frame; filesystem refusals raise OSError, which the caller turns into
 errno-coded error frame."""
 
 import base64
+import gzip
 import errno
 import hashlib
 import io
@@ -172,7 +173,10 @@ def untar(req):
     paths, `..`, links pointing out, devices and FIFOs are refused before anything is written."""
     dest = os.path.realpath(req["path"])
     data = base64.b64decode(req["data"])
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+    # Decompressed at once (every member of a multi-member gzip): tarfile reading a gzip stream
+    # decompresses it twice, once to list the members and again to extract them.
+    plain = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    with tarfile.open(fileobj=io.BytesIO(plain), mode="r:") as tar:
         members = tar.getmembers()
         for m in members:
             target = os.path.realpath(os.path.join(dest, m.name))

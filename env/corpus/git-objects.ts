@@ -1,29 +1,90 @@
 /**
- * Git's on-disk formats, written directly: loose objects (blob, tree, commit) and a version 2
- * index. A workspace's one-commit repository is assembled from these in memory, so that a new
+ * Git's on-disk formats, written directly: objects (blob, tree, commit), a pack of them with its
+ * version 2 index, and a version 2 index of the work tree. A workspace's one-commit repository is assembled from these in memory, so that a new
  * instance costs the objects of its edited files and its trees, not a `git add` of the whole
  * snapshot. Object ids are SHA-1 over `<type> <size>\0<content>`, as git computes them.
  */
 import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { crc32, deflate } from 'node:zlib';
+
+const deflateAsync = promisify(deflate);
 
 export type ObjectType = 'blob' | 'tree' | 'commit';
 
 export interface GitObject {
-  /** The object id, 20 bytes. */
+  type: ObjectType;
+  /** The object id, 20 bytes: SHA-1 of `<type> <size>\0<content>`. */
   id: Buffer;
-  /** `<type> <size>\0<content>`, what a loose object file holds (deflated). */
-  raw: Buffer;
+  content: Buffer;
 }
 
 export function gitObject(type: ObjectType, content: Buffer): GitObject {
-  const raw = Buffer.concat([Buffer.from(`${type} ${content.length}\0`), content]);
-  return { id: createHash('sha1').update(raw).digest(), raw };
+  const id = createHash('sha1').update(`${type} ${content.length}\0`).update(content).digest();
+  return { type, id, content };
 }
 
-/** Where a loose object lives under `.git`. */
-export function loosePath(id: Buffer): string {
-  const hex = id.toString('hex');
-  return `objects/${hex.slice(0, 2)}/${hex.slice(2)}`;
+const PACK_TYPES: Record<ObjectType, number> = { commit: 1, tree: 2, blob: 3 };
+
+/** An object as a pack holds it: its id, its entry (type and size, then its deflated content), the entry's CRC-32. */
+export interface PackedObject {
+  id: Buffer;
+  entry: Buffer;
+  crc: number;
+}
+
+export async function packObject({ type, id, content }: GitObject): Promise<PackedObject> {
+  // The size in 4 bits beside the type, then 7 bits a byte, least significant first.
+  const head: number[] = [];
+  let size = content.length;
+  let byte = (PACK_TYPES[type] << 4) | (size & 0x0f);
+  size = Math.floor(size / 16);
+  while (size > 0) {
+    head.push(byte | 0x80);
+    byte = size & 0x7f;
+    size = Math.floor(size / 128);
+  }
+  head.push(byte);
+  const entry = Buffer.concat([Buffer.from(head), await deflateAsync(content)]);
+  return { id, entry, crc: crc32(entry) };
+}
+
+/**
+ * A pack of `objects` (no deltas) and its version 2 index, named as git names them (by the pack's
+ * checksum). Objects with the same id are packed once.
+ */
+export function packFiles(objects: readonly PackedObject[]): { name: string; pack: Buffer; idx: Buffer } {
+  const unique = [...new Map(objects.map((o) => [o.id.toString('hex'), o])).values()];
+  const header = Buffer.alloc(12);
+  header.write('PACK', 0, 'latin1');
+  header.writeUInt32BE(2, 4);
+  header.writeUInt32BE(unique.length, 8);
+  const offsets = new Map<PackedObject, number>();
+  let offset = header.length;
+  for (const o of unique) {
+    offsets.set(o, offset);
+    offset += o.entry.length;
+  }
+  if (offset >= 2 ** 31) throw new Error('a workspace pack of 2 GiB or more');
+  const body = Buffer.concat([header, ...unique.map((o) => o.entry)]);
+  const checksum = createHash('sha1').update(body).digest();
+  const pack = Buffer.concat([body, checksum]);
+
+  const sorted = [...unique].sort((a, b) => Buffer.compare(a.id, b.id));
+  const fanout = Buffer.alloc(256 * 4);
+  for (let byte = 0, i = 0; byte < 256; byte++) {
+    while (i < sorted.length && sorted[i]!.id[0]! <= byte) i++;
+    fanout.writeUInt32BE(i, byte * 4);
+  }
+  const crcs = Buffer.alloc(sorted.length * 4);
+  const offs = Buffer.alloc(sorted.length * 4);
+  sorted.forEach((o, i) => {
+    crcs.writeUInt32BE(o.crc, i * 4);
+    offs.writeUInt32BE(offsets.get(o)!, i * 4);
+  });
+  const idxBody = Buffer.concat([Buffer.from([0xff, 0x74, 0x4f, 0x63, 0, 0, 0, 2]), fanout, ...sorted.map((o) => o.id), crcs, offs, checksum]);
+  const idx = Buffer.concat([idxBody, createHash('sha1').update(idxBody).digest()]);
+  return { name: `pack-${checksum.toString('hex')}`, pack, idx };
 }
 
 /** A tracked file: its path (`/`-separated), whether it is executable, and its blob id. */

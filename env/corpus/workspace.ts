@@ -3,34 +3,31 @@
  * one commit and no history, shipped to a sandbox as one gzipped tar archive.
  *
  * The archive is assembled in memory, never by copying the repository and running git: each
- * file of a snapshot is turned once into two gzip members (its tar entry, and the tar entry of
- * its loose git object), and an instance's archive is those members with the edited files'
- * replaced, its tree and commit objects, its index and refs, one after another. A gzip stream
- * may consist of several members, so the result is an ordinary `.tar.gz`. A new instance of a
+ * file of a snapshot is turned once into a compressed piece (its tar entry, deflate-segments.ts)
+ * and a deflated pack entry (its git blob), and an instance's archive is those pieces with the
+ * edited files' replaced, then `.git`: its index, refs, and one pack of the blobs, trees and
+ * commit, all in one ordinary `.tar.gz` stream. A new instance of a
  * large repository thus costs the objects of the files it edits, not a copy and a `git add` of
  * every file. The original text of an edited file is never in the archive: not as a file, not
  * as an object.
  *
  * An instance's archive, its file digests and its edited texts are cached on disk under
- * `<cacheDir>/<instance_id>/`; a snapshot's members are kept in memory, the most recently used
+ * `<cacheDir>/<instance_id>/`; a snapshot's pieces are kept in memory, the most recently used
  * up to SNAPSHOT_CACHE_BYTES.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { deflate, gzip } from 'node:zlib';
 import { Header, Pax } from 'tar';
 import type { Edit } from '../../schemas/tasks.js';
 import type { WorkspaceBaseline } from '../tasks/changes.js';
 import { applyEdits } from '../tasks/edits.js';
-import { commitObject, gitObject, indexFile, loosePath, treeObjects, type GitObject, type TrackedFile } from './git-objects.js';
+import { gzipOf, segment, type Segment } from './deflate-segments.js';
+import { commitObject, gitObject, indexFile, packFiles, packObject, treeObjects, type PackedObject, type TrackedFile } from './git-objects.js';
 import { sha256, type Snapshot } from './snapshot.js';
 import { HgymError } from '../errors.js';
 
-const gzipAsync = promisify(gzip);
-const deflateAsync = promisify(deflate);
 
 export interface PreparedWorkspace extends WorkspaceBaseline {
   /**
@@ -61,29 +58,24 @@ function tarEntry(path: string, data: Buffer | null, mode: number): Buffer {
   return Buffer.concat(parts);
 }
 
-/** A gzip member holding the tar entries of `entries`. */
-function member(entries: Buffer[]): Promise<Buffer> {
-  return gzipAsync(Buffer.concat(entries));
-}
-
-/** A loose object's file under `.git`, as a gzip member. */
-async function looseMember(object: GitObject): Promise<Buffer> {
-  return member([tarEntry(`./.git/${loosePath(object.id)}`, await deflateAsync(object.raw), 0o444)]);
+/** The tar entries of `entries`, compressed as a piece of the archive's gzip stream. */
+function member(entries: Buffer[], stored = false): Promise<Segment> {
+  return segment(Buffer.concat(entries), stored);
 }
 
 /** One file of a snapshot (or an edited one), ready to assemble. */
 interface FilePart {
   tracked: TrackedFile;
-  /** Its tar entry in the work tree, a gzip member. */
-  worktree: Buffer;
-  /** Its blob's loose object file, a gzip member. */
-  object: Buffer;
+  /** Its tar entry in the work tree, compressed. */
+  worktree: Segment;
+  /** Its blob as the pack holds it. */
+  object: PackedObject;
 }
 
 async function filePart(path: string, data: Buffer, mode: number): Promise<FilePart> {
   const executable = (mode & 0o100) !== 0;
   const blob = gitObject('blob', data);
-  const [worktree, object] = await Promise.all([member([tarEntry(`./${path}`, data, executable ? 0o755 : 0o644)]), looseMember(blob)]);
+  const [worktree, object] = await Promise.all([member([tarEntry(`./${path}`, data, executable ? 0o755 : 0o644)]), packObject(blob)]);
   return { tracked: { path, executable, blob: blob.id, size: data.length }, worktree, object };
 }
 
@@ -125,7 +117,7 @@ function partsOf(snapshot: Snapshot): Promise<SnapshotParts> {
     for (const part of made) {
       const path = part.tracked.path;
       files.set(path, part);
-      bytes += part.worktree.length + part.object.length;
+      bytes += part.worktree.data.length + part.object.entry.length;
       for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) dirs.add(path.slice(0, i));
     }
     return { files, dirs: [...dirs].sort(), bytes };
@@ -166,26 +158,25 @@ async function assemble(parts: SnapshotParts, edited: Map<string, string>): Prom
   const tracked = [...files.values()].map((f) => f.tracked);
   const { root, trees } = treeObjects(tracked);
   const commit = commitObject(root, AUTHOR, 'workspace');
-  const objects = [...trees, commit];
-  const objectDirs = new Set([...files.values()].map((f) => f.tracked.blob).concat(objects.map((o) => o.id)).map((id) => loosePath(id).slice(0, 10)));
+  const packed = packFiles([...[...files.values()].map((f) => f.object), ...(await Promise.all([...trees, commit].map(packObject)))]);
 
   const worktreeDirs = await member(['.', ...parts.dirs].map((d) => tarEntry(d === '.' ? './' : `./${d}/`, null, 0o755)));
   const worktree = [...files.values()].sort((a, b) => (a.tracked.path < b.tracked.path ? -1 : 1)).map((f) => f.worktree);
-  const gitDirs = ['.git', '.git/objects', ...[...objectDirs].sort().map((d) => `.git/${d}`), '.git/refs', '.git/refs/heads', '.git/refs/tags'];
+  const gitDirs = ['.git', '.git/objects', '.git/objects/pack', '.git/refs', '.git/refs/heads', '.git/refs/tags'];
   const gitFiles = await member([
     ...gitDirs.map((d) => tarEntry(`./${d}/`, null, 0o755)),
     tarEntry('./.git/HEAD', Buffer.from('ref: refs/heads/main\n'), 0o644),
     tarEntry('./.git/config', Buffer.from(GIT_CONFIG), 0o644),
     tarEntry('./.git/refs/heads/main', Buffer.from(`${commit.id.toString('hex')}\n`), 0o644),
     tarEntry('./.git/index', indexFile(tracked, EPOCH_S), 0o644),
+    tarEntry(`./.git/objects/pack/${packed.name}.idx`, packed.idx, 0o444),
   ]);
-  // One member per object: files with the same content share their blob.
-  const blobs = new Map([...files.values()].map((f) => [f.tracked.blob.toString('hex'), f.object]));
-  const objectMembers = [...blobs.values(), ...(await Promise.all(objects.map(looseMember)))];
+  // The pack's objects are deflated already.
+  const pack = await member([tarEntry(`./.git/objects/pack/${packed.name}.pack`, packed.pack, 0o444)], true);
   const end = await member([END_OF_ARCHIVE]);
   return {
-    full: Buffer.concat([worktreeDirs, ...worktree, gitFiles, ...objectMembers, end]),
-    gitless: Buffer.concat([worktreeDirs, ...worktree, end]),
+    full: gzipOf([worktreeDirs, ...worktree, gitFiles, pack, end]),
+    gitless: gzipOf([worktreeDirs, ...worktree, end]),
   };
 }
 

@@ -4,7 +4,7 @@
  * no trace of an edited file's original text, as a file or as an object.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { snapshotOf } from '../../../env/corpus/snapshot.js';
@@ -22,6 +22,8 @@ const root = t.testdir({
     'run.sh': '#!/bin/sh\necho hi\n',
     'b-c': { 'x.py': 'y = 2\n' },
     'b.py': 'z = 3\n',
+    // Sizes that take several bytes in a pack entry's header.
+    'big.txt': 'line of text\n'.repeat(20_000),
   },
   cache: {},
 });
@@ -51,6 +53,9 @@ t.test('the archive is a repository git reads as if git had made it', async (t) 
   t.equal(git(out, 'log', '--format=%an <%ae> %s'), 'hgym <hgym@localhost> workspace\n', 'one commit');
   t.equal(git(out, 'rev-parse', '--abbrev-ref', 'HEAD'), 'main\n');
   git(out, 'fsck', '--strict', '--no-dangling');
+  const packs = readdirSync(join(out, '.git/objects/pack')).filter((f) => f.endsWith('.idx'));
+  t.equal(packs.length, 1, 'one pack');
+  git(out, 'verify-pack', join(out, '.git/objects/pack', packs[0]!));
   t.match(git(out, 'ls-files', '-s', 'run.sh'), /^100755 /, 'an executable keeps its mode');
 
   // The same files committed by git itself give the same tree.
