@@ -23,7 +23,7 @@ const pool = await DockerSandboxPool.start({ warm, max: maxEpisodes + warm, owne
 const cacheDir = process.env.HGYM_BENCH_CACHE_DIR || undefined;
 const app = await build({ instanceId, corpus, pool, maxEpisodes, cacheDir, warmWorkspaces: true, limits: { maxSteps: 1_000_000 } });
 await app.listen({ host: '127.0.0.1', port: 0 });
-await pool.waitWarm(warm, 120_000);
+await pool.waitTargets(600_000);
 const address = app.server.address();
 process.stdout.write(`${JSON.stringify({ port: typeof address === 'object' && address ? address.port : 0, pid: process.pid })}\n`);
 process.once('SIGTERM', () => {

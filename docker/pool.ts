@@ -304,6 +304,17 @@ export class DockerSandboxPool implements SandboxPool {
     );
   }
 
+  /** Resolves once every image on every engine that answers has its warm target ready (or rejects after timeoutMs). */
+  waitTargets(timeoutMs = 60_000): Promise<void> {
+    const short = (): string[] =>
+      this.engines.filter((e) => e.up).flatMap((e) => [...e.images.values()].filter((s) => s.warm.length < s.target).map((s) => `${e.engine.name} ${s.image}: ${s.warm.length} of ${s.target}`));
+    return this.until(
+      () => short().length === 0,
+      timeoutMs,
+      () => hgymError('HGYM_ERR_SANDBOX_START', `warm targets not met after ${timeoutMs} ms (${short().join('; ')})`),
+    );
+  }
+
   /** Ids of the containers this pool holds on an engine. */
   private held(e: EngineState): Set<string> {
     const ids = new Set<string>();

@@ -23,6 +23,44 @@ const EXEC_GRACE_MS = 15_000;
 const FILE_OP_DEADLINE_MS = 30_000;
 const PING_DEADLINE_MS = 3_000;
 
+/**
+ * Archive bytes in flight to sandboxes at once, across the process. A burst of resets would
+ * otherwise hold every archive three times (buffer, base64, frame) in memory and have every
+ * sandbox unpack at once, each slower than it alone; one larger than the budget goes alone.
+ */
+const TRANSFER_BUDGET_BYTES = 24 * 2 ** 20;
+
+export class ByteBudget {
+  private used = 0;
+  private readonly queue: { bytes: number; go: () => void }[] = [];
+
+  constructor(private readonly budget: number) {}
+
+  private fits(bytes: number): boolean {
+    return this.used === 0 || this.used + bytes <= this.budget;
+  }
+
+  /** Waits for room for `bytes` (in order of asking); the answer gives it back. */
+  async acquire(bytes: number): Promise<() => void> {
+    if (this.queue.length === 0 && this.fits(bytes)) this.used += bytes;
+    // Counted by the release that lets it go.
+    else await new Promise<void>((go) => this.queue.push({ bytes, go }));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.used -= bytes;
+      while (this.queue.length > 0 && this.fits(this.queue[0]!.bytes)) {
+        const next = this.queue.shift()!;
+        this.used += next.bytes;
+        next.go();
+      }
+    };
+  }
+}
+
+const transfers = new ByteBudget(TRANSFER_BUDGET_BYTES);
+
 export class WarmContainer {
   private taken = false;
 
@@ -166,8 +204,14 @@ export class LeasedSandbox implements Sandbox {
   }
 
   async putArchive(dir: string, tar: Buffer): Promise<void> {
-    // Base64 in one frame: workspaces are megabytes, well under the executor's frame limit.
-    await this.call({ op: 'untar', path: dir, data: tar.toString('base64') }, FILE_OP_DEADLINE_MS);
+    // Base64 in one frame: workspaces are megabytes, well under the executor's frame limit. A
+    // burst of resets sends them a few at a time (transfers), each with its own deadline.
+    const release = await transfers.acquire(tar.length);
+    try {
+      await this.call({ op: 'untar', path: dir, data: tar.toString('base64') }, FILE_OP_DEADLINE_MS);
+    } finally {
+      release();
+    }
   }
 
   release(): Promise<void> {

@@ -39,7 +39,11 @@ FILE_OPS = {
 PROTOCOL = 1
 MAX_FRAME = 64 * 1024 * 1024
 CHUNK = 65536
+STDIN_CHUNK = 1 << 20
 WATCHDOG_S = 0.2
+# Until the first request but a ping, no command has run: nothing to watch but the lifetime,
+# and a warm pool of hundreds of idle executors should cost next to no CPU.
+IDLE_WATCHDOG_S = 5.0
 
 
 def now():
@@ -68,14 +72,15 @@ def read_first(paths):
 class Executor:
     def __init__(self):
         self.sel = selectors.DefaultSelector()
-        self.inbuf = b""
+        self.inbuf = bytearray()
         self.shell = None
         self.state = {"cwd": os.getcwd(), "exports": ""}
         self.job = None  # the running exec request
         lifetime = float(os.environ.get("HGYM_LIFETIME_S", "0") or 0)
         self.deadline = now() + lifetime if lifetime > 0 else None
         self.pids_max = self._pids_max()
-        self.next_watchdog = now() + WATCHDOG_S
+        self.used = False
+        self.next_watchdog = now() + IDLE_WATCHDOG_S
         self.statuses = {}
 
     # ---- framing ----
@@ -304,6 +309,9 @@ class Executor:
         except ValueError as e:
             return self.emit({"id": None, "type": "error", "code": "BAD_REQUEST", "message": str(e)})
         op = req.get("op")
+        if op != "ping" and not self.used:
+            self.used = True
+            self.next_watchdog = min(self.next_watchdog, now() + WATCHDOG_S)
         try:
             if op == "exec":
                 self.op_exec(req)
@@ -329,20 +337,25 @@ class Executor:
                        "message": "%s failed: %s: %s" % (op, type(e).__name__, e)})
 
     def on_stdin(self):
-        data = os.read(0, CHUNK)
+        # Large reads into a growing bytearray, and a newline looked for in the new bytes only:
+        # a workspace arrives as one frame of megabytes, which bytes concatenation and a search
+        # from the start made quadratic (seconds for a large repository, under load far more).
+        data = os.read(0, STDIN_CHUNK)
         if not data:
             return False
+        start = len(self.inbuf)
         self.inbuf += data
-        while True:
-            nl = self.inbuf.find(b"\n")
-            if nl < 0:
-                if len(self.inbuf) > MAX_FRAME:
-                    self.inbuf = b""
-                    self.emit({"id": None, "type": "error", "code": "BAD_REQUEST", "message": "frame too large"})
-                return True
-            line, self.inbuf = self.inbuf[:nl], self.inbuf[nl + 1:]
+        nl = self.inbuf.find(b"\n", start)
+        while nl >= 0:
+            line = bytes(self.inbuf[:nl])
+            del self.inbuf[:nl + 1]
             if line.strip():
                 self.handle(line)
+            nl = self.inbuf.find(b"\n")
+        if len(self.inbuf) > MAX_FRAME:
+            self.inbuf = bytearray()
+            self.emit({"id": None, "type": "error", "code": "BAD_REQUEST", "message": "frame too large"})
+        return True
 
     def run(self):
         os.set_blocking(0, False)
@@ -387,7 +400,7 @@ class Executor:
                 self.emit({"type": "expired"})
                 return "lifetime reached"
             if t >= self.next_watchdog:
-                self.next_watchdog = t + WATCHDOG_S
+                self.next_watchdog = t + (WATCHDOG_S if self.used else IDLE_WATCHDOG_S)
                 self.reap()
                 self.watchdog()
 
