@@ -67,13 +67,19 @@ export async function applyFuncGenGold(toolbox: ToolBox, root: string, instance:
   if (obs.invalid) throw new Error(`gold str_replace refused: ${obs.text}`);
 }
 
-/** A comment directly above the first line of each gold range, bottom-up per file. */
+/**
+ * A comment directly above the first line of each gold range, bottom-up per file; above the
+ * logical line when the range starts on a backslash continuation (a comment line there would
+ * end the statement: a code change).
+ */
 export async function applyIssueLocalizeGold(toolbox: ToolBox, root: string, instance: IssueLocalizeInstance, read: Read): Promise<void> {
   const ranges = [...instance.gold.lines].sort((a, b) => (a.file === b.file ? b.start - a.start : a.file < b.file ? -1 : 1));
   for (const r of ranges) {
-    const line = (await read(r.file)).split('\n')[r.start - 1] ?? '';
-    const indent = /^\s*/.exec(line)![0];
-    await insert(toolbox, `${root}/${r.file}`, r.start - 1, `${indent}# the issue comes from here`);
+    const lines = (await read(r.file)).split('\n');
+    let at = r.start - 1;
+    while (at > 0 && /\\$/.test(lines[at - 1]!)) at--;
+    const indent = /^\s*/.exec(lines[at] ?? '')![0];
+    await insert(toolbox, `${root}/${r.file}`, at, `${indent}# the issue comes from here`);
   }
 }
 
