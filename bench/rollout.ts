@@ -30,7 +30,7 @@ import { DEFAULT_LIMITS } from '../docker/container.js';
 import { DockerEngine } from '../docker/engine.js';
 import { ownerLabels } from '../docker/owner.js';
 import { DEFAULT_IMAGE } from '../docker/pool.js';
-import { numberArg, percentile, round } from './stats.js';
+import { numberArg, percentile, round, rssMiB } from './stats.js';
 
 const INSTANCES = numberArg('instances', 32);
 const GROUP = numberArg('group', 4);
@@ -76,14 +76,6 @@ async function rawEngineRate(): Promise<{ containers: number; parallel: number; 
   return { containers: RAW, parallel: RAW_PARALLEL, seconds: round(seconds, 2), per_s: round(RAW / seconds, 2) };
 }
 
-function rssMiB(processId: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${processId}/status`, 'utf8'));
-    return round(Number(m?.[1] ?? 0) / 1024, 1);
-  } catch {
-    return 0;
-  }
-}
 
 /** CPU seconds the process has used (user and system). */
 function cpuSeconds(processId: number): number {

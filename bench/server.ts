@@ -10,12 +10,11 @@
  * HGYM_BENCH_PROFILE=DIR writes a CPU profile of the server process into DIR.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import Docker from 'dockerode';
 import { HgymClient, HgymSocket, toolCall } from '../clients/ts/index.js';
 import { dockerExec } from './docker-exec.js';
-import { numberArg, percentile, round } from './stats.js';
+import { numberArg, percentile, round, rssMiB } from './stats.js';
 
 const DURATION_S = numberArg('duration', 60);
 const EPISODES = numberArg('episodes', 64);
@@ -35,10 +34,6 @@ const client = new HgymClient({ url });
 const echo = toolCall('execute_bash', { command: 'echo hi' });
 const longEpisode = { task: 'dep_search', options: { max_steps: 10_000 } };
 
-function rssMiB(processId: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${processId}/status`, 'utf8'));
-  return round(Number(m?.[1] ?? 0) / 1024, 1);
-}
 
 async function restLatency(): Promise<number[]> {
   const { episode_id } = await client.reset(longEpisode);

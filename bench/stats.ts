@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /** Order statistics for benchmark samples (milliseconds). */
 export function percentile(samples: readonly number[], p: number): number {
   if (samples.length === 0) return NaN;
@@ -21,4 +23,14 @@ export async function timeIt(fn: () => Promise<unknown>): Promise<number> {
 export function numberArg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/** A process's resident memory in MiB (0 once it is gone). */
+export function rssMiB(processId: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${processId}/status`, 'utf8'));
+    return round(Number(m?.[1] ?? 0) / 1024, 1);
+  } catch {
+    return 0;
+  }
 }

@@ -17,6 +17,10 @@ import { DockerEngine, type ContainerEngine } from './engine.js';
 import { LABEL_OWNER, orphanReason, ownerLabels } from './owner.js';
 import { LeasedSandbox, WarmContainer } from './sandbox.js';
 import { baseTarget, environmentTargets, priorTarget, type WarmPolicy } from './warm-targets.js';
+import type { DockerPoolOptions } from './pool-options.js';
+import { emptySlots, slotsOf, slotStats, sum, totalOf, type EngineState, type ImageSlots } from './pool-state.js';
+
+export type { DockerPoolOptions } from './pool-options.js';
 
 /** The sandbox image; HGYM_IMAGE overrides it, as it does for setup (docker/setup.sh). */
 export const DEFAULT_IMAGE = process.env.HGYM_IMAGE ?? 'hgym/sandbox:latest';
@@ -26,119 +30,10 @@ const REBALANCE_MS = 5_000;
 /** How often each engine is looked through for containers nobody holds. */
 const REAP_MS = 10_000;
 
-export interface DockerPoolOptions {
-  /** The engines to spread sandboxes over; default: the local Docker engine (DOCKER_HOST). */
-  engines?: ContainerEngine[];
-  /**
-   * Where images missing on an engine are copied from, when none of `engines` has them: the
-   * engine images are built on. Default: none beyond `engines`.
-   */
-  imageSource?: ContainerEngine;
-  /** The base sandbox image; environment images are built FROM it. */
-  image?: string;
-  /**
-   * Environment images to make present on every engine at start and whenever an engine rejoins,
-   * in the background (an image still missing on an engine is copied at its first acquire there).
-   */
-  images?: string[];
-  /**
-   * Ready containers each engine keeps waiting for an episode: of the base image, less the
-   * environments' `shares` of it.
-   */
-  warm?: number;
-  /**
-   * Expected share of acquires per environment image (0..1; e.g. its instances over the
-   * corpus's): `warm` is split by it before any demand is seen (warm-targets.ts).
-   */
-  shares?: Record<string, number>;
-  /** Most ready containers of one environment image per engine; default `warm`. */
-  envWarm?: number;
-  /**
-   * Most ready containers of all images together per engine; default `warm + envWarm` (room for the
-   * base image and one environment as warm as it). The base image's `warm` is served first, capped by it.
-   */
-  maxWarm?: number;
-  /** How far back an environment's served acquires count as its demand; default 120 s. */
-  demandWindowMs?: number;
-  /** Most containers at once on each engine: warm, starting and leased together, of every image. */
-  max?: number;
-  limits?: Partial<SandboxLimits>;
-  /** This server instance's id, the value of every container's hgym.owner label. */
-  ownerId?: string;
-  readyTimeoutMs?: number;
-  /** Containers each engine starts at the same time for the refill. */
-  startConcurrency?: number;
-  /** How long close() waits for leased sandboxes before removing them. */
-  drainTimeoutMs?: number;
-  /** How often every engine is pinged; an engine that fails `probeFailures` pings in a row is down. */
-  probeMs?: number;
-  probeTimeoutMs?: number;
-  probeFailures?: number;
-  logger?: Logger;
-}
-
 interface Waiter {
   image: string;
   resolve(sandbox: Sandbox): void;
   reject(err: Error): void;
-}
-
-/** One image's containers on one engine; the base image's lives as long as the pool. */
-interface ImageSlots {
-  readonly image: string;
-  /** Oldest first. */
-  readonly warm: WarmContainer[];
-  readonly leased: Set<LeasedSandbox>;
-  starting: number;
-  target: number;
-  /** When its acquires were served on this engine, oldest first, within the demand window. */
-  demand: number[];
-  /**
-   * Refill failures in a row and the timer that retries after them: per image, so that a
-   * broken environment image does not hold back the base image's refill.
-   */
-  failureStreak: number;
-  retryTimer: NodeJS.Timeout | null;
-}
-
-function emptySlots(image: string, target = 0): ImageSlots {
-  return { image, warm: [], leased: new Set(), starting: 0, target, demand: [], failureStreak: 0, retryTimer: null };
-}
-
-/** One engine's share of the pool. */
-interface EngineState {
-  readonly engine: ContainerEngine;
-  up: boolean;
-  /** Why it is down, while it is. */
-  downReason: string | null;
-  probeFailures: number;
-  probing: boolean;
-  readonly base: ImageSlots;
-  /** Every image with containers or recent demand here, in the order the refill serves them. */
-  images: Map<string, ImageSlots>;
-  /** Images made present on this engine (checked or copied), by image. */
-  readonly present: Map<string, Promise<void>>;
-  readonly counters: { created: number; lost: number; failed: number };
-}
-
-function sum(state: EngineState, count: (s: ImageSlots) => number): number {
-  let n = 0;
-  for (const s of state.images.values()) n += count(s);
-  return n;
-}
-
-function totalOf(state: EngineState): number {
-  return sum(state, (s) => s.warm.length + s.starting + s.leased.size);
-}
-
-function slotsOf(state: EngineState, image: string): ImageSlots {
-  let s = state.images.get(image);
-  if (!s) state.images.set(image, (s = emptySlots(image)));
-  return s;
-}
-
-function slotStats(s: { target: number; warm: number; starting: number; leased: number }): ImagePoolStats {
-  return { target: s.target, warm: s.warm, starting: s.starting, leased: s.leased };
 }
 
 export class DockerSandboxPool implements SandboxPool {

@@ -1,0 +1,55 @@
+/** What a DockerSandboxPool is started with (pool.ts). */
+import type { Logger } from 'pino';
+import type { SandboxLimits } from './container.js';
+import type { ContainerEngine } from './engine.js';
+
+export interface DockerPoolOptions {
+  /** The engines to spread sandboxes over; default: the local Docker engine (DOCKER_HOST). */
+  engines?: ContainerEngine[];
+  /**
+   * Where images missing on an engine are copied from, when none of `engines` has them: the
+   * engine images are built on. Default: none beyond `engines`.
+   */
+  imageSource?: ContainerEngine;
+  /** The base sandbox image; environment images are built FROM it. */
+  image?: string;
+  /**
+   * Environment images to make present on every engine at start and whenever an engine rejoins,
+   * in the background (an image still missing on an engine is copied at its first acquire there).
+   */
+  images?: string[];
+  /**
+   * Ready containers each engine keeps waiting for an episode: of the base image, less the
+   * environments' `shares` of it.
+   */
+  warm?: number;
+  /**
+   * Expected share of acquires per environment image (0..1; e.g. its instances over the
+   * corpus's): `warm` is split by it before any demand is seen (warm-targets.ts).
+   */
+  shares?: Record<string, number>;
+  /** Most ready containers of one environment image per engine; default `warm`. */
+  envWarm?: number;
+  /**
+   * Most ready containers of all images together per engine; default `warm + envWarm` (room for the
+   * base image and one environment as warm as it). The base image's `warm` is served first, capped by it.
+   */
+  maxWarm?: number;
+  /** How far back an environment's served acquires count as its demand; default 120 s. */
+  demandWindowMs?: number;
+  /** Most containers at once on each engine: warm, starting and leased together, of every image. */
+  max?: number;
+  limits?: Partial<SandboxLimits>;
+  /** This server instance's id, the value of every container's hgym.owner label. */
+  ownerId?: string;
+  readyTimeoutMs?: number;
+  /** Containers each engine starts at the same time for the refill. */
+  startConcurrency?: number;
+  /** How long close() waits for leased sandboxes before removing them. */
+  drainTimeoutMs?: number;
+  /** How often every engine is pinged; an engine that fails `probeFailures` pings in a row is down. */
+  probeMs?: number;
+  probeTimeoutMs?: number;
+  probeFailures?: number;
+  logger?: Logger;
+}

@@ -1,0 +1,65 @@
+/**
+ * The pool's bookkeeping, per engine and per image: which containers are warm, starting and
+ * leased, their targets and demand, and the counts the pool schedules by (pool.ts).
+ */
+import type { ImagePoolStats } from '../env/sandbox.js';
+import type { ContainerEngine } from './engine.js';
+import type { LeasedSandbox, WarmContainer } from './sandbox.js';
+
+/** One image's containers on one engine; the base image's lives as long as the pool. */
+export interface ImageSlots {
+  readonly image: string;
+  /** Oldest first. */
+  readonly warm: WarmContainer[];
+  readonly leased: Set<LeasedSandbox>;
+  starting: number;
+  target: number;
+  /** When its acquires were served on this engine, oldest first, within the demand window. */
+  demand: number[];
+  /**
+   * Refill failures in a row and the timer that retries after them: per image, so that a
+   * broken environment image does not hold back the base image's refill.
+   */
+  failureStreak: number;
+  retryTimer: NodeJS.Timeout | null;
+}
+
+export function emptySlots(image: string, target = 0): ImageSlots {
+  return { image, warm: [], leased: new Set(), starting: 0, target, demand: [], failureStreak: 0, retryTimer: null };
+}
+
+/** One engine's share of the pool. */
+export interface EngineState {
+  readonly engine: ContainerEngine;
+  up: boolean;
+  /** Why it is down, while it is. */
+  downReason: string | null;
+  probeFailures: number;
+  probing: boolean;
+  readonly base: ImageSlots;
+  /** Every image with containers or recent demand here, in the order the refill serves them. */
+  images: Map<string, ImageSlots>;
+  /** Images made present on this engine (checked or copied), by image. */
+  readonly present: Map<string, Promise<void>>;
+  readonly counters: { created: number; lost: number; failed: number };
+}
+
+export function sum(state: EngineState, count: (s: ImageSlots) => number): number {
+  let n = 0;
+  for (const s of state.images.values()) n += count(s);
+  return n;
+}
+
+export function totalOf(state: EngineState): number {
+  return sum(state, (s) => s.warm.length + s.starting + s.leased.size);
+}
+
+export function slotsOf(state: EngineState, image: string): ImageSlots {
+  let s = state.images.get(image);
+  if (!s) state.images.set(image, (s = emptySlots(image)));
+  return s;
+}
+
+export function slotStats(s: { target: number; warm: number; starting: number; leased: number }): ImagePoolStats {
+  return { target: s.target, warm: s.warm, starting: s.starting, leased: s.leased };
+}
