@@ -62,3 +62,9 @@ export function pythonVenv(packages: readonly string[], python = 'python3'): str
   // Its scripts' shebangs name the folder it was built in: run tools as `python -m tool`.
   return bin;
 }
+
+/**
+ * The libraries trainers reach hgym through, in one venv shared by the tests that check against
+ * them (one build per machine instead of one per test file).
+ */
+export const TRAINER_LIBRARIES = ['gymnasium==1.3.0', 'numpy', 'transformers', 'jinja2', 'openai', 'mypy', 'jsonschema', 'websockets'] as const;
