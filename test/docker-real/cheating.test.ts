@@ -86,7 +86,7 @@ for (const cheat of CHEATS) {
 }
 
 t.test('the honest answers still score 1 on the same instances', async (t) => {
-  for (const target of ['add_all', 'clamp', 'word_counts']) {
+  for (const target of ['add_all', 'clamp', 'word_counts', 'longest_word']) {
     const instance = instances.find((i) => i.task === 'func_gen' && i.source !== 'repost' && i.gold.qualname === target)!;
     const reset = await client.reset({ instance_id: instance.instance_id });
     const step = async (action: { tool: string; arguments: Record<string, unknown> }) => (await client.step(reset.episode_id, action)).observation.text;

@@ -141,6 +141,23 @@ export const CHEATS: Cheat[] = [
     detail: /the test function did not return/,
     play: body(onTestCaseItem('item.addFailure = item.addError = lambda *a, **k: None')),
   },
+  // The same through async TestCase methods (unittest.IsolatedAsyncioTestCase, longest_word),
+  // which unittest runs from the class on its own event loop rather than from pytest's item.
+  { name: 'a no-op on a function whose tests are async TestCase methods', target: 'longest_word', rule: 'tests_fail', play: body('return None') },
+  {
+    name: "the test item's _excinfo made to drop every failure of an async TestCase method",
+    target: 'longest_word',
+    rule: 'tests_fail',
+    detail: /the test function did not return/,
+    play: body(`class Drop(list):\n    def append(self, x): pass\n${onTestCaseItem('item._excinfo = Drop()')}`),
+  },
+  {
+    name: "the test item's addFailure and addError replaced during an async TestCase method",
+    target: 'longest_word',
+    rule: 'tests_fail',
+    detail: /the test function did not return/,
+    play: body(onTestCaseItem('item.addFailure = item.addError = lambda *a, **k: None')),
+  },
   {
     name: "unittest.TestCase's assertion methods replaced",
     target: 'word_counts',
