@@ -1,6 +1,6 @@
 /**
  * Trajectories: every episode's steps, reward and grade, as one JSON record; and the
- * chat-format SFT record a trainer reads (OpenAI-shaped tool calls).
+ * chat-format SFT record a trainer reads, in the shape Hugging Face chat templates render.
  */
 import { Value } from '@sinclair/typebox/value';
 import { TrajectoryAnswer } from '../schemas/api.js';
@@ -23,38 +23,73 @@ export interface Trajectory {
   ended_at: string | null;
 }
 
+/** A tool call as Hugging Face chat templates read it: `arguments` an object, never a JSON string. */
+interface ChatToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: Record<string, unknown> };
+}
+
+/**
+ * A message in the shape Hugging Face chat templates expect (what TRL's SFT and GRPO trainers
+ * render): `content` is always a string, since several templates concatenate or test it as
+ * one; a tool message names its tool, which templates without call ids show instead.
+ */
 type ChatMessage =
   | { role: 'user'; content: string }
-  | { role: 'assistant'; content: string | null; tool_calls?: { id: string; type: 'function'; function: { name: string; arguments: string } }[] }
-  | { role: 'tool'; tool_call_id: string; content: string };
+  | { role: 'assistant'; content: string; tool_calls?: ChatToolCall[] }
+  | { role: 'tool'; tool_call_id: string; name: string; content: string };
 
 export interface SftRecord {
   messages: ChatMessage[];
   tools: readonly ToolDefinition[];
   reward: number;
+  /** The grader's breakdown, as the trajectory holds it. */
+  grade: Record<string, unknown> | null;
   task: string;
   instance_id: string;
+  episode_id: string;
 }
 
-function isToolCall(action: unknown): action is { tool: string; arguments?: Record<string, unknown> } {
+interface ToolCallAction {
+  tool: string;
+  arguments?: Record<string, unknown>;
+  content?: string;
+}
+
+function isToolCall(action: unknown): action is ToolCallAction {
   return typeof action === 'object' && action !== null && typeof (action as { tool?: unknown }).tool === 'string';
 }
 
-/** The episode as a conversation: the instruction, then each action and what it observed. */
+/**
+ * The episode as a conversation: the instruction, then each step as an assistant turn and
+ * what it observed. A tool call is an assistant message holding that call (with the text the
+ * model sent beside it, the action's `content`) answered by a tool message; a plain message
+ * is an assistant message answered by the nudge, as a user message.
+ */
 export function toSft(trajectory: Trajectory): SftRecord {
   const messages: ChatMessage[] = [{ role: 'user', content: trajectory.instruction }];
   for (const step of trajectory.steps) {
     if (isToolCall(step.action)) {
       const id = `call_${step.index}`;
-      messages.push({ role: 'assistant', content: null, tool_calls: [{ id, type: 'function', function: { name: step.action.tool, arguments: JSON.stringify(step.action.arguments ?? {}) } }] });
-      messages.push({ role: 'tool', tool_call_id: id, content: step.observation });
+      const { tool, arguments: args = {}, content = '' } = step.action;
+      messages.push({ role: 'assistant', content, tool_calls: [{ id, type: 'function', function: { name: tool, arguments: args } }] });
+      messages.push({ role: 'tool', tool_call_id: id, name: tool, content: step.observation });
     } else {
       const message = (step.action as { message?: unknown }).message;
       messages.push({ role: 'assistant', content: typeof message === 'string' ? message : JSON.stringify(step.action) });
       messages.push({ role: 'user', content: step.observation });
     }
   }
-  return { messages, tools: TOOL_DEFINITIONS, reward: trajectory.reward ?? 0, task: trajectory.task, instance_id: trajectory.instance_id };
+  return {
+    messages,
+    tools: TOOL_DEFINITIONS,
+    reward: trajectory.reward ?? 0,
+    grade: trajectory.grade,
+    task: trajectory.task,
+    instance_id: trajectory.instance_id,
+    episode_id: trajectory.episode_id,
+  };
 }
 
 /** A line of the log is a trajectory when it has the shape GET /v1/episodes/:id/trajectory answers. */

@@ -60,13 +60,18 @@ export const FinishArgs = Type.Object(
 );
 export type FinishArgs = Static<typeof FinishArgs>;
 
-/** One step's action: a tool call, or a plain assistant message (answered with a nudge). */
+/**
+ * One step's action: a tool call, or a plain assistant message (answered with a nudge). A tool
+ * call may carry `content`, the model's text that came with it: the tool ignores it, the
+ * trajectory keeps it, and the SFT export puts it back beside the call.
+ */
 export const Action = Type.Union(
   [
     Type.Object(
       {
         tool: Type.String({ minLength: 1, maxLength: 64 }),
         arguments: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+        content: Type.Optional(Type.String({ description: "The assistant's text beside this tool call, kept for the trajectory and the SFT export." })),
       },
       { additionalProperties: false },
     ),

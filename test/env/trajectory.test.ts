@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import t from 'tap';
 import { exportSft, readTrajectories, toSft, type Trajectory } from '../../env/trajectory.js';
 import { TrajectoryLog } from '../../env/trajectory-log.js';
+import { TOOL_DEFINITIONS } from '../../env/tools/toolbox.js';
 import type { DamagedLine } from '../../env/jsonl.js';
 import { exportCommand, exportSftFile } from '../../bin/export.js';
 
@@ -14,7 +15,7 @@ function trajectory(id: string, task: string, reward: number | null): Trajectory
     instruction: 'Do the thing.',
     status: reward === null ? 'closed' : 'terminated',
     steps: [
-      { index: 0, action: { tool: 'execute_bash', arguments: { command: 'ls' } }, observation: 'a.py', invalid: false, startedAt: '2026-01-01T00:00:00Z', durationMs: 1 },
+      { index: 0, action: { tool: 'execute_bash', arguments: { command: 'ls' }, content: 'Let me look first.' }, observation: 'a.py', invalid: false, startedAt: '2026-01-01T00:00:00Z', durationMs: 1 },
       { index: 1, action: { message: 'thinking out loud' }, observation: 'No tool was called.', invalid: true, startedAt: '2026-01-01T00:00:01Z', durationMs: 0 },
       { index: 2, action: { tool: 'finish', arguments: {} }, observation: 'The episode is finished.', invalid: false, startedAt: '2026-01-01T00:00:02Z', durationMs: 0 },
     ],
@@ -25,14 +26,32 @@ function trajectory(id: string, task: string, reward: number | null): Trajectory
   };
 }
 
-t.test('an episode becomes a conversation with OpenAI-shaped tool calls', async (t) => {
+t.test('an episode becomes a conversation in the shape chat templates render', async (t) => {
   const sft = toSft(trajectory('1', 'dep_search', 1));
   t.same(sft.messages.map((m) => m.role), ['user', 'assistant', 'tool', 'assistant', 'user', 'assistant', 'tool']);
-  const call = sft.messages[1] as { tool_calls: { id: string; type: string; function: { name: string; arguments: string } }[] };
-  t.same(call.tool_calls[0], { id: 'call_0', type: 'function', function: { name: 'execute_bash', arguments: '{"command":"ls"}' } });
-  t.same(sft.messages[2], { role: 'tool', tool_call_id: 'call_0', content: 'a.py' });
+  t.same(sft.messages[1], {
+    role: 'assistant',
+    content: 'Let me look first.',
+    tool_calls: [{ id: 'call_0', type: 'function', function: { name: 'execute_bash', arguments: { command: 'ls' } } }],
+  }, 'arguments an object, the text sent beside the call kept');
+  t.same(sft.messages[2], { role: 'tool', tool_call_id: 'call_0', name: 'execute_bash', content: 'a.py' });
   t.same(sft.messages[3], { role: 'assistant', content: 'thinking out loud' });
-  t.same([sft.reward, sft.task, sft.instance_id, sft.tools.length], [1, 'dep_search', 'dep_search.x.1', 4]);
+  t.same(sft.messages[4], { role: 'user', content: 'No tool was called.' });
+  t.same(sft.messages[5], {
+    role: 'assistant',
+    content: '',
+    tool_calls: [{ id: 'call_2', type: 'function', function: { name: 'finish', arguments: {} } }],
+  }, 'no text beside a call is an empty string, never null');
+  t.same(sft.messages[6], { role: 'tool', tool_call_id: 'call_2', name: 'finish', content: 'The episode is finished.' });
+  const { messages: _messages, tools, ...rest } = sft;
+  t.equal(tools, TOOL_DEFINITIONS, 'the tools the model was given');
+  t.same(rest, { reward: 1, grade: { rule: 'graded' }, task: 'dep_search', instance_id: 'dep_search.x.1', episode_id: '1' });
+  t.same(Object.keys(sft), ['messages', 'tools', 'reward', 'grade', 'task', 'instance_id', 'episode_id']);
+});
+
+t.test('a tool call without arguments is called with an empty object', async (t) => {
+  const bare = { ...trajectory('1', 'dep_search', 1), steps: [{ ...trajectory('1', 'dep_search', 1).steps[2]!, index: 0, action: { tool: 'finish' } }] };
+  t.same(toSft(bare).messages[1], { role: 'assistant', content: '', tool_calls: [{ id: 'call_0', type: 'function', function: { name: 'finish', arguments: {} } }] });
 });
 
 t.test('export keeps graded episodes at or above the reward, of the task asked for', async (t) => {
