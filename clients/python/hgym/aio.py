@@ -5,6 +5,12 @@ episodes can share the socket and their steps run at the same time. While a comm
 the server streams ``output`` frames (chunks of stdout and stderr) before the step's
 ``step_result``; pass ``on_output`` to see them as they come.
 
+A step's callback gets its chunks one at a time and in order, all before the step's result,
+on a task of the step's own: a slow callback holds up its own step, never another episode's
+frames or results. A coroutine function is awaited on the event loop; a plain function runs
+on a worker thread (up to ``callback_threads`` at once), so one that blocks (writes to a
+slow file, ``time.sleep``) blocks neither the loop nor the socket.
+
 >>> async with AsyncClient("http://127.0.0.1:8000") as client:
 ...     episode = await client.reset(task="func_localize", seed=1)
 ...     result = await client.step(episode.episode_id, {"tool": "execute_bash", "arguments": {"command": "ls"}},
@@ -18,6 +24,8 @@ server for its grace period (30 s by default), so a new client may go on with th
 """
 
 import asyncio
+import collections
+import concurrent.futures
 import inspect
 import itertools
 import json
@@ -25,7 +33,7 @@ import logging
 import os
 import time
 import urllib.parse
-from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Union
+from typing import Any, Awaitable, Callable, Deque, Dict, Mapping, Optional, Tuple, Union
 
 from .client import DEFAULT_URL, USER_AGENT, reset_fields
 from .errors import RETRYABLE_RESET_CODES, HGymError, TransportError, error_from_body
@@ -67,6 +75,55 @@ def _connector() -> Callable[..., Any]:
     return connect
 
 
+_Answer = Tuple["asyncio.Future[JSON]", JSON]
+_RunSync = Callable[[OutputCallback, OutputChunk], Awaitable[Any]]
+
+
+class _Inbox:
+    """One request's streamed chunks, handed to its callback one at a time and in order on
+    a task of their own, then its answer: the reader never waits for a callback, so a slow
+    one holds up its own step only."""
+
+    def __init__(self, callback: OutputCallback, run_sync: _RunSync) -> None:
+        self.callback = callback
+        self._run_sync = run_sync
+        self._items: Deque[Union[OutputChunk, _Answer]] = collections.deque()
+        self._worker: Optional["asyncio.Task[None]"] = None
+
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None and not self._worker.done()
+
+    def put(self, item: Union[OutputChunk, _Answer]) -> None:
+        self._items.append(item)
+        if not self.busy:
+            self._worker = asyncio.get_running_loop().create_task(self._drain())
+
+    def cancel(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+
+    async def _drain(self) -> None:
+        while self._items:
+            item = self._items.popleft()
+            if isinstance(item, OutputChunk):
+                await self._deliver(item)
+            elif not item[0].done():
+                item[0].set_result(item[1])
+
+    async def _deliver(self, chunk: OutputChunk) -> None:
+        callback = self.callback
+        try:
+            if inspect.iscoroutinefunction(callback):
+                await callback(chunk)
+            else:
+                outcome = await self._run_sync(callback, chunk)
+                if inspect.isawaitable(outcome):
+                    await outcome
+        except Exception:
+            log.exception("the output callback failed")
+
+
 def websocket_url(base_url: str) -> str:
     """``http(s)://host:port[/prefix]`` → ``ws(s)://host:port[/prefix]/v1/ws``."""
     parts = urllib.parse.urlsplit(base_url.rstrip("/"))
@@ -82,6 +139,7 @@ class AsyncClient:
     ``base_url`` and ``api_key`` default as for :class:`hgym.Client` (``$HGYM_URL``,
     ``$HGYM_API_KEY``). ``timeout`` bounds the wait for each answer, in seconds.
     ``on_output`` receives every streamed output chunk not claimed by a step's own callback.
+    ``callback_threads`` bounds the worker threads that run plain-function callbacks.
 
     Use it as ``async with AsyncClient(...) as client:``, or ``await client.connect()`` and
     ``await client.aclose()``. ``close(episode_id)`` closes an episode, not the socket.
@@ -98,6 +156,7 @@ class AsyncClient:
         open_timeout: float = 10.0,
         close_timeout: float = 2.0,
         max_size: int = 16 * 1024 * 1024,
+        callback_threads: int = 32,
     ) -> None:
         self._connect = _connector()  # fails here, clearly, when websockets is missing
         self.base_url = (base_url or os.environ.get("HGYM_URL") or DEFAULT_URL).rstrip("/")
@@ -114,6 +173,9 @@ class AsyncClient:
         self._ids = itertools.count(1)
         self._pending: Dict[int, "asyncio.Future[JSON]"] = {}
         self._output: Dict[int, Optional[OutputCallback]] = {}
+        self._inboxes: Dict[Optional[int], _Inbox] = {}  # by request id; None: chunks of no request
+        self.callback_threads = callback_threads
+        self._threads: Optional[concurrent.futures.ThreadPoolExecutor] = None
         self._send_lock: Optional[asyncio.Lock] = None
         self._lost: Optional[HGymError] = None
 
@@ -151,6 +213,13 @@ class AsyncClient:
             except (asyncio.TimeoutError, asyncio.CancelledError):
                 self._reader.cancel()
             self._reader = None
+        inboxes, self._inboxes = list(self._inboxes.values()), {}
+        for inbox in inboxes:
+            inbox.cancel()
+        if self._threads is not None:
+            # A callback still running on a thread finishes there; nobody waits for it.
+            self._threads.shutdown(wait=False)
+            self._threads = None
 
     async def __aenter__(self) -> "AsyncClient":
         return await self.connect()
@@ -224,6 +293,9 @@ class AsyncClient:
         finally:
             self._pending.pop(request_id, None)
             self._output.pop(request_id, None)
+            inbox = self._inboxes.pop(request_id, None)
+            if inbox is not None:
+                inbox.cancel()  # done by now unless the wait ended first (timeout, cancel)
         if reply.get("type") == "error":
             raise error_from_body(reply)
         if reply.get("type") != answer:
@@ -242,7 +314,7 @@ class AsyncClient:
                     continue
                 if not isinstance(frame, dict):
                     continue
-                await self._dispatch(frame)
+                self._dispatch(frame)
         except asyncio.CancelledError:
             raise
         except Exception as err:  # the socket closed or failed: nothing more will answer
@@ -251,27 +323,37 @@ class AsyncClient:
                 if not future.done():
                     future.set_exception(self._lost)
 
-    async def _dispatch(self, frame: JSON) -> None:
+    def _dispatch(self, frame: JSON) -> None:
+        # Never awaits: callbacks run on their request's inbox (see _Inbox).
         request_id = frame.get("id")
+        if not isinstance(request_id, int):
+            request_id = None
         if frame.get("type") == "output":
-            callback = self._output.get(request_id) if isinstance(request_id, int) else None
+            callback = self._output.get(request_id) if request_id in self._pending else None
             callback = callback or self.on_output
-            if callback is not None:
-                chunk = OutputChunk(episode_id=str(frame.get("episode_id")), stream=str(frame.get("stream")), data=str(frame.get("data", "")))
-                try:
-                    # Awaited here, in frame order: chunks reach the callback in the order sent.
-                    outcome = callback(chunk)
-                    if inspect.isawaitable(outcome):
-                        await outcome
-                except Exception:
-                    log.exception("the output callback failed")
+            if callback is None:
+                return
+            key = request_id if request_id in self._pending else None
+            inbox = self._inboxes.get(key)
+            if inbox is None:
+                inbox = self._inboxes[key] = _Inbox(callback, self._run_sync)
+            inbox.put(OutputChunk(str(frame.get("episode_id")), str(frame.get("stream")), str(frame.get("data", ""))))
             return
-        future = self._pending.get(request_id) if isinstance(request_id, int) else None
+        future = self._pending.get(request_id) if request_id is not None else None
         if future is not None and not future.done():
-            future.set_result(frame)
+            inbox = self._inboxes.get(request_id)
+            if inbox is not None and inbox.busy:
+                inbox.put((future, frame))  # after the chunks still being handed over
+            else:
+                future.set_result(frame)
         elif frame.get("type") == "error":
             # An error about no request of ours (id null: a frame the server could not parse).
             log.warning("the server reported an error: %s %s", frame.get("code"), frame.get("message"))
+
+    def _run_sync(self, callback: OutputCallback, chunk: OutputChunk) -> "asyncio.Future[Any]":
+        if self._threads is None:
+            self._threads = concurrent.futures.ThreadPoolExecutor(self.callback_threads, thread_name_prefix="hgym-output")
+        return asyncio.get_running_loop().run_in_executor(self._threads, callback, chunk)
 
 
 def _handshake_error(err: Exception, url: str) -> HGymError:

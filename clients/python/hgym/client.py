@@ -1,27 +1,30 @@
 """The REST client: reset, step, close and the read-only routes, standard library only.
 
+Requests go over keep-alive HTTP/1.1 connections, one per thread (see ``connections.py``):
+one client may be shared by many threads. A connection the server closed while it was idle
+is replaced before anything is sent on it, whatever the request.
+
 Retries are made only where repeating a request cannot do anything twice:
 
-- ``reset`` is retried when no connection could be made (the request never reached the
-  server) and on the 503 codes after which the server did nothing (``Capacity``,
-  ``PoolClosed``, ``SandboxStart``), waiting as long as ``Retry-After`` says. It is not
-  retried when the request was sent and the answer lost: the server may have started an
-  episode, and a second reset would start another (the first is closed when idle).
+- ``reset`` is retried when the request never reached the server (no connection could be
+  made, or sending failed) and on the 503 codes after which the server did nothing
+  (``Capacity``, ``PoolClosed``, ``SandboxStart``), waiting as long as ``Retry-After`` says.
+  It is not retried when the request was sent and the answer lost: the server may have
+  started an episode, and a second reset would start another (the first is closed when idle).
 - ``close`` (DELETE, idempotent), and every GET, are also retried when the answer was lost.
 - ``step`` is never retried: a step that reached the server ran, and running it again
   would run the command twice and cost a second step. A failed step raises; look at
   ``state(episode_id)`` to see whether it counted.
 """
 
-import http.client
 import json
 import os
+import ssl
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any, Dict, List, Mapping, Optional
 
+from .connections import Connections, Lost, Unsent
 from .errors import RETRYABLE_RESET_CODES, HGymError, TransportError, error_from_body
 from .retry import RetryPolicy, parse_retry_after
 from .results import JSON, Action, ResetResult, StepResult, normalize_action
@@ -35,11 +38,6 @@ USER_AGENT = "hgym-python/0.1"
 _NEVER = "never"
 _RESET = "reset"
 _IDEMPOTENT = "idempotent"
-
-
-class _Lost(Exception):
-    """The request went out and no answer came back."""
-
 
 
 def reset_fields(task: Optional[str], seed: Optional[int], instance_id: Optional[str], options: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
@@ -58,11 +56,15 @@ def reset_fields(task: Optional[str], seed: Optional[int], instance_id: Optional
 class Client:
     """An hgym server over REST.
 
-    ``base_url`` defaults to ``$HGYM_URL`` or http://127.0.0.1:8000; ``api_key`` to
-    ``$HGYM_API_KEY`` (sent as ``Authorization: Bearer``). ``timeout`` bounds each request in
-    seconds; a step waits for its command (up to the server's command timeout) and, at the
-    end, for grading, so keep it above both. One client may be shared by many threads: it
-    holds no per-request state.
+    ``base_url`` (``http://`` or ``https://``, with an optional path prefix) defaults to
+    ``$HGYM_URL`` or http://127.0.0.1:8000; ``api_key`` to ``$HGYM_API_KEY`` (sent as
+    ``Authorization: Bearer``). ``timeout`` bounds connecting and each wait for the server,
+    in seconds; a step waits for its command (up to the server's command timeout) and, at
+    the end, for grading, so keep it above both. ``ssl_context`` verifies an https server
+    (default: the system's certificate authorities).
+
+    One client may be shared by many threads: each thread has its own keep-alive
+    connection. ``disconnect()``, or leaving ``with Client(...) as client:``, closes them.
 
     Errors are raised as subclasses of :class:`hgym.HGymError` chosen by the server's
     ``code``; an agent's mistakes are observations, not errors.
@@ -74,11 +76,32 @@ class Client:
         api_key: Optional[str] = None,
         timeout: float = 300.0,
         retry: Optional[RetryPolicy] = None,
+        *,
+        ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None:
         self.base_url = (base_url or os.environ.get("HGYM_URL") or DEFAULT_URL).rstrip("/")
         self.api_key = api_key if api_key is not None else os.environ.get("HGYM_API_KEY") or None
-        self.timeout = timeout
         self.retry = retry if retry is not None else RetryPolicy()
+        self._connections = Connections(self.base_url, timeout, ssl_context)
+
+    @property
+    def timeout(self) -> float:
+        return self._connections.timeout
+
+    @timeout.setter
+    def timeout(self, seconds: float) -> None:
+        self._connections.timeout = seconds
+
+    def disconnect(self) -> None:
+        """Closes the client's connections, every thread's. The client stays usable: a
+        later request opens a new connection. Call it when no request is in flight."""
+        self._connections.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.disconnect()
 
     def __repr__(self) -> str:
         return f"Client({self.base_url!r})"
@@ -162,13 +185,11 @@ class Client:
                 failure: HGymError = err
                 retryable = (kind == _IDEMPOTENT and err.status == 503) or (kind == _RESET and err.code in RETRYABLE_RESET_CODES)
                 wait_hint = err.retry_after
-            except urllib.error.URLError as err:
-                # urllib wraps failures up to and including sending the request: it never
-                # reached the server whole, so trying again cannot do anything twice.
-                failure = TransportError(f"{method} {self.base_url}{path}: no connection: {err.reason}")
-                retryable = kind != _NEVER
+            except Unsent as err:
+                failure = TransportError(f"{method} {self.base_url}{path}: not sent, no connection: {err}")
+                retryable = kind != _NEVER and not err.final
                 wait_hint = None
-            except _Lost as err:
+            except Lost as err:
                 failure = TransportError(f"{method} {self.base_url}{path}: the request was sent and no answer came: {err}")
                 retryable = kind == _IDEMPOTENT
                 wait_hint = None
@@ -187,20 +208,11 @@ class Client:
             headers["content-type"] = "application/json"
         if self.api_key:
             headers["authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.base_url + path, data=data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as err:
-            raw = err.read()
-            retry_after = parse_retry_after(err.headers.get("retry-after") if err.headers else None)
-            raise error_from_body(_json_or_none(raw), status=err.code, retry_after=retry_after) from None
-        except urllib.error.URLError:
-            raise
-        except (http.client.HTTPException, OSError) as err:
-            # Raised while reading the answer (a dropped connection, a read timeout).
-            raise _Lost(f"{type(err).__name__}: {err}") from None
+        status, answer_headers, raw = self._connections.request(method, path, data, headers)
         parsed = _json_or_none(raw)
+        if not 200 <= status < 300:
+            retry_after = parse_retry_after(answer_headers.get("retry-after"))
+            raise error_from_body(parsed, status=status, retry_after=retry_after)
         if not isinstance(parsed, dict):
             raise TransportError(f"{method} {path}: the server answered {status} with a body that is not a JSON object", status=status)
         return parsed
@@ -212,6 +224,6 @@ def _quote(segment: str) -> str:
 
 def _json_or_none(raw: bytes) -> Any:
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        return json.loads(raw)  # bytes: json detects UTF-8 itself
+    except ValueError:  # UnicodeDecodeError is a ValueError
         return None

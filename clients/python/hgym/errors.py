@@ -1,6 +1,6 @@
 """Coded errors: one exception class per server error code.
 
-The server answers every failure with ``{statusCode, code, error, message}`` (REST) or an
+The server answers every failure with ``{status_code, code, error, message}`` (REST) or an
 ``error`` frame ``{code, message}`` (WebSocket). The class raised is chosen from ``code``
 alone, never from the message, which the server may reword. The codes and what they mean
 are listed in docs/errors.md of the hgym repository.
@@ -175,8 +175,8 @@ def error_from_body(
     if isinstance(body, Mapping) and isinstance(body.get("code"), str):
         code = body["code"]
         message = body.get("message")
-        if status is None and isinstance(body.get("statusCode"), int):
-            status = body["statusCode"]
+        if status is None and isinstance(body.get("status_code"), int):
+            status = body["status_code"]
         cls = ERROR_CLASSES.get(code) or _fallback_class(status)
         return cls(str(message) if message is not None else code, code=code, status=status, retry_after=retry_after, body=body)
     return TransportError(

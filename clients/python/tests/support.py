@@ -11,12 +11,18 @@ starts one on the `shapes` fixture corpus and sets, for this process:
 Without them the live tests are skipped, and only the unit tests run.
 """
 
+import http.server
 import json
 import os
 import re
+import socket
+import ssl
+import struct
 import sys
+import threading
+import time
 import unittest
-from typing import Any, Awaitable, Callable, Dict, Generator
+from typing import Any, Awaitable, Callable, Dict, Generator, List, Optional, Tuple, Union
 
 # The package under test is the one in this checkout, installed or not.
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
@@ -123,5 +129,137 @@ async def drive_async(agent: Generator[Dict[str, Any], str, None], step: Callabl
 
 
 
+Reply = Union[Tuple[int, Any, Dict[str, str]], str]  # or "drop": read the request, hang up unanswered
 
-__all__ = ["hgym", "NEEDS_WEBSOCKETS", "env_or_skip", "live_url", "gold", "gold_agent", "drive", "drive_async", "docstring_literal", "FINISH", "bash"]
+
+class Stub:
+    """An HTTP server on 127.0.0.1 answering from a script, one reply per request (the last
+    one repeats), or from ``respond(request)``; it records each request and counts the
+    connections it accepted, closed and served at once.
+
+    ``keep_alive``: HTTP/1.1 keep-alive (else HTTP/1.0, a connection per request).
+    ``after_answer``: ``"close"`` closes the connection after each answer (no
+    ``Connection: close`` said: an idle close), ``"reset"`` resets it, ``"half-close"``
+    shuts its sending side and reads on (what a client far away sees of an idle close
+    whose reset has not reached it yet: sending still works). ``tls``: a
+    ``(certfile, keyfile)`` to serve https. ``delay``: seconds before each answer."""
+
+    def __init__(
+        self,
+        replies: Optional[List[Reply]] = None,
+        *,
+        respond: Optional[Callable[[Dict[str, Any]], Reply]] = None,
+        keep_alive: bool = False,
+        after_answer: Optional[str] = None,
+        tls: Optional[Tuple[str, str]] = None,
+        delay: float = 0.0,
+    ) -> None:
+        self.replies = list(replies or [])
+        self.respond = respond
+        self.delay = delay
+        self.requests: List[Dict[str, Any]] = []
+        self.accepted = 0
+        self.answered = 0
+        self.closed = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+        stub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def setup(self) -> None:
+                super().setup()
+                with stub.changed:
+                    stub.accepted += 1
+                    stub.changed.notify_all()
+
+            def handle_one(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                request = {"method": self.command, "path": self.path, "body": body, "headers": dict(self.headers)}
+                with stub.lock:
+                    stub.requests.append(request)
+                    stub.in_flight += 1
+                    stub.max_in_flight = max(stub.max_in_flight, stub.in_flight)
+                try:
+                    self.answer(stub.next_reply(request))
+                finally:
+                    with stub.lock:
+                        stub.in_flight -= 1
+
+            def answer(self, reply: Reply) -> None:
+                if stub.delay:
+                    time.sleep(stub.delay)
+                if reply == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                status, payload, headers = reply
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                try:
+                    self.wfile.write(data)
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
+                    self.close_connection = True
+                    return
+                if after_answer == "half-close":  # FIN, and go on reading what comes
+                    self.connection.shutdown(socket.SHUT_WR)
+                elif after_answer is not None:
+                    self.close_connection = True
+                    if after_answer == "reset":  # SO_LINGER 0: close() sends RST, not FIN
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                with stub.changed:
+                    stub.answered += 1
+                    stub.changed.notify_all()
+
+            do_GET = do_POST = do_DELETE = handle_one
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def shutdown_request(self, request: Any) -> None:
+                super().shutdown_request(request)  # closes the socket
+                with stub.changed:
+                    stub.closed += 1
+                    stub.changed.notify_all()
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def next_reply(self, request: Dict[str, Any]) -> Reply:
+        if self.respond is not None:
+            return self.respond(request)
+        with self.lock:
+            return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Waits until ``condition()`` holds (it reads the counts), at most ``timeout`` seconds."""
+        with self.changed:
+            return self.changed.wait_for(condition, timeout)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+__all__ = ["Stub", "Reply", "hgym", "NEEDS_WEBSOCKETS", "env_or_skip", "live_url", "gold", "gold_agent", "drive", "drive_async", "docstring_literal", "FINISH", "bash"]

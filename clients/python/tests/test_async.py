@@ -76,6 +76,65 @@ class OverOneSocket(unittest.IsolatedAsyncioTestCase):
         self.assertTrue(await self.client.close(episode.episode_id))
 
 
+SLOW = 2.0  # seconds each of A's callbacks takes
+
+
+@NEEDS_WEBSOCKETS
+class SlowCallbacks(unittest.IsolatedAsyncioTestCase):
+    """Two episodes on one socket: A's output callback is slow, B's step is not held up by
+    it; A's chunks still reach its callback one at a time, in order, before A's result."""
+
+    async def asyncSetUp(self) -> None:
+        self.client = hgym.AsyncClient(live_url(), timeout=120)
+        await self.client.connect()
+        self.addAsyncCleanup(self.client.aclose)
+
+    async def test_a_slow_plain_function_holds_up_only_its_own_step(self) -> None:
+        await self.check_isolation(blocking=True)
+
+    async def test_a_slow_coroutine_holds_up_only_its_own_step(self) -> None:
+        await self.check_isolation(blocking=False)
+
+    async def check_isolation(self, blocking: bool) -> None:
+        a, b = await asyncio.gather(self.client.reset(task="dep_search", seed=11), self.client.reset(task="dep_search", seed=12))
+        for e in (a, b):
+            self.addAsyncCleanup(self.client.close, e.episode_id)
+        loop = asyncio.get_running_loop()
+        first_chunk = asyncio.Event()
+        calls: List[Tuple[str, str, float]] = []  # ("start" | "end", data, when)
+
+        def blocking_callback(chunk: hgym.OutputChunk) -> None:  # runs off the event loop
+            calls.append(("start", chunk.data, time.monotonic()))
+            loop.call_soon_threadsafe(first_chunk.set)
+            time.sleep(SLOW)
+            calls.append(("end", chunk.data, time.monotonic()))
+
+        async def coroutine_callback(chunk: hgym.OutputChunk) -> None:
+            calls.append(("start", chunk.data, time.monotonic()))
+            first_chunk.set()
+            await asyncio.sleep(SLOW)
+            calls.append(("end", chunk.data, time.monotonic()))
+
+        callback: hgym.aio.OutputCallback = blocking_callback if blocking else coroutine_callback
+        a_step = asyncio.ensure_future(self.client.step(a.episode_id, bash("echo a1; sleep 0.3; echo a2"), on_output=callback))
+        await asyncio.wait_for(first_chunk.wait(), 60)
+        sent = time.monotonic()
+        b_result = await self.client.step(b.episode_id, bash("echo b-done"))
+        b_answered = time.monotonic()
+        a_result = await a_step
+        a_answered = time.monotonic()
+
+        self.assertIn("b-done", b_result.observation)
+        self.assertLess(b_answered - sent, SLOW / 2, "B's step was answered while A's callback was still busy")
+        first_end = min(when for kind, _, when in calls if kind == "end")
+        self.assertLess(b_answered, first_end, "B did not wait for A's first callback to return")
+        # A's chunks: one callback at a time, in the order sent, all before A's result.
+        self.assertEqual([kind for kind, _, _ in calls], ["start", "end"] * (len(calls) // 2))
+        self.assertEqual("".join(data for kind, data, _ in calls if kind == "start"), "a1\na2\n")
+        self.assertLessEqual(max(when for _, _, when in calls), a_answered)
+        self.assertIn("a2", a_result.observation)
+
+
 @NEEDS_WEBSOCKETS
 class ClientWideCallback(unittest.IsolatedAsyncioTestCase):
     async def test_output_without_a_step_callback_goes_to_the_clients(self) -> None:

@@ -3,6 +3,7 @@
 import threading
 import time
 import unittest
+from typing import List
 
 from support import FINISH, bash, drive, env_or_skip, gold, gold_agent, hgym, live_url
 
@@ -15,6 +16,10 @@ class RestEpisodes(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
         cls.client = hgym.Client(live_url(), timeout=120)
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.client.disconnect()
 
     def episode(self, **reset: object) -> hgym.ResetResult:
         """A new episode, closed at the end of the test whatever happens."""
@@ -101,6 +106,25 @@ class RestEpisodes(unittest.TestCase):
         self.assertIn("grade", second.info)
         with self.assertRaises(hgym.EpisodeEnded):
             self.client.step(episode.episode_id, FINISH)
+
+    def test_threads_share_one_client(self) -> None:
+        episodes = [self.episode(task="dep_search", seed=20 + i) for i in range(4)]
+        wrong: List[str] = []
+
+        def work(i: int) -> None:
+            for j in range(5):
+                word = f"thread-{i}-step-{j}"
+                observation = self.client.step(episodes[i].episode_id, bash(f"echo {word}")).observation
+                if not observation.startswith(word + "\n"):
+                    wrong.append(f"{word}: {observation!r}")
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(episodes))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(wrong, [], "each thread got its own episode's answers")
+        self.assertEqual([self.client.state(e.episode_id)["steps"] for e in episodes], [5] * len(episodes))
 
     def test_the_same_seed_gives_the_same_instance(self) -> None:
         a = self.episode(task="func_localize", seed=7)

@@ -2,16 +2,11 @@
 the 503 codes that did nothing (honouring Retry-After) and after a refused connection;
 close and GETs also after a lost answer; step never."""
 
-import http.server
-import json
 import socket
-import threading
 import unittest
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple
 
-from support import hgym
-
-Reply = Union[Tuple[int, Dict[str, Any], Dict[str, str]], str]  # or "drop": hang up, no answer
+from support import Reply, Stub, hgym
 
 CREATED = (201, {"episode_id": "e1", "observation": {"text": "do it"}, "info": {"task": "func_localize"}}, {})
 STEPPED = (200, {"observation": {"text": "ok"}, "reward": 0, "terminated": False, "truncated": False, "info": {"step": 1}}, {})
@@ -20,51 +15,7 @@ CLOSED = (200, {"episode_id": "e1", "closed": True}, {})
 
 def coded(status: int, code: str, retry_after: Optional[str] = None) -> Tuple[int, Dict[str, Any], Dict[str, str]]:
     headers = {"retry-after": retry_after} if retry_after is not None else {}
-    return (status, {"statusCode": status, "code": code, "error": "x", "message": f"{code} from the stub"}, headers)
-
-
-class Stub:
-    """An HTTP server on 127.0.0.1 answering from a script, one reply per request (the last
-    one repeats), and recording each request."""
-
-    def __init__(self, replies: List[Reply]) -> None:
-        self.replies = list(replies)
-        self.requests: List[Dict[str, Any]] = []
-        stub = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def handle_one(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
-                stub.requests.append({"method": self.command, "path": self.path, "body": body, "headers": dict(self.headers)})
-                reply = stub.replies.pop(0) if len(stub.replies) > 1 else stub.replies[0]
-                if reply == "drop":
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                status, payload, headers = reply
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_DELETE = handle_one
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    return (status, {"status_code": status, "code": code, "error": "x", "message": f"{code} from the stub"}, headers)
 
 
 def free_port() -> int:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import types
 import unittest
+from typing import Any, Dict
 
 from support import hgym
 
@@ -26,7 +27,7 @@ class ErrorMapping(unittest.TestCase):
         self.assertEqual(len(set(hgym.ERROR_CLASSES.values())), len(hgym.ERROR_CLASSES), "one class per code")
 
     def test_the_class_comes_from_the_code_never_the_message(self) -> None:
-        err = errors.error_from_body({"statusCode": 409, "code": "HGYM_ERR_EPISODE_ENDED", "error": "Conflict", "message": "not found at all"})
+        err = errors.error_from_body({"status_code": 409, "code": "HGYM_ERR_EPISODE_ENDED", "error": "Conflict", "message": "not found at all"})
         self.assertIsInstance(err, hgym.EpisodeEnded)
         self.assertEqual((err.code, err.status, err.message), ("HGYM_ERR_EPISODE_ENDED", 409, "not found at all"))
         self.assertIsInstance(errors.error_from_body({"code": "HGYM_ERR_NOT_FOUND", "message": "episode ended"}), hgym.NotFound)
@@ -60,16 +61,48 @@ class Actions(unittest.TestCase):
         call = {"id": "call_1", "type": "function", "function": {"name": "execute_bash", "arguments": '{"command": "ls"}'}}
         self.assertEqual(hgym.action_from_tool_call(call), {"tool": "execute_bash", "arguments": {"command": "ls"}})
         self.assertEqual(hgym.action_from_tool_call({"function": {"name": "finish", "arguments": ""}}), {"tool": "finish", "arguments": {}})
-        with self.assertRaises(ValueError):
-            hgym.action_from_tool_call({"function": {"name": "x", "arguments": "{not json"}})
-        with self.assertRaises(ValueError):
-            hgym.action_from_tool_call({"function": {"name": "x", "arguments": "[1]"}})
+        parsed = {"id": "c", "type": "function", "function": {"name": "think", "arguments": {"thought": "t"}}}
+        self.assertEqual(hgym.action_from_tool_call(parsed), {"tool": "think", "arguments": {"thought": "t"}})
+        responses = {"type": "function_call", "call_id": "call_2", "name": "think", "arguments": '{"thought": "r"}'}
+        self.assertEqual(hgym.action_from_tool_call(responses), {"tool": "think", "arguments": {"thought": "r"}})
+
+    def test_tool_calls_as_objects(self) -> None:
+        # The SDKs' objects are read by attribute (pydantic models, dataclasses, ...).
+        function = types.SimpleNamespace(name="think", arguments='{"thought": "o"}')
+        chat = types.SimpleNamespace(id="call_3", type="function", function=function)
+        item = types.SimpleNamespace(type="function_call", call_id="call_4", name="think", arguments='{"thought": "o"}')
+        for call in (chat, function, item):
+            self.assertEqual(hgym.action_from_tool_call(call), {"tool": "think", "arguments": {"thought": "o"}})
+
+        class Dumped:  # neither a mapping nor the attributes: its model_dump() is read
+            def model_dump(self) -> Dict[str, Any]:
+                return {"type": "function", "function": {"name": "finish", "arguments": "{}"}}
+
+        self.assertEqual(hgym.action_from_tool_call(Dumped()), {"tool": "finish", "arguments": {}})
+
+    def test_a_malformed_tool_call_is_a_value_error_that_says_what(self) -> None:
+        cases = [
+            ({"function": {"name": "x", "arguments": "{not json"}}, "not valid JSON"),
+            ({"function": {"name": "x", "arguments": "[1]"}}, "not a JSON object but a JSON list"),
+            ({"function": {"name": "x", "arguments": 7}}, "are a int"),
+            ({"function": {"arguments": "{}"}}, "no function name"),
+            ({"type": "custom", "custom": {"name": "x", "input": "y"}}, "not a function call"),
+            (object(), "no function name"),
+        ]
+        for call, complaint in cases:
+            with self.subTest(call=call):
+                with self.assertRaises(ValueError) as caught:
+                    hgym.action_from_tool_call(call)
+                self.assertIn(complaint, str(caught.exception))
 
     def test_a_step_result_unpacks_like_gymnasium(self) -> None:
         r = hgym.StepResult.from_json({"observation": {"text": "ok"}, "reward": 1, "terminated": True, "truncated": False, "info": {"step": 3}})
         obs, reward, terminated, truncated, info = r
         self.assertEqual((obs, reward, terminated, truncated, info), ("ok", 1.0, True, False, {"step": 3}))
+        self.assertEqual([type(x) for x in r], [str, float, bool, bool, dict])
         self.assertTrue(r.done)
+        episode_id, observation, info = hgym.ResetResult.from_json({"episode_id": "e", "observation": {"text": "do"}, "info": {"task": "t"}})
+        self.assertEqual((episode_id, observation, info), ("e", "do", {"task": "t"}))
 
 
 class Helpers(unittest.TestCase):
