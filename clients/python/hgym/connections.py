@@ -23,6 +23,7 @@ import ssl
 import threading
 import time
 import urllib.parse
+import weakref
 from typing import Dict, List, Mapping, NamedTuple, Optional
 
 __all__ = ["Answer", "Connections", "Lost", "Unsent"]
@@ -86,7 +87,7 @@ class Connections:
         self.ssl_context = ssl_context
         self._lock = threading.Lock()
         self._by_thread: Dict[int, _Connection] = {}
-        self._pid = os.getpid()
+        _ALL.add(self)
 
     def request(self, method: str, path: str, body: Optional[bytes], headers: Mapping[str, str]) -> Answer:
         """Sends one request on this thread's connection and reads the whole answer.
@@ -127,8 +128,6 @@ class Connections:
             connection.http.close()
 
     def _connection(self) -> _Connection:
-        if os.getpid() != self._pid:
-            self._after_fork()
         connection = self._by_thread.get(threading.get_ident())
         if connection is None or connection.http.timeout != self.timeout:
             connection = self._open()
@@ -155,12 +154,12 @@ class Connections:
 
     def _after_fork(self) -> None:
         # The parent's sockets are the parent's: a request on one would interleave with the
-        # parent's. Closing this process's copies of them sends nothing to the server.
+        # parent's. Closing this process's copies of them sends nothing to the server. The
+        # lock may have been held by a thread that does not exist here.
         self._lock = threading.Lock()
         inherited, self._by_thread = list(self._by_thread.values()), {}
         for connection in inherited:
             connection.http.close()
-        self._pid = os.getpid()
 
     @staticmethod
     def _note_keep_alive(connection: _Connection, header: Optional[str]) -> None:
@@ -173,6 +172,19 @@ class Connections:
             connection.idle_limit = idle - min(1.0, idle / 2)
         if connection.idle_limit != _NEVER:
             connection.reuse_until = time.monotonic() + connection.idle_limit
+
+
+# Every Connections alive, for the child of a fork (checked there once, not per request).
+_ALL: "weakref.WeakSet[Connections]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for connections in list(_ALL):
+        connections._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _closed_by_peer(conn: http.client.HTTPConnection) -> bool:
