@@ -1,20 +1,30 @@
 #!/usr/bin/env python3
 """Rejection sampling with hgym: a model plays N episodes, the ones that score are kept as SFT data.
 
-Any OpenAI-compatible chat-completions endpoint plays the agent. The server's action space
-(GET /v1/tools) is passed as the model's `tools`; each tool call the model makes becomes a
-step, and its observation goes back as a `tool` message answering that call's id. A reply
-with no tool call is sent as a plain message (the server nudges the agent on). An episode
-ends when the agent calls `finish`, at --max-steps (the server truncates and grades), or when
-the model has had --max-steps turns. Episodes whose reward is at least --threshold are
-written to --out as chat-format JSONL, one record per episode, in the shape of the server's
-own `hgym export`: {"messages", "tools", "reward", "task", "instance_id"}.
+Any OpenAI-compatible chat-completions endpoint plays the agent, through the openai SDK. The
+server's action space (GET /v1/tools) is passed as the model's `tools`; each tool call the model
+makes becomes a step (the text the model wrote beside its calls goes with the first of them, as
+the action's `content`, so the server's trajectory keeps it too), and its observation goes back
+as a `tool` message answering that call's id. A reply with no tool call is sent as a plain
+message (the server nudges the agent on). An episode ends when the agent calls `finish`, at
+--max-steps (the server truncates and grades), or when the model has had --max-steps turns.
+Sampling parameters (--temperature, --top-p, --max-tokens) are sent only when given: some
+models refuse some of them.
+
+Episodes whose reward is at least --threshold are written to --out as JSONL, one record per
+episode, in the shape of the server's own `hgym export` and of what Hugging Face chat templates
+render: {"messages", "tools", "reward", "grade", "task", "instance_id", "episode_id"}, with each
+tool call's `arguments` an object, assistant `content` a string (the model's text beside its
+calls, empty when none) and each `tool` message carrying its call's id and tool name. A call
+that could not be run (its arguments not a JSON object) is left out of the record, as the
+server's export leaves it out; the model was told of the mistake.
 
     python3 examples/rejection_sampling.py --base-url http://127.0.0.1:8080/v1 --model my-model \\
         --server http://127.0.0.1:8000 --task func_localize --episodes 64 --concurrency 16 --out sft.jsonl
 
-Standard library and the hgym package only (pip install ./clients/python; run from an hgym
-checkout, the script finds the package there by itself). Prints one JSON summary line.
+Needs the openai package (pip install openai) and the hgym package (pip install ./clients/python;
+run from an hgym checkout, the script finds the package there by itself). Prints one JSON
+summary line.
 """
 
 import argparse
@@ -24,10 +34,10 @@ import os
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional
+
+import openai
 
 try:
     import hgym
@@ -43,113 +53,108 @@ class ModelError(Exception):
 
 
 class ChatModel:
-    """A chat-completions endpoint. Failed calls (a connection error, 429, 5xx) are tried
-    again a few times: asking a model again does no harm."""
+    """A chat-completions endpoint through the openai SDK, which tries a failed call again
+    itself (a connection error, 408, 409, 429, 5xx) up to `max_retries` times."""
 
-    def __init__(self, base_url: str, model: str, api_key: Optional[str], temperature: float, max_tokens: Optional[int], timeout: float) -> None:
-        self.url = base_url.rstrip("/") + "/chat/completions"
+    def __init__(self, base_url: str, model: str, api_key: Optional[str], sampling: Dict[str, Any], timeout: float) -> None:
+        # The SDK insists on a key; a local server without one ignores whatever is sent.
+        self.client = openai.OpenAI(base_url=base_url, api_key=api_key or "none", timeout=timeout, max_retries=3)
         self.model = model
-        self.api_key = api_key
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.timeout = timeout
+        self.sampling = sampling
 
-    def complete(self, messages: List[Message], tools: List[Dict[str, Any]], attempts: int = 4) -> Message:
-        body: Dict[str, Any] = {"model": self.model, "messages": messages, "tools": tools, "tool_choice": "auto", "temperature": self.temperature}
-        if self.max_tokens is not None:
-            body["max_tokens"] = self.max_tokens
-        headers = {"content-type": "application/json"}
-        if self.api_key:
-            headers["authorization"] = f"Bearer {self.api_key}"
-        data = json.dumps(body).encode("utf-8")
-        for attempt in range(1, attempts + 1):
-            request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    answer = json.loads(response.read().decode("utf-8"))
-                message = answer["choices"][0]["message"]
-                if not isinstance(message, dict):
-                    raise ModelError(f"the model's answer has no message: {str(answer)[:300]}")
-                return message
-            except urllib.error.HTTPError as err:
-                detail = err.read().decode("utf-8", "replace")[:500]
-                if (err.code != 429 and err.code < 500) or attempt == attempts:
-                    raise ModelError(f"chat completions answered {err.code}: {detail}") from None
-            except (urllib.error.URLError, OSError) as err:
-                if attempt == attempts:
-                    raise ModelError(f"chat completions failed: {err}") from None
-            except (ValueError, KeyError, IndexError, TypeError) as err:
-                raise ModelError(f"the model's answer is not a chat completion: {err}") from None
-            time.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)))
-        raise ModelError("unreachable")
+    def complete(self, messages: List[Message], tools: List[Dict[str, Any]]) -> Any:
+        """The model's reply: the SDK's ChatCompletionMessage."""
+        try:
+            completion = self.client.chat.completions.create(model=self.model, messages=messages, tools=tools, tool_choice="auto", **self.sampling)
+        except openai.APIError as err:
+            raise ModelError(f"chat completions failed: {err}") from None
+        if not completion.choices:
+            raise ModelError(f"the model's answer has no choices: {str(completion)[:300]}")
+        return completion.choices[0].message
 
 
-def tool_calls_of(message: Message, turn: int) -> List[Dict[str, Any]]:
-    """The reply's tool calls in the OpenAI shape, each with an id (made up when missing)."""
-    calls = []
-    for n, call in enumerate(message.get("tool_calls") or []):
-        function = call.get("function") or {}
-        calls.append(
-            {
-                "id": call.get("id") or f"call_{turn}_{n}",
-                "type": "function",
-                "function": {"name": function.get("name"), "arguments": function.get("arguments") or "{}"},
-            }
-        )
-    return calls
+def sampling_of(args: argparse.Namespace) -> Dict[str, Any]:
+    """The sampling parameters given on the command line, and only those."""
+    given = {"temperature": args.temperature, "top_p": args.top_p, "max_tokens": args.max_tokens}
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def run_episode(index: int, args: argparse.Namespace, model: ChatModel, client: hgym.Client, tools: List[Dict[str, Any]], instance_id: Optional[str]) -> Dict[str, Any]:
     """One episode, played to its end. Returns its outcome and, when graded, its SFT record."""
     seed = args.seed + index if args.seed is not None else None
     episode = client.reset(task=args.task, seed=seed, instance_id=instance_id, options={"max_steps": args.max_steps})
-    messages: List[Message] = []
+    # Two views of one conversation: `chat` in the chat-completions shape the model is sent
+    # (arguments as the model wrote them), `record` in the chat-template shape that is kept.
+    chat: List[Message] = []
     if args.system:
-        messages.append({"role": "system", "content": args.system})
-    messages.append({"role": "user", "content": episode.observation})
+        chat.append({"role": "system", "content": args.system})
+    chat.append({"role": "user", "content": episode.observation})
+    record: List[Message] = [dict(m) for m in chat]
     result: Optional[hgym.StepResult] = None
     try:
         for turn in range(args.max_steps):
-            reply = model.complete(messages, tools)
-            calls = tool_calls_of(reply, turn)
-            content = reply.get("content")
+            reply = model.complete(chat, tools)
+            text = reply.content or ""
+            calls = list(reply.tool_calls or [])
             if not calls:
                 # A plain message costs a step too; the server answers it with a nudge.
-                messages.append({"role": "assistant", "content": content or ""})
-                result = client.step(episode.episode_id, {"message": content or ""})
-                messages.append({"role": "user", "content": result.observation})
+                result = client.step(episode.episode_id, {"message": text})
+                for messages in (chat, record):
+                    messages.extend([{"role": "assistant", "content": text}, {"role": "user", "content": result.observation}])
             else:
-                assistant: Message = {"role": "assistant", "content": content, "tool_calls": calls}
-                messages.append(assistant)
-                for n, call in enumerate(calls):
-                    try:
-                        action = hgym.action_from_tool_call(call)
-                    except ValueError as err:
-                        # Not an action the server could take at all: say so, as a tool would.
-                        observation = f"ERROR: {err}. Call the tool again with a JSON object of arguments."
-                    else:
-                        result = client.step(episode.episode_id, action)
-                        observation = result.observation
-                    messages.append({"role": "tool", "tool_call_id": call["id"], "content": observation})
-                    if result is not None and result.done:
-                        # Calls after the end were never run: the record keeps only what was.
-                        del calls[n + 1 :]
-                        break
+                result = play_calls(client, episode.episode_id, turn, text, calls, chat, record) or result
             if result is not None and result.done:
                 break
     finally:
         client.close(episode.episode_id)
     graded = result is not None and result.done
     reward = result.reward if graded and result is not None else None
-    record = {
-        "messages": messages,
+    outcome = {
+        "messages": record,
         "tools": tools,
         "reward": reward,
+        "grade": result.info.get("grade") if graded and result is not None else None,
         "task": episode.info.get("task"),
         "instance_id": episode.info.get("instance_id"),
+        "episode_id": episode.episode_id,
     }
     steps = result.info.get("step", 0) if result is not None else 0
-    return {"episode_id": episode.episode_id, "reward": reward, "steps": steps, "record": record}
+    return {"episode_id": episode.episode_id, "reward": reward, "steps": steps, "record": outcome}
+
+
+def play_calls(client: hgym.Client, episode_id: str, turn: int, text: str, calls: List[Any], chat: List[Message], record: List[Message]) -> Optional[hgym.StepResult]:
+    """Runs one reply's tool calls in order, answering each in both views. Returns the last
+    step's result (None when no call could run). Calls after the episode's end are never run,
+    and neither view keeps them."""
+    result: Optional[hgym.StepResult] = None
+    sent: List[Message] = []
+    sent_answers: List[Message] = []
+    kept: List[Message] = []
+    kept_answers: List[Message] = []
+    for n, call in enumerate(calls):
+        call_id = getattr(call, "id", None) or f"call_{turn}_{n}"
+        function = getattr(call, "function", None)
+        sent.append({"id": call_id, "type": "function", "function": {"name": getattr(function, "name", None), "arguments": getattr(function, "arguments", None) or "{}"}})
+        try:
+            action = hgym.action_from_tool_call(call)
+        except ValueError as err:
+            # Not an action the server could take at all: say so, as a tool would.
+            sent_answers.append({"role": "tool", "tool_call_id": call_id, "content": f"ERROR: {err}. Call the tool again with a JSON object of arguments."})
+            continue
+        # The reply's text travels with its first call that runs.
+        result = client.step(episode_id, {**action, "content": text} if text and not kept else action)
+        sent_answers.append({"role": "tool", "tool_call_id": call_id, "content": result.observation})
+        kept.append({"id": call_id, "type": "function", "function": {"name": action["tool"], "arguments": action["arguments"]}})
+        kept_answers.append({"role": "tool", "tool_call_id": call_id, "name": action["tool"], "content": result.observation})
+        if result.done:
+            del sent[n + 1 :]
+            break
+    chat.append({"role": "assistant", "content": text or None, "tool_calls": sent})
+    chat.extend(sent_answers)
+    if kept or text:
+        record.append({"role": "assistant", "content": text, **({"tool_calls": kept} if kept else {})})
+        record.extend(kept_answers)
+    return result
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -168,8 +173,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--threshold", type=float, default=1.0, help="keep episodes whose reward is at least this")
     p.add_argument("--out", default="sft.jsonl", help="where the kept episodes go (appended, JSONL)")
     p.add_argument("--system", help="a system prompt put before the task's instruction")
-    p.add_argument("--temperature", type=float, default=0.7)
-    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--temperature", type=float, help="sent only when given")
+    p.add_argument("--top-p", type=float, help="sent only when given")
+    p.add_argument("--max-tokens", type=int, help="sent only when given")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds for one model call or one step")
     args = p.parse_args(argv)
     if args.episodes < 1 or args.concurrency < 1 or args.max_steps < 1:
@@ -180,7 +186,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     client = hgym.Client(args.server, api_key=args.hgym_api_key, timeout=args.timeout)
-    model = ChatModel(args.base_url, args.model, args.api_key, args.temperature, args.max_tokens, args.timeout)
+    model = ChatModel(args.base_url, args.model, args.api_key, sampling_of(args), args.timeout)
     tools = client.tools()
     instances = itertools.cycle(args.instance_id) if args.instance_id else itertools.repeat(None)
     plan = [(i, next(instances)) for i in range(args.episodes)]
