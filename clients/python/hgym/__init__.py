@@ -3,7 +3,7 @@
 - :class:`Client`: REST, standard library only (reset, step, close, state, trajectory,
   tools, tasks).
 - :class:`HGymEnv`: one episode at a time with Gymnasium's reset/step/close contract
-  (a ``gymnasium.Env`` when gymnasium is installed).
+  (a ``gymnasium.Env`` when gymnasium is installed, registered as ``hgym/HGym-v0``).
 - :class:`AsyncClient`: many concurrent episodes over one WebSocket with streamed command
   output (needs the ``websockets`` package).
 
@@ -37,8 +37,11 @@ from .errors import (
     Unauthorized,
     Unavailable,
 )
+from .registration import ENV_ID, register_envs
 from .results import OutputChunk, ResetResult, StepResult, action_from_tool_call
 from .retry import NO_RETRY, RetryPolicy
+
+register_envs()  # gymnasium.make("hgym/HGym-v0", ...) after `import hgym`
 
 __version__ = "0.1.0"
 
@@ -50,6 +53,7 @@ __all__ = [
     "ActionSpace",
     "ObservationSpace",
     "HAS_GYMNASIUM",
+    "ENV_ID",
     "ResetResult",
     "StepResult",
     "OutputChunk",

@@ -172,9 +172,11 @@ class OptionalDependencies(unittest.TestCase):
         saved = {name: sys.modules.get(name) for name in ("gymnasium", "gymnasium.spaces")}
         sys.modules["gymnasium"], sys.modules["gymnasium.spaces"] = fake, fake_spaces
         try:
+            importlib.reload(importlib.import_module("hgym.spaces"))
             env_module = importlib.reload(importlib.import_module("hgym.env"))
             self.assertTrue(env_module.HAS_GYMNASIUM)
-            env = env_module.HGymEnv("http://127.0.0.1:1", task="func_localize")
+            # The env asks its client for the server's tools at construction.
+            env = env_module.HGymEnv(client=types.SimpleNamespace(tools=lambda: []), task="func_localize")
             self.assertIsInstance(env, Env)
             self.assertIsInstance(env.action_space, Space)
             self.assertIsInstance(env.observation_space, Space)
@@ -186,6 +188,7 @@ class OptionalDependencies(unittest.TestCase):
                     sys.modules.pop(name, None)
                 else:
                     sys.modules[name] = module
+            importlib.reload(importlib.import_module("hgym.spaces"))
             importlib.reload(importlib.import_module("hgym.env"))
 
 
