@@ -24,10 +24,13 @@ import { TOOL_DEFINITIONS, ToolBox } from './tools/toolbox.js';
 import type { Observation } from './tools/observation.js';
 import type { TaskInstance } from '../schemas/tasks.js';
 import type { Trajectory } from './trajectory.js';
-import type { Static } from '@sinclair/typebox';
-import type { EpisodeStatus as EpisodeStatusSchema } from '../schemas/api.js';
+import type { EpisodeState, EpisodeStatus, ResetInfo, StepAnswer, TrajectoryStep } from '../schemas/api.js';
 
-export type EpisodeStatus = Static<typeof EpisodeStatusSchema>;
+// The shapes an episode answers with are the API's schemas (schemas/api.ts), not declared twice.
+export type { EpisodeState, EpisodeStatus, ResetInfo };
+/** One step as the trajectory records it. */
+export type StepRecord = TrajectoryStep;
+export type StepResult = StepAnswer;
 
 export interface EpisodeLimits {
   maxSteps: number;
@@ -37,23 +40,6 @@ export interface EpisodeLimits {
 }
 
 export const DEFAULT_EPISODE_LIMITS: EpisodeLimits = { maxSteps: 50, commandTimeoutMs: 120_000, maxOutputChars: 30_000 };
-
-export interface StepRecord {
-  index: number;
-  action: unknown;
-  observation: string;
-  invalid: boolean;
-  startedAt: string;
-  durationMs: number;
-}
-
-export interface StepResult {
-  observation: { text: string };
-  reward: number;
-  terminated: boolean;
-  truncated: boolean;
-  info: Record<string, unknown>;
-}
 
 export interface ResetInput {
   instance: TaskInstance;
@@ -125,12 +111,12 @@ export class Episode {
   }
 
   /** What reset answers: the instruction, and what a trainer needs to drive the episode. */
-  resetInfo(): Record<string, unknown> {
+  resetInfo(): ResetInfo {
     return {
       task: this.instance.task,
       instance_id: this.instance.instance_id,
       max_steps: this.limits.maxSteps,
-      tools: TOOL_DEFINITIONS,
+      tools: [...TOOL_DEFINITIONS],
       workspace: this.root,
     };
   }
@@ -156,8 +142,8 @@ export class Episode {
       action,
       observation: obs.text,
       invalid: obs.invalid === true,
-      startedAt: started.toISOString(),
-      durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
+      started_at: started.toISOString(),
+      duration_ms: Math.round((performance.now() - t0) * 1000) / 1000,
     });
     this.lastActivity = Date.now();
     const truncated = !obs.finished && this.steps.length >= this.limits.maxSteps;
@@ -234,7 +220,7 @@ export class Episode {
     };
   }
 
-  state(): Record<string, unknown> {
+  state(): EpisodeState {
     return {
       episode_id: this.id,
       task: this.instance.task,

@@ -3,6 +3,10 @@
  * The Docker adapter (docker/pool.ts) implements it with pooled containers; tests may use
  * any in-memory implementation.
  */
+import type { PoolStats } from '../schemas/api.js';
+
+// The pool's stats are what /readyz answers: their types are the API schemas' (schemas/api.ts).
+export type { EngineStats, ImagePoolStats, PoolStats } from '../schemas/api.js';
 
 export type OutputStream = 'stdout' | 'stderr';
 
@@ -118,43 +122,6 @@ export interface Sandbox extends AsyncDisposable {
   putArchive(dir: string, tar: Buffer): Promise<void>;
   /** Ends the sandbox for good; idempotent. */
   release(): Promise<void>;
-}
-
-/** The containers of one image in a pool. */
-export interface ImagePoolStats {
-  /** How many warm sandboxes the pool keeps ready (for an environment: by its recent demand). */
-  target: number;
-  warm: number;
-  starting: number;
-  leased: number;
-}
-
-/** Sandboxes created, lost and failed to start since the pool started. */
-export interface PoolCounters {
-  created: number;
-  lost: number;
-  failed: number;
-}
-
-/** One container engine's share of a pool. */
-export interface EngineStats extends ImagePoolStats, PoolCounters {
-  /** Whether the engine answers; a down engine holds no usable sandbox and gets no acquire. */
-  up: boolean;
-  /** Why it is down, while it is. */
-  down_reason?: string;
-  /** Most sandboxes at once on this engine. */
-  max: number;
-}
-
-/**
- * `target` is the base image's warm target summed over the engines that answer; `warm`,
- * `starting` and `leased` count every image's sandboxes on every engine. `environments` holds the
- * images other than the base one that have sandboxes or recent demand, and `engines` each engine's
- * share (both optional: a pool of one image on one engine may leave them out).
- */
-export interface PoolStats extends ImagePoolStats, PoolCounters {
-  environments?: Record<string, ImagePoolStats>;
-  engines?: Record<string, EngineStats>;
 }
 
 export interface AcquireOptions {

@@ -4,24 +4,11 @@
  */
 import { Value } from '@sinclair/typebox/value';
 import { TrajectoryAnswer } from '../schemas/api.js';
-import type { StepRecord } from './episode.js';
 import { readJsonlRecords, type DamagedLine } from './jsonl.js';
 import { TOOL_DEFINITIONS, type ToolDefinition } from './tools/toolbox.js';
 
-export interface Trajectory {
-  episode_id: string;
-  task: string;
-  instance_id: string;
-  instruction: string;
-  status: string;
-  steps: StepRecord[];
-  reward: number | null;
-  grade: Record<string, unknown> | null;
-  /** Why grading failed, on an episode that ended as `failed`. */
-  error?: { code: string; message: string };
-  created_at: string;
-  ended_at: string | null;
-}
+/** An episode's record, as GET /v1/episodes/:id/trajectory answers it and the trajectory log holds it. */
+export type Trajectory = TrajectoryAnswer;
 
 /** A tool call as Hugging Face chat templates read it: `arguments` an object, never a JSON string. */
 interface ChatToolCall {

@@ -81,4 +81,18 @@ export const Action = Type.Union(
 );
 export type Action = Static<typeof Action>;
 
-export const TOOL_SCHEMAS = [ExecuteBashArgs, StrReplaceEditorArgs, ThinkArgs, FinishArgs, Action] as const;
+/** One tool as GET /v1/tools lists it: the OpenAI function-calling shape, ready to hand to a model. */
+export const ToolDefinition = Type.Object(
+  {
+    type: Type.Literal('function'),
+    function: Type.Object({
+      name: Type.String(),
+      description: Type.String(),
+      parameters: Type.Record(Type.String(), Type.Unknown(), { description: "the JSON Schema of the tool's arguments" }),
+    }),
+  },
+  { $id: 'hgym.tool.definition' },
+);
+
+/** Every schema of the action space, by the name the OpenAPI document gives it. */
+export const TOOL_SCHEMAS = { ExecuteBashArgs, StrReplaceEditorArgs, ThinkArgs, FinishArgs, Action, ToolDefinition } as const;

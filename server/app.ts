@@ -10,9 +10,10 @@ import { warmSnapshot } from '../env/corpus/workspace.js';
 import type { SandboxPool } from '../env/sandbox.js';
 import { join } from 'node:path';
 import { DEFAULT_EPISODE_LIMITS, type EpisodeLimits } from '../env/episode.js';
-import { EpisodeManager } from './episodes.js';
-import { installErrorHandling, installJsonParser } from './errors.js';
+import { EpisodeService } from './episodes.js';
+import { errorOptions, errorReporter, installErrorHandling, installJsonParser } from './errors.js';
 import { createMetrics } from './metrics.js';
+import { addSharedSchemas, swaggerOptions } from './openapi.js';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
@@ -77,15 +78,17 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
   if (options.serverName !== undefined && !SERVER_NAME.test(options.serverName)) {
     throw new TypeError(`serverName must match ${SERVER_NAME.source}, not ${JSON.stringify(options.serverName)}`);
   }
+  let episodes: EpisodeService | null = null;
+  const metrics = createMetrics(options.pool ?? null, () => episodes?.runningByTask() ?? new Map());
+  const report = errorReporter((code) => metrics.errorsTotal.inc({ code }));
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     // Bodies are validated as sent: no type coercion, no silently dropped fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
+    ...errorOptions(report),
   }).withTypeProvider<TypeBoxTypeProvider>();
-  let episodes: EpisodeManager | null = null;
-  const metrics = createMetrics(options.pool ?? null, () => episodes?.runningByTask() ?? new Map());
-  installErrorHandling(app, (code) => metrics.errorsTotal.inc({ code }));
+  installErrorHandling(app, report);
   installJsonParser(app);
   if (options.apiKey) {
     const key = options.apiKey;
@@ -109,18 +112,12 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     if (request.headers.upgrade && reply.statusCode >= 400) request.raw.socket.destroySoon();
   });
   // The OpenAPI document is generated from the routes' schemas (the same as validate them).
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'hgym', version: '1', description: 'Gymnasium-style episodes for coding agents: reset, step, close. Errors: docs/errors.md.' },
-      components: options.apiKey ? { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } : {},
-      ...(options.apiKey ? { security: [{ bearer: [] }] } : {}),
-    },
-  });
+  addSharedSchemas(app);
+  await app.register(swagger, swaggerOptions(options.apiKey));
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(metaRoutes, { instanceId: options.instanceId, corpus: options.corpus, pool: options.pool ?? null });
-  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  await app.register(metaRoutes, { instanceId: options.instanceId, corpus: options.corpus, pool: options.pool ?? null, metrics });
   if (options.pool) {
-    const manager = new EpisodeManager({
+    const manager = new EpisodeService({
       corpus: options.corpus,
       pool: options.pool,
       cacheDir: options.cacheDir ?? join(options.corpus.dir, 'cache', 'workspaces'),
@@ -128,6 +125,7 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
       maxEpisodes: options.maxEpisodes ?? 64,
       trajectoryFile: options.trajectoryFile ?? join(options.corpus.dir, 'trajectories', 'trajectories.jsonl'),
       log: app.log,
+      metrics,
       idleTimeoutMs: options.idleTimeoutMs ?? 10 * 60_000,
       maxEpisodeMs: options.maxEpisodeMs ?? 60 * 60_000,
       retainMs: options.retainMs ?? 30 * 60_000,
@@ -136,9 +134,9 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     });
     episodes = manager;
     if (options.warmWorkspaces) void warmCorpusSnapshots(options.corpus, app.log);
-    await app.register(episodeRoutes, { episodes: manager, metrics });
+    await app.register(episodeRoutes, { episodes: manager });
     await app.register(websocket, { options: { maxPayload: options.bodyLimit ?? 1024 * 1024 } });
-    await app.register(wsRoutes, { episodes: manager, graceMs: options.wsGraceMs ?? 30_000, onError: (code) => metrics.errorsTotal.inc({ code }) });
+    await app.register(wsRoutes, { episodes: manager, graceMs: options.wsGraceMs ?? 30_000, report });
     const reaper = setInterval(() => {
       manager.reap(Date.now()).then(
         ({ closed }) => closed.length > 0 && app.log.info({ episodes: closed }, 'closed idle or expired episodes'),

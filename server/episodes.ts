@@ -1,12 +1,19 @@
-/** The server's episodes: picking instances, starting, finding and closing episodes. */
+/**
+ * The episode service: the one path every transport (REST, WebSocket) takes to reset, step, read
+ * and close episodes. It picks instances, starts, finds, reaps and closes episodes, builds their
+ * answers, records their metrics and logs them, so that both doors give the same answers and move
+ * the same counters.
+ */
 import { createHash } from 'node:crypto';
 import { hgymError } from '../env/errors.js';
 import type { Corpus } from '../env/corpus/load.js';
-import { Episode, type EpisodeLimits } from '../env/episode.js';
-import type { SandboxPool } from '../env/sandbox.js';
+import { Episode, type EpisodeLimits, type EpisodeState, type StepResult } from '../env/episode.js';
+import type { OutputChunk, SandboxPool } from '../env/sandbox.js';
+import type { Trajectory } from '../env/trajectory.js';
 import type { TaskInstance } from '../schemas/tasks.js';
-import type { ResetBody } from '../schemas/api.js';
+import type { ClosedAnswer, ResetAnswer, ResetBody } from '../schemas/api.js';
 import { TrajectoryLog } from '../env/trajectory-log.js';
+import type { Metrics } from './metrics.js';
 
 /** The part of a pino logger the manager uses: structured lines and child loggers. */
 export interface Log {
@@ -15,7 +22,10 @@ export interface Log {
   child(bindings: Record<string, unknown>): Log;
 }
 
-export interface EpisodeManagerOptions {
+/** The metrics the service records (server/metrics.ts makes them). */
+export type EpisodeMetrics = Pick<Metrics, 'episodesTotal' | 'resetSeconds' | 'stepSeconds' | 'rewards'>;
+
+export interface EpisodeServiceOptions {
   corpus: Corpus;
   pool: SandboxPool;
   cacheDir: string;
@@ -33,18 +43,25 @@ export interface EpisodeManagerOptions {
   /** Most ended episodes kept queryable; past it the longest-ended is forgotten first. */
   maxEnded: number;
   log: Log;
+  metrics: EpisodeMetrics;
   /** This server's name, which prefixes every episode id (`<name>.<uuid>`); none: bare uuids. */
   serverName?: string | undefined;
 }
 
-export class EpisodeManager {
+/** The label of a step's latency: its tool's name, or `message` for anything that names none. */
+function toolOf(action: unknown): string {
+  const tool = (action as { tool?: unknown } | null)?.tool;
+  return typeof tool === 'string' && /^[a-z_]{1,32}$/.test(tool) ? tool : 'message';
+}
+
+export class EpisodeService {
   private readonly episodes = new Map<string, Episode>();
   /** Ids of ended episodes still kept, longest-ended first (a Set keeps insertion order). */
   private readonly ended = new Set<string>();
   private readonly trajectories: TrajectoryLog;
   private starting = 0;
 
-  constructor(private readonly options: EpisodeManagerOptions) {
+  constructor(private readonly options: EpisodeServiceOptions) {
     this.trajectories = TrajectoryLog.open(options.trajectoryFile);
   }
 
@@ -82,30 +99,57 @@ export class EpisodeManager {
     return corpus.instances.get(ids[index]!)!;
   }
 
-  async reset(body: ResetBody): Promise<Episode> {
+  /** Starts an episode: 201's body over REST, `reset_result`'s over WebSocket. */
+  async reset(body: ResetBody): Promise<ResetAnswer> {
+    const started = performance.now();
     const instance = this.pick(body);
     if (this.running + this.starting >= this.options.maxEpisodes) {
       throw hgymError('HGYM_ERR_CAPACITY', `${this.options.maxEpisodes} episodes are open`);
     }
     this.starting++;
+    let episode: Episode;
     try {
       const limits = { ...this.options.limits };
       if (body.options?.max_steps !== undefined) limits.maxSteps = Math.min(limits.maxSteps, body.options.max_steps);
       if (body.options?.command_timeout !== undefined) limits.commandTimeoutMs = Math.min(limits.commandTimeoutMs, Math.round(body.options.command_timeout * 1000));
-      const episode = await Episode.reset({ instance, snapshot: await this.options.corpus.snapshot(instance), pool: this.options.pool, cacheDir: this.options.cacheDir, limits, server: this.options.serverName });
-      // Every line about this episode carries its id and its container's.
-      const log = this.options.log.child({ episode_id: episode.id, container_id: episode.sandboxId.slice(0, 12) });
-      log.info({ task: instance.task, instance_id: instance.instance_id }, 'episode started');
-      episode.onEnd = (trajectory) => {
-        log.info({ status: trajectory.status, steps: trajectory.steps.length, reward: trajectory.reward }, 'episode ended');
-        this.trajectories.append(trajectory).catch((err: unknown) => log.error({ err }, 'persisting a trajectory failed'));
-        this.retire(episode.id);
-      };
-      this.episodes.set(episode.id, episode);
-      return episode;
+      episode = await Episode.reset({ instance, snapshot: await this.options.corpus.snapshot(instance), pool: this.options.pool, cacheDir: this.options.cacheDir, limits, server: this.options.serverName });
     } finally {
       this.starting--;
     }
+    const { metrics } = this.options;
+    metrics.resetSeconds.observe({ task: instance.task }, (performance.now() - started) / 1000);
+    metrics.episodesTotal.inc({ task: instance.task });
+    // Every line about this episode carries its id and its container's.
+    const log = this.options.log.child({ episode_id: episode.id, container_id: episode.sandboxId.slice(0, 12) });
+    log.info({ task: instance.task, instance_id: instance.instance_id }, 'episode started');
+    episode.onEnd = (trajectory) => {
+      log.info({ status: trajectory.status, steps: trajectory.steps.length, reward: trajectory.reward }, 'episode ended');
+      if (trajectory.reward !== null) metrics.rewards.observe({ task: instance.task }, trajectory.reward);
+      this.trajectories.append(trajectory).catch((err: unknown) => log.error({ err }, 'persisting a trajectory failed'));
+      this.retire(episode.id);
+    };
+    this.episodes.set(episode.id, episode);
+    return { episode_id: episode.id, observation: { text: instance.instruction }, info: episode.resetInfo() };
+  }
+
+  /**
+   * Runs one action of an episode; its output goes to `onOutput` while it runs (WebSocket
+   * streams it). Steps of one episode run one after another, whichever door they came in by.
+   */
+  async step(id: string, action: unknown, onOutput?: (chunk: OutputChunk) => void): Promise<StepResult> {
+    const episode = this.get(id);
+    const started = performance.now();
+    const result = await episode.step(action, onOutput);
+    this.options.metrics.stepSeconds.observe({ tool: toolOf(action) }, (performance.now() - started) / 1000);
+    return result;
+  }
+
+  state(id: string): EpisodeState {
+    return this.get(id).state();
+  }
+
+  trajectory(id: string): Trajectory {
+    return this.get(id).trajectory();
   }
 
   /** Counts an ended episode against maxEnded. Forgetting one loses nothing: its trajectory went to the log when it ended. */
@@ -118,6 +162,7 @@ export class EpisodeManager {
     }
   }
 
+  /** The episode itself, for the service's own use and tests; transports use the methods above. */
   get(id: string): Episode {
     const episode = this.episodes.get(id);
     if (!episode) throw hgymError('HGYM_ERR_NOT_FOUND', `episode ${id}`);
@@ -125,7 +170,7 @@ export class EpisodeManager {
   }
 
   /** Closes an episode; closing one that is unknown or already closed is fine (idempotent). */
-  async close(id: string): Promise<{ episode_id: string; closed: boolean; status?: string }> {
+  async close(id: string): Promise<ClosedAnswer> {
     const episode = this.episodes.get(id);
     if (!episode) return { episode_id: id, closed: false };
     await episode.close();

@@ -1,13 +1,31 @@
-/** Every JSON Schema the server serves, by `$id`, as plain JSON. */
+/**
+ * Every JSON Schema the server serves (GET /v1/schemas) and the OpenAPI document names as a
+ * component, by that name: the API's bodies and answers, the WebSocket frames, the tools, and
+ * the task instance records of all four families.
+ */
 import type { TSchema } from '@sinclair/typebox';
 import { API_SCHEMAS } from '../schemas/api.js';
 import { WS_SCHEMAS } from '../schemas/ws.js';
 import { TOOL_SCHEMAS } from '../schemas/tools.js';
-import { DepSearchInstance, Edit, FuncLocalizeInstance, RepoRef } from '../schemas/tasks.js';
+import { DepSearchInstance, Edit, FuncGenInstance, FuncLocalizeInstance, IssueLocalizeInstance, RepoRef } from '../schemas/tasks.js';
 
-const ALL: TSchema[] = [...TOOL_SCHEMAS, ...API_SCHEMAS, ...WS_SCHEMAS, RepoRef, Edit, FuncLocalizeInstance, DepSearchInstance];
+export const NAMED_SCHEMAS: Readonly<Record<string, TSchema>> = {
+  ...TOOL_SCHEMAS,
+  ...API_SCHEMAS,
+  ...WS_SCHEMAS,
+  RepoRef,
+  Edit,
+  FuncLocalizeInstance,
+  DepSearchInstance,
+  IssueLocalizeInstance,
+  FuncGenInstance,
+};
 
-export const SCHEMAS: Record<string, unknown> = Object.fromEntries(
+/** The component name of each schema, by its `$id`. */
+export const SCHEMA_NAMES: ReadonlyMap<string, string> = new Map(Object.entries(NAMED_SCHEMAS).map(([name, s]) => [s.$id as string, name]));
+
+/** Every schema as plain JSON, by `$id`. */
+export const SCHEMAS: Readonly<Record<string, unknown>> = Object.fromEntries(
   // A JSON round trip drops TypeBox's symbol keys.
-  ALL.map((s) => [s.$id as string, JSON.parse(JSON.stringify(s)) as unknown]),
+  Object.values(NAMED_SCHEMAS).map((s) => [s.$id as string, JSON.parse(JSON.stringify(s)) as unknown]),
 );

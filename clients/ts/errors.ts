@@ -4,7 +4,7 @@
  * that could not be reached in time, or a socket that dropped, gives an HgymConnectionError:
  * the request may or may not have taken effect.
  */
-import { ERRORS, type ErrorCode } from '../../env/errors.js';
+import { ERRORS, type ErrorCode } from '../../schemas/errors.js';
 import type { ErrorBody } from './types.js';
 
 export type { ErrorCode };
@@ -28,16 +28,16 @@ export class HgymApiError extends Error {
     this.statusCode = statusCode;
   }
 
-  /** From an HTTP answer that is not a 2xx, whose body should be `{statusCode, code, error, message}`. */
+  /** From an HTTP answer that is not a 2xx, whose body should be `{status_code, code, error, message}`. */
   static fromHttp(status: number, text: string): HgymApiError {
     const body = parseJson(text) as Partial<ErrorBody> | undefined;
     if (typeof body?.code === 'string' && typeof body.message === 'string') return new HgymApiError(status, body.code, body.message);
     return new HgymApiError(status, UNCODED, `HTTP ${status}: ${text.slice(0, 500)}`);
   }
 
-  /** From a WebSocket `error` frame, which has a code and a message but no status. */
-  static fromFrame(frame: { code: string; message: string }): HgymApiError {
-    const status = frame.code in ERRORS ? ERRORS[frame.code as ErrorCode].status : 500;
+  /** From a WebSocket `error` frame, which carries the status the same error has over REST. */
+  static fromFrame(frame: { status_code?: number; code: string; message: string }): HgymApiError {
+    const status = frame.status_code ?? (frame.code in ERRORS ? ERRORS[frame.code as ErrorCode].status : 500);
     return new HgymApiError(status, frame.code, frame.message);
   }
 }

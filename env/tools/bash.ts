@@ -47,6 +47,6 @@ export async function executeBash(
   lines.push(`[Current working directory: ${result.cwd}]`);
   return {
     text: lines.filter((l) => l !== '').join('\n'),
-    exec: { exitCode: result.exitCode, timedOut: result.timedOut, cutChars: result.cutChars, durationMs: result.durationMs },
+    exec: { exit_code: result.exitCode, timed_out: result.timedOut, cut_chars: result.cutChars, duration_ms: result.durationMs },
   };
 }

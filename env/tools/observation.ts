@@ -1,4 +1,6 @@
 /** What one tool call gives back to the agent. */
+import type { ExecInfo } from '../../schemas/api.js';
+
 export interface Observation {
   /** The text the agent reads. */
   text: string;
@@ -6,8 +8,8 @@ export interface Observation {
   finished?: boolean;
   /** The call was malformed or refused; it still costs a step. */
   invalid?: boolean;
-  /** For execute_bash: what the sandbox reported, for trajectories and metrics. */
-  exec?: { exitCode: number | null; timedOut: boolean; cutChars: number; durationMs: number };
+  /** For execute_bash: what the sandbox reported; step answers carry it as `info.exec`. */
+  exec?: ExecInfo;
 }
 
 export function invalid(text: string): Observation {

@@ -35,7 +35,7 @@ async function episode(t: Test, options: ToolBoxOptions = { bash: { timeoutMs: 2
   const edit = (args: StrReplaceEditorArgs): Promise<Observation> => toolbox.run({ tool: 'str_replace_editor', arguments: args });
   const bytes = async (path: string): Promise<Buffer> => {
     const obs = await bash(`base64 -w0 ${path}`);
-    if (obs.exec?.exitCode !== 0) throw new Error(`cannot read ${path}: ${obs.text}`);
+    if (obs.exec?.exit_code !== 0) throw new Error(`cannot read ${path}: ${obs.text}`);
     return Buffer.from(obs.text.split('\n')[0] ?? '', 'base64');
   };
   return { sandbox, bash, edit, bytes };
@@ -65,12 +65,12 @@ t.test('execute_bash', async (t) => {
     t.match(ok.text, /hello/);
     t.match(ok.text, /oops/);
     t.match(ok.text, /exit code 0\b/);
-    t.equal(ok.exec?.exitCode, 0);
+    t.equal(ok.exec?.exit_code, 0);
 
     const failed = await bash('ls /nonexistent-dir');
     t.match(failed.text, /No such file or directory/);
     t.match(failed.text, /exit code 2\b/);
-    t.equal(failed.exec?.exitCode, 2);
+    t.equal(failed.exec?.exit_code, 2);
   });
 
   t.test('the working directory and exported variables persist across calls', async (t) => {
@@ -87,11 +87,11 @@ t.test('execute_bash', async (t) => {
     await bash('cd /tmp && export KEPT=yes');
     const exited = await bash('exit 3');
     t.notOk(exited.invalid);
-    t.equal(exited.exec?.exitCode, 3);
+    t.equal(exited.exec?.exit_code, 3);
     t.match(exited.text, /exit code 3\b/);
     const after = await bash('pwd; echo $KEPT');
     t.equal(output(after), '/tmp\nyes');
-    t.equal(after.exec?.exitCode, 0);
+    t.equal(after.exec?.exit_code, 0);
   });
 
   t.test('a timeout returns the partial output and a note, within the timeout and a few seconds', async (t) => {
@@ -102,8 +102,8 @@ t.test('execute_bash', async (t) => {
     const elapsed = Date.now() - started;
     t.ok(elapsed >= 1_900, `not before the timeout (${elapsed} ms)`);
     t.ok(elapsed < 2_000 + GRACE_MS, `observation after ${elapsed} ms`);
-    t.equal(obs.exec?.timedOut, true);
-    t.equal(obs.exec?.exitCode, null);
+    t.equal(obs.exec?.timed_out, true);
+    t.equal(obs.exec?.exit_code, null);
     t.match(obs.text, /started/);
     t.notMatch(obs.text, /never|leaked/);
     t.match(obs.text, /timed out after 2 s/);
@@ -118,7 +118,7 @@ t.test('execute_bash', async (t) => {
     const started = Date.now();
     const obs = await bash('sleep 30', 600);
     const elapsed = Date.now() - started;
-    t.equal(obs.exec?.timedOut, true);
+    t.equal(obs.exec?.timed_out, true);
     t.ok(elapsed < 1_000 + GRACE_MS, `killed at the server cap (${elapsed} ms)`);
     t.match(obs.text, /timed out after 1 s/);
   });
@@ -130,7 +130,7 @@ t.test('execute_bash', async (t) => {
     t.ok(text.startsWith('1\n2\n3\n4\n'), 'the head is kept');
     t.ok(text.endsWith('99999\n100000'), 'the tail is kept');
     t.match(obs.text, /characters of output cut/);
-    t.ok((obs.exec?.cutChars ?? 0) > 500_000, `${obs.exec?.cutChars} characters were cut`);
+    t.ok((obs.exec?.cut_chars ?? 0) > 500_000, `${obs.exec?.cut_chars} characters were cut`);
     t.ok(obs.text.length < 2_000 + 500, `the observation is bounded (${obs.text.length} chars)`);
     t.match(obs.text, /exit code 0\b/);
   });

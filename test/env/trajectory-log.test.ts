@@ -14,7 +14,7 @@ function trajectory(id: string, size = 100): Trajectory {
     instance_id: `dep_search.x.${id}`,
     instruction: 'Do the thing.',
     status: 'closed',
-    steps: [{ index: 0, action: { tool: 'execute_bash', arguments: { command: 'cat big' } }, observation: id.slice(0, 1).repeat(size), invalid: false, startedAt: '2026-01-01T00:00:00Z', durationMs: 1 }],
+    steps: [{ index: 0, action: { tool: 'execute_bash', arguments: { command: 'cat big' } }, observation: id.slice(0, 1).repeat(size), invalid: false, started_at: '2026-01-01T00:00:00Z', duration_ms: 1 }],
     reward: null,
     grade: null,
     created_at: '2026-01-01T00:00:00Z',

@@ -15,9 +15,9 @@ function trajectory(id: string, task: string, reward: number | null): Trajectory
     instruction: 'Do the thing.',
     status: reward === null ? 'closed' : 'terminated',
     steps: [
-      { index: 0, action: { tool: 'execute_bash', arguments: { command: 'ls' }, content: 'Let me look first.' }, observation: 'a.py', invalid: false, startedAt: '2026-01-01T00:00:00Z', durationMs: 1 },
-      { index: 1, action: { message: 'thinking out loud' }, observation: 'No tool was called.', invalid: true, startedAt: '2026-01-01T00:00:01Z', durationMs: 0 },
-      { index: 2, action: { tool: 'finish', arguments: {} }, observation: 'The episode is finished.', invalid: false, startedAt: '2026-01-01T00:00:02Z', durationMs: 0 },
+      { index: 0, action: { tool: 'execute_bash', arguments: { command: 'ls' }, content: 'Let me look first.' }, observation: 'a.py', invalid: false, started_at: '2026-01-01T00:00:00Z', duration_ms: 1 },
+      { index: 1, action: { message: 'thinking out loud' }, observation: 'No tool was called.', invalid: true, started_at: '2026-01-01T00:00:01Z', duration_ms: 0 },
+      { index: 2, action: { tool: 'finish', arguments: {} }, observation: 'The episode is finished.', invalid: false, started_at: '2026-01-01T00:00:02Z', duration_ms: 0 },
     ],
     reward,
     grade: reward === null ? null : { rule: 'graded' },

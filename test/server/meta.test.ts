@@ -76,7 +76,7 @@ t.test('unknown routes get a coded 404', async (t) => {
   t.teardown(() => app.close());
   const res = await app.inject('/v2/nothing');
   t.equal(res.statusCode, 404);
-  t.same(Object.keys(res.json()).sort(), ['code', 'error', 'message', 'statusCode']);
+  t.same(Object.keys(res.json()).sort(), ['code', 'error', 'message', 'status_code']);
   t.equal(res.json().code, 'HGYM_ERR_NOT_FOUND');
 });
 
@@ -100,7 +100,8 @@ t.test('an OpenAPI document generated from the route schemas, and a page for it'
   const doc = (await app.inject('/docs/json')).json();
   t.match(doc.openapi, /^3\./);
   for (const path of ['/v1/episodes', '/v1/episodes/{id}/step', '/v1/reset', '/v1/step', '/v1/close', '/v1/tools']) t.ok(doc.paths[path], path);
-  const resetBody = doc.paths['/v1/episodes'].post.requestBody.content['application/json'].schema;
+  const ref = doc.paths['/v1/episodes'].post.requestBody.content['application/json'].schema.$ref as string;
+  const resetBody = doc.components.schemas[ref.replace('#/components/schemas/', '')];
   t.ok(resetBody.properties.seed && resetBody.properties.instance_id, 'the reset body schema is the one that validates');
   const page = await app.inject('/docs/');
   t.equal(page.statusCode, 200);
@@ -117,8 +118,8 @@ t.test('every registered error code leaves the server with its status and the er
   for (const [code, spec] of Object.entries(ERRORS)) {
     const res = await app.inject(`/throw/${code}`);
     t.equal(res.statusCode, spec.status, code);
-    t.same(Object.keys(res.json()).sort(), ['code', 'error', 'message', 'statusCode']);
-    t.same([res.json().code, res.json().statusCode], [code, spec.status]);
+    t.same(Object.keys(res.json()).sort(), ['code', 'error', 'message', 'status_code']);
+    t.same([res.json().code, res.json().status_code], [code, spec.status]);
     if (code === 'HGYM_ERR_CAPACITY') t.ok(res.headers['retry-after'], 'capacity answers carry Retry-After');
   }
 });

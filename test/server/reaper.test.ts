@@ -4,7 +4,8 @@ import t from 'tap';
 import { fixtureCorpus } from '../helpers/fixture-corpus.js';
 import { DEFAULT_EPISODE_LIMITS } from '../../env/episode.js';
 import { DockerSandboxPool } from '../../docker/pool.js';
-import { EpisodeManager, type Log } from '../../server/episodes.js';
+import { EpisodeService, type Log } from '../../server/episodes.js';
+import { createMetrics } from '../../server/metrics.js';
 
 const { corpus, cacheDir, dir } = await fixtureCorpus(t);
 const pool = await DockerSandboxPool.start({ warm: 1, max: 4 });
@@ -14,7 +15,7 @@ const MINUTE = 60_000;
 function silentLog(): Log {
   return { info: () => {}, error: () => {}, child: () => silentLog() };
 }
-const manager = new EpisodeManager({
+const manager: EpisodeService = new EpisodeService({
   corpus,
   pool,
   cacheDir,
@@ -22,6 +23,7 @@ const manager = new EpisodeManager({
   maxEpisodes: 4,
   trajectoryFile: join(dir, 'trajectories.jsonl'),
   log: silentLog(),
+  metrics: createMetrics(null, () => manager.runningByTask()),
   idleTimeoutMs: 10 * MINUTE,
   maxEpisodeMs: 60 * MINUTE,
   retainMs: 30 * MINUTE,
@@ -30,7 +32,7 @@ const manager = new EpisodeManager({
 t.teardown(() => manager.shutdown());
 
 t.test('an idle episode is closed at the idle limit, not before, and forgotten after retention', async (t) => {
-  const episode = await manager.reset({ task: 'dep_search' });
+  const episode = manager.get((await manager.reset({ task: 'dep_search' })).episode_id);
   const last = episode.lastActivity;
   t.same((await manager.reap(last + 10 * MINUTE - 1)).closed, []);
   t.equal(manager.running, 1);
@@ -44,7 +46,7 @@ t.test('an idle episode is closed at the idle limit, not before, and forgotten a
 });
 
 t.test('a busy episode is still closed at the age limit', async (t) => {
-  const episode = await manager.reset({ task: 'dep_search' });
+  const episode = manager.get((await manager.reset({ task: 'dep_search' })).episode_id);
   const born = episode.createdAt.getTime();
   await episode.step({ tool: 'think', arguments: { thought: 'keeping busy' } });
   // Activity just now keeps it under the idle limit; its age does not.

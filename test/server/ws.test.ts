@@ -1,11 +1,11 @@
 /** Episodes over one WebSocket (injectWS), with real sandboxes. */
 import t from 'tap';
 import { fixtureCorpus } from '../helpers/fixture-corpus.js';
-import type { WebSocket } from 'ws';
 import { DockerSandboxPool } from '../../docker/pool.js';
 import { build } from '../../server/app.js';
 import type { FuncLocalizeInstance } from '../../schemas/tasks.js';
 import { applyFuncLocalizeGoldThroughSteps } from '../helpers/api-gold.js';
+import { frameClient } from './ws-frames.js';
 
 const { corpus, instances, cacheDir } = await fixtureCorpus(t);
 const pool = await DockerSandboxPool.start({ warm: 2, max: 6 });
@@ -16,33 +16,7 @@ t.teardown(async () => {
   await pool.close();
 });
 
-type Frame = Record<string, unknown> & { type: string };
-
-/** A client that collects every frame, and waits (bounded) for the one it needs. */
-async function client() {
-  const frames: Frame[] = [];
-  const waiters: (() => void)[] = [];
-  const ws: WebSocket = await app.injectWS('/v1/ws', {}, {
-    onInit: (socket) => socket.on('message', (data) => {
-      frames.push(JSON.parse(String(data)) as Frame);
-      for (const w of waiters.splice(0)) w();
-    }),
-  });
-  const until = async (match: (f: Frame) => boolean, ms = 20_000): Promise<Frame> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const found = frames.find(match);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no matching frame in ${ms} ms; got ${JSON.stringify(frames).slice(0, 500)}`);
-      await new Promise<void>((r) => {
-        waiters.push(r);
-        setTimeout(r, 50);
-      });
-    }
-  };
-  const send = (frame: object | string) => ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
-  return { ws, frames, until, send };
-}
+const client = () => frameClient(app);
 
 t.test('two episodes on one socket; output streams before the step result', async (t) => {
   const c = await client();

@@ -194,7 +194,7 @@ t.test('execute_bash', async (t) => {
     t.match(obs.text, /collected 3 items\nFAILED test_a\.py::test_x/);
     t.match(obs.text, /exit code 3\b/);
     t.match(obs.text, /\/workspace\/pkg/);
-    t.same(obs.exec, { exitCode: 3, timedOut: false, cutChars: 0, durationMs: 42 });
+    t.same(obs.exec, { exit_code: 3, timed_out: false, cut_chars: 0, duration_ms: 42 });
   });
 
   t.test('exit code 0 is reported too', async (t) => {
@@ -215,8 +215,8 @@ t.test('execute_bash', async (t) => {
     t.match(obs.text, /\b3 s\b/);
     t.notMatch(obs.text, /exit code/);
     t.match(obs.text, /\/workspace/);
-    t.equal(obs.exec?.timedOut, true);
-    t.equal(obs.exec?.exitCode, null);
+    t.equal(obs.exec?.timed_out, true);
+    t.equal(obs.exec?.exit_code, null);
   });
 
   t.test("the sandbox's note and a kill without exit code are shown", async (t) => {
@@ -228,10 +228,10 @@ t.test('execute_bash', async (t) => {
     t.match(obs.text, /killed/);
   });
 
-  t.test('cut output is reported in exec.cutChars', async (t) => {
+  t.test('cut output is reported in exec.cut_chars', async (t) => {
     const { toolbox } = setup({ exec: () => execResult({ output: 'head\n[... 500 characters of output cut here ...]\ntail', cutChars: 500 }) });
     const obs = await toolbox.run({ tool: 'execute_bash', arguments: { command: 'yes | head -c 2000' } });
-    t.equal(obs.exec?.cutChars, 500);
+    t.equal(obs.exec?.cut_chars, 500);
     t.match(obs.text, /500 characters/);
   });
 
