@@ -15,7 +15,7 @@ import type { ClosedAnswer, ResetAnswer, ResetBody } from '../schemas/api.js';
 import { TrajectoryLog } from '../env/trajectory-log.js';
 import type { Metrics } from './metrics.js';
 
-/** The part of a pino logger the manager uses: structured lines and child loggers. */
+/** The part of a pino logger the service uses: structured lines and child loggers. */
 export interface Log {
   info(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
