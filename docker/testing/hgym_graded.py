@@ -76,8 +76,10 @@ class Sealed:
     def pytest_runtest_call(self, item):
         # The test function is wrapped for the call only, bound to the same instance, so a
         # class's setup and teardown see the instance they always do. A TestCase method keeps
-        # the marks unittest reads from it (skip, expected failure).
+        # the marks unittest reads from it (skip, expected failure). unittest runs an async
+        # TestCase method from its instance, on its own event loop: the wrapper is put there.
         real = getattr(item, "obj", None) if returns_reported(item) else None
+        placed = None
         if real is not None:
             report = sys.audit
 
@@ -86,8 +88,22 @@ class Sealed:
                 report("hgym.report", "ran")
                 return result
 
+            async def run_async(*args, **kwargs):
+                result = await real(*args, **kwargs)
+                report("hgym.report", "ran")
+                return result
+
             owner = getattr(real, "__self__", None)
-            if owner is None:
+            if inspect.iscoroutinefunction(real):
+                # "ran" only once the coroutine is done. Without an instance to put it on,
+                # unittest runs the class's method instead and the test cannot pass.
+                run_async.__dict__.update(getattr(real, "__dict__", {}))
+                if owner is None or not hasattr(owner, "_testMethodName"):
+                    item.obj = run_async
+                else:
+                    placed = (owner, owner._testMethodName)
+                    setattr(owner, placed[1], run_async)
+            elif owner is None:
                 item.obj = run
             else:
                 def method(_self, *args, **kwargs):
@@ -96,7 +112,9 @@ class Sealed:
                 method.__dict__.update(getattr(real, "__dict__", {}))
                 item.obj = types.MethodType(method, owner)
         outcome = yield
-        if real is not None:
+        if placed is not None:
+            placed[0].__dict__.pop(placed[1], None)
+        elif real is not None:
             item.obj = real
         error = phase_error("call", outcome)
         pending = getattr(item, "_excinfo", None)
@@ -121,14 +139,15 @@ class Sealed:
 
 def returns_reported(item):
     """Whether the call wraps the test function so that it passes only once it returned: a
-    plain test function, or a unittest.TestCase method, which pytest hands to unittest as the
-    item's `obj`. unittest's own report of a failure (the result's addFailure, `_excinfo`) is
-    reachable from the code under test, so it cannot decide a pass. An async TestCase method
-    is run by unittest from its class, not from `obj`: it passes on its phases alone, as a
-    plugin's item does."""
+    plain test function, or a unittest.TestCase method, sync or async, which unittest calls
+    from the item's `obj` or from its instance. It is asked before setup too, while a TestCase
+    item's `obj` is still its class's function: the answer must not change once it is bound.
+    unittest's own report of a failure (the result's addFailure, `_excinfo`) is reachable from
+    the code under test, so it cannot decide a pass. Any other item (a plugin's) passes on its
+    phases alone."""
     kind, obj = type(item).__name__, getattr(item, "obj", None)
     if kind == "TestCaseFunction":
-        return callable(obj) and not (inspect.iscoroutinefunction(obj) or inspect.isasyncgenfunction(obj))
+        return callable(obj) and not inspect.isasyncgenfunction(obj)
     return kind == "Function" and callable(obj)
 
 
