@@ -18,9 +18,10 @@ slow file, ``time.sleep``) blocks neither the loop nor the socket.
 ...     await client.close(episode.episode_id)
 
 Retries follow the REST client's rules: ``reset`` is retried after the codes that mean the
-server did nothing (``Capacity``, ``PoolClosed``, ``SandboxStart``); ``step`` never. If the
-socket drops, pending requests raise ``TransportError``; the episodes stay open on the
-server for its grace period (30 s by default), so a new client may go on with them by id.
+server did nothing (``Capacity``, ``PoolClosed``, ``ShuttingDown``, ``SandboxStart``);
+``step`` never. If the socket drops, pending requests raise ``TransportError``; the episodes
+stay open on the server for its grace period (30 s by default), so a new client may go on
+with them by id.
 """
 
 import asyncio

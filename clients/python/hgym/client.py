@@ -8,9 +8,10 @@ Retries are made only where repeating a request cannot do anything twice:
 
 - ``reset`` is retried when the request never reached the server (no connection could be
   made, or sending failed) and on the 503 codes after which the server did nothing
-  (``Capacity``, ``PoolClosed``, ``SandboxStart``), waiting as long as ``Retry-After`` says.
-  It is not retried when the request was sent and the answer lost: the server may have
-  started an episode, and a second reset would start another (the first is closed when idle).
+  (``Capacity``, ``PoolClosed``, ``ShuttingDown``, ``SandboxStart``), waiting as long as
+  ``Retry-After`` says. It is not retried when the request was sent and the answer lost:
+  the server may have started an episode, and a second reset would start another (the
+  first is closed when idle).
 - ``close`` (DELETE, idempotent), and every GET, are also retried when the answer was lost.
 - ``step`` is never retried: a step that reached the server ran, and running it again
   would run the command twice and cost a second step. A failed step raises; look at

@@ -99,6 +99,12 @@ class PoolClosed(Unavailable):
     """HGYM_ERR_POOL_CLOSED (503): the server is shutting down."""
 
 
+class ShuttingDown(Unavailable):
+    """HGYM_ERR_SHUTTING_DOWN (503, with Retry-After): the server is closing; it finishes
+    what it started and takes no new request. ``reset`` retries it (another server behind
+    the same address, or this one back, may take it)."""
+
+
 class SandboxStart(Unavailable):
     """HGYM_ERR_SANDBOX_START (503): a container could not be started; it was removed."""
 
@@ -140,6 +146,7 @@ ERROR_CLASSES: Dict[str, Type[HGymError]] = {
     "HGYM_ERR_SANDBOX_RELEASED": SandboxReleased,
     "HGYM_ERR_SANDBOX_BUSY": SandboxBusy,
     "HGYM_ERR_POOL_CLOSED": PoolClosed,
+    "HGYM_ERR_SHUTTING_DOWN": ShuttingDown,
     "HGYM_ERR_CAPACITY": Capacity,
     "HGYM_ERR_DOCKER_UNAVAILABLE": DockerUnavailable,
     "HGYM_ERR_IMAGE_MISSING": ImageMissing,
@@ -154,7 +161,7 @@ ERROR_CLASSES: Dict[str, Type[HGymError]] = {
 }
 
 # Codes after which a reset did nothing on the server and may succeed a moment later.
-RETRYABLE_RESET_CODES = frozenset({"HGYM_ERR_CAPACITY", "HGYM_ERR_POOL_CLOSED", "HGYM_ERR_SANDBOX_START"})
+RETRYABLE_RESET_CODES = frozenset({"HGYM_ERR_CAPACITY", "HGYM_ERR_POOL_CLOSED", "HGYM_ERR_SHUTTING_DOWN", "HGYM_ERR_SANDBOX_START"})
 
 
 def _fallback_class(status: Optional[int]) -> Type[HGymError]:

@@ -43,6 +43,11 @@ class RetryTest(unittest.TestCase):
         self.assertEqual([r["method"] for r in stub.requests], ["POST", "POST"])
         self.assertEqual(stub.requests[1]["body"], {"task": "func_localize", "seed": 3})
 
+    def test_reset_is_retried_while_the_server_shuts_down(self) -> None:
+        client, stub = self.client([coded(503, "HGYM_ERR_SHUTTING_DOWN", "1"), CREATED])
+        self.assertEqual(client.reset().episode_id, "e1")
+        self.assertEqual((len(stub.requests), self.sleeps), (2, [1.0]))
+
     def test_reset_backs_off_without_retry_after(self) -> None:
         client, stub = self.client([coded(503, "HGYM_ERR_SANDBOX_START"), coded(503, "HGYM_ERR_POOL_CLOSED"), CREATED])
         client.reset()
