@@ -7,9 +7,9 @@
  *   types, `patternProperties`), and `toOpenApi30` below the numeric `exclusiveMinimum`.
  * - Every schema of schemas/ is a component under the name its module exports it by
  *   (`ResetBody`, `StepAnswer`, `ErrorAnswer`, ...), and operations refer to them.
- * - With an API key the bearer scheme is declared and required by every operation but the
- *   health checks (`security: []`); without one the document declares no scheme at all, as the
- *   server asks for none.
+ * - The bearer scheme is always declared. With an API key it is required by every operation
+ *   but the health checks (`security: []`); without one nothing requires it, as the server asks
+ *   for no key.
  */
 import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify';
 import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
@@ -17,6 +17,8 @@ import type { TSchema } from '@sinclair/typebox';
 import { ERRORS } from '../schemas/errors.js';
 import { ErrorAnswer } from '../schemas/api.js';
 import { NAMED_SCHEMAS, SCHEMA_NAMES } from './schemas.js';
+
+const BEARER_DESCRIPTION = "The server's API key (HGYM_API_KEY), required when the server runs with one.";
 
 /** Error answers of a route, by status: each the one error shape. */
 export function errors(...statuses: number[]): Record<number, TSchema> {
@@ -104,7 +106,10 @@ export function swaggerOptions(apiKey: string | undefined): FastifyDynamicSwagge
         { name: 'meta', description: 'Health, readiness, the action space, the task families, metrics and this document.' },
         { name: 'schemas', description: 'The JSON Schemas of every body, answer, frame, tool and task instance record.' },
       ],
-      ...(keyed ? { components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The server\'s HGYM_API_KEY.' } } }, security: [{ bearer: [] }] } : {}),
+      // The scheme is always declared, so generated clients can send a key; it is required (the
+      // document's `security`) only when the server has one.
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: BEARER_DESCRIPTION } } },
+      ...(keyed ? { security: [{ bearer: [] }] } : {}),
     },
     refResolver: {
       // Components are named as schemas/ exports them, not def-0, def-1, ...
