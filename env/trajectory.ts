@@ -84,12 +84,38 @@ function isTrajectory(value: unknown): value is Trajectory {
   return Value.Check(TrajectoryAnswer, value);
 }
 
+/** The step fields logs written before the wire went snake_case name in camelCase. */
+const LEGACY_STEP_FIELDS = [
+  ['startedAt', 'started_at'],
+  ['durationMs', 'duration_ms'],
+] as const;
+
+/**
+ * A line of an older log (camelCase step fields) as today's shape, renamed in place; any other
+ * value is left as it is, for isTrajectory to judge.
+ */
+function upgradeLegacy(value: unknown): unknown {
+  const steps = (value as { steps?: unknown } | null)?.steps;
+  if (!Array.isArray(steps)) return value;
+  for (const step of steps as Record<string, unknown>[]) {
+    if (typeof step !== 'object' || step === null) continue;
+    for (const [old, now] of LEGACY_STEP_FIELDS) {
+      if (old in step && !(now in step)) {
+        step[now] = step[old];
+        delete step[old];
+      }
+    }
+  }
+  return value;
+}
+
 /**
  * The trajectories of a log file (written by TrajectoryLog), streamed. A damaged line goes to
- * `onDamaged` and is skipped: one torn record must not cost an export the whole file.
+ * `onDamaged` and is skipped: one torn record must not cost an export the whole file. Lines of
+ * logs written before the wire went snake_case are read as today's.
  */
 export function readTrajectories(file: string, onDamaged: (damaged: DamagedLine) => void): AsyncGenerator<Trajectory> {
-  return readJsonlRecords(file, isTrajectory, onDamaged);
+  return readJsonlRecords(file, (value): value is Trajectory => isTrajectory(upgradeLegacy(value)), onDamaged);
 }
 
 export interface SftFilter {

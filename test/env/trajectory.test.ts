@@ -100,3 +100,20 @@ t.test('export skips a damaged line, reports its number, and writes the rest', a
   t.match(report[0], /\bline 2\b/);
   t.match(report[1], /\bline 4\b/);
 });
+
+t.test('a line of a log written before the wire went snake_case (startedAt, durationMs) is read as today', async (t) => {
+  const dir = t.testdir({});
+  const file = join(dir, 'trajectories.jsonl');
+  const today = trajectory('1', 'dep_search', 1);
+  t.ok(today.steps.length > 0, 'the trajectory has steps to rename');
+  const legacy = {
+    ...today,
+    steps: today.steps.map(({ started_at, duration_ms, ...rest }) => ({ ...rest, startedAt: started_at, durationMs: duration_ms })),
+  };
+  writeFileSync(file, `${JSON.stringify(legacy)}\n${JSON.stringify({ ...legacy, steps: [{ index: 0 }] })}\n`);
+  const read: Trajectory[] = [];
+  const damaged: DamagedLine[] = [];
+  for await (const tr of readTrajectories(file, (d) => damaged.push(d))) read.push(tr);
+  t.same(read, [today]);
+  t.same(damaged.map((d) => d.line), [2], 'a step missing its fields is still damaged');
+});
