@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['scratch/', 'dist/', 'node_modules/', '.tap/', 'coverage/', 'clients/python/', 'docker/executor/'] },
@@ -14,5 +15,10 @@ export default tseslint.config(
   {
     files: ['bin/**/*.js', 'eslint.config.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+  },
+  {
+    // The web console: plain ES modules run by the browser.
+    files: ['ui/**/*.js'],
+    languageOptions: { globals: globals.browser },
   },
 );
