@@ -4,7 +4,7 @@ import { access } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import type { DamagedLine } from '../env/jsonl.js';
-import { passesSftFilter, readTrajectories, toSft, type SftFilter } from '../env/trajectory.js';
+import { readTrajectories, sftLines, type SftFilter, type Trajectory } from '../env/trajectory.js';
 
 export const EXPORT_USAGE = 'usage: hgym export --min-reward R [--task T] --out FILE [--from TRAJECTORIES.jsonl]';
 
@@ -25,19 +25,23 @@ export async function exportSftFile(from: string, out: string, filter: SftFilter
   // A missing log must not leave an empty output behind.
   await access(from);
   const result: ExportResult = { read: 0, written: 0, damaged: [] };
-  const records = async function* (): AsyncGenerator<string> {
-    const report = (damaged: DamagedLine): void => {
-      result.damaged.push(damaged);
-      onDamaged(damaged);
-    };
+  const report = (damaged: DamagedLine): void => {
+    result.damaged.push(damaged);
+    onDamaged(damaged);
+  };
+  const trajectories = async function* (): AsyncGenerator<Trajectory> {
     for await (const trajectory of readTrajectories(from, report)) {
       result.read++;
-      if (!passesSftFilter(trajectory, filter)) continue;
-      result.written++;
-      yield `${JSON.stringify(toSft(trajectory))}\n`;
+      yield trajectory;
     }
   };
-  await pipeline(records, createWriteStream(out));
+  const lines = async function* (): AsyncGenerator<string> {
+    for await (const line of sftLines(trajectories(), filter)) {
+      result.written++;
+      yield line;
+    }
+  };
+  await pipeline(lines, createWriteStream(out));
   return result;
 }
 

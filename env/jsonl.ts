@@ -1,6 +1,6 @@
 /** JSON Lines: one JSON value per line, blank lines ignored. */
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 
 export async function readJsonl<T>(path: string): Promise<T[]> {
   const text = await readFile(path, 'utf8');
@@ -55,5 +55,55 @@ export async function* readJsonlRecords<T>(path: string, accept: (value: unknown
   if (pieces.length > 0) {
     const record = parse(Buffer.concat(pieces));
     if (record !== undefined) yield record;
+  }
+}
+
+/** A line of a file and the byte offset it starts at. */
+export interface LineAt {
+  offset: number;
+  bytes: Buffer;
+}
+
+/**
+ * The lines of a file, last first, streamed from its end (or from `end`, a byte offset just
+ * after a newline): the newest records of an append-only log are read without reading the rest.
+ * Blank lines are skipped; a line longer than one chunk is joined from its pieces. Only the
+ * bytes present when reading starts are read, so a record being appended meanwhile is not
+ * met half written.
+ */
+export async function* readLinesBackward(path: string, end?: number, chunkSize = 64 * 1024): AsyncGenerator<LineAt> {
+  const fh = await open(path, 'r');
+  try {
+    let position = Math.min(end ?? Infinity, (await fh.stat()).size);
+    // The pieces of the line being read that came from later chunks, last piece first.
+    let later: Buffer[] = [];
+    const line = (offset: number, piece: Buffer): LineAt | null => {
+      const bytes = later.length === 0 ? piece : Buffer.concat([piece, ...later.reverse()]);
+      later = [];
+      return bytes.some((b) => b !== 32 && b !== 9 && b !== 13 && b !== 10) ? { offset, bytes } : null;
+    };
+    while (position > 0) {
+      const start = Math.max(0, position - chunkSize);
+      const chunk = Buffer.alloc(position - start);
+      let filled = 0;
+      while (filled < chunk.length) {
+        const { bytesRead } = await fh.read(chunk, filled, chunk.length - filled, start + filled);
+        if (bytesRead === 0) throw new Error(`${path} shrank while it was read`);
+        filled += bytesRead;
+      }
+      position = start;
+      let lineEnd = chunk.length;
+      // lastIndexOf counts a negative offset from the end, so the search stops at the chunk's first byte.
+      for (let nl = lineEnd > 0 ? chunk.lastIndexOf(10, lineEnd - 1) : -1; nl !== -1; nl = nl > 0 ? chunk.lastIndexOf(10, nl - 1) : -1) {
+        const found = line(start + nl + 1, chunk.subarray(nl + 1, lineEnd));
+        if (found) yield found;
+        lineEnd = nl;
+      }
+      later.push(chunk.subarray(0, lineEnd));
+    }
+    const first = line(0, Buffer.alloc(0));
+    if (first) yield first;
+  } finally {
+    await fh.close();
   }
 }

@@ -115,17 +115,53 @@ function upgradeLegacy(value: unknown): unknown {
  * logs written before the wire went snake_case are read as today's.
  */
 export function readTrajectories(file: string, onDamaged: (damaged: DamagedLine) => void): AsyncGenerator<Trajectory> {
-  return readJsonlRecords(file, (value): value is Trajectory => isTrajectory(upgradeLegacy(value)), onDamaged);
+  return readJsonlRecords(file, isTrajectoryRecord, onDamaged);
 }
 
-export interface SftFilter {
-  minReward: number;
+/** A parsed line of the log is a trajectory (a line of an older log is upgraded in place first). */
+export function isTrajectoryRecord(value: unknown): value is Trajectory {
+  return isTrajectory(upgradeLegacy(value));
+}
+
+/** Which trajectories to keep; every field left out keeps all. Times bound `ended_at`, both ends included. */
+export interface TrajectoryFilter {
   task?: string | undefined;
+  minReward?: number | undefined;
+  maxReward?: number | undefined;
+  endedFrom?: Date | undefined;
+  endedTo?: Date | undefined;
 }
 
-/** Graded, reward ≥ minReward, and of the task asked for (if any). */
+/** Of the task asked for; within the reward range (an ungraded episode is in none); ended within the times. */
+export function passesFilter(trajectory: Trajectory, filter: TrajectoryFilter): boolean {
+  if (filter.task !== undefined && trajectory.task !== filter.task) return false;
+  if (filter.minReward !== undefined || filter.maxReward !== undefined) {
+    const { reward } = trajectory;
+    if (reward === null || reward < (filter.minReward ?? -Infinity) || reward > (filter.maxReward ?? Infinity)) return false;
+  }
+  if (filter.endedFrom !== undefined || filter.endedTo !== undefined) {
+    const ended = trajectory.ended_at === null ? NaN : Date.parse(trajectory.ended_at);
+    if (!(ended >= (filter.endedFrom?.getTime() ?? -Infinity) && ended <= (filter.endedTo?.getTime() ?? Infinity))) return false;
+  }
+  return true;
+}
+
+/** The SFT export's filter: a minimum reward is always given, so only graded episodes are written. */
+export interface SftFilter extends TrajectoryFilter {
+  minReward: number;
+}
+
+/** Graded, reward ≥ minReward, and within the rest of the filter. */
 export function passesSftFilter(trajectory: Trajectory, filter: SftFilter): boolean {
-  return trajectory.reward !== null && trajectory.reward >= filter.minReward && (filter.task === undefined || trajectory.task === filter.task);
+  return trajectory.reward !== null && passesFilter(trajectory, filter);
+}
+
+/**
+ * The SFT export as it is written, one JSON line per trajectory that passes the filter: what
+ * `hgym export` writes to its file and GET /v1/trajectories/export answers, from one place.
+ */
+export async function* sftLines(trajectories: AsyncIterable<Trajectory>, filter: SftFilter): AsyncGenerator<string> {
+  for await (const trajectory of trajectories) if (passesSftFilter(trajectory, filter)) yield `${JSON.stringify(toSft(trajectory))}\n`;
 }
 
 /** The SFT records of the trajectories that pass the filter. */

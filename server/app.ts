@@ -20,6 +20,7 @@ import websocket from '@fastify/websocket';
 import { episodeRoutes } from './routes/episodes.js';
 import { wsRoutes } from './routes/ws.js';
 import { metaRoutes } from './routes/meta.js';
+import { trajectoryRoutes } from './routes/trajectories.js';
 
 /** A server name: a lower-case DNS label of at most 23 characters, so `<name>.<uuid>` fits an episode id's 64. */
 export const SERVER_NAME = /^[a-z0-9][a-z0-9-]{0,22}$/;
@@ -116,6 +117,7 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
   await app.register(swagger, swaggerOptions(options.apiKey));
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(metaRoutes, { instanceId: options.instanceId, corpus: options.corpus, pool: options.pool ?? null, metrics });
+  const trajectoryFile = options.trajectoryFile ?? join(options.corpus.dir, 'trajectories', 'trajectories.jsonl');
   if (options.pool) {
     const manager = new EpisodeService({
       corpus: options.corpus,
@@ -123,7 +125,7 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
       cacheDir: options.cacheDir ?? join(options.corpus.dir, 'cache', 'workspaces'),
       limits: { ...DEFAULT_EPISODE_LIMITS, ...options.limits },
       maxEpisodes: options.maxEpisodes ?? 64,
-      trajectoryFile: options.trajectoryFile ?? join(options.corpus.dir, 'trajectories', 'trajectories.jsonl'),
+      trajectoryFile,
       log: app.log,
       metrics,
       idleTimeoutMs: options.idleTimeoutMs ?? 10 * 60_000,
@@ -150,6 +152,8 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
       await manager.shutdown();
     });
   }
+  // The log outlives the service: ended episodes stay browsable on a server without a pool.
+  await app.register(trajectoryRoutes, { trajectoryFile, episodes });
   return app;
 }
 

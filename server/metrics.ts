@@ -1,6 +1,7 @@
 /** Prometheus metrics of one server (its own registry, so several apps in a process do not mix). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SandboxPool } from '../env/sandbox.js';
+import type { MetricsAnswer } from '../schemas/metrics.js';
 
 const LATENCY_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120];
 
@@ -79,3 +80,24 @@ export function createMetrics(pool: SandboxPool | null, running: () => Map<strin
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * The registry as JSON (GET /v1/metrics): the metrics GET /metrics writes as text, collected the
+ * same way, with each sample named as the text names it (`_bucket`, `_sum`, `_count`).
+ */
+export async function metricsAsJson(registry: Registry): Promise<MetricsAnswer> {
+  const metrics = await registry.getMetricsAsJSON();
+  return {
+    metrics: metrics.map((metric) => ({
+      name: metric.name,
+      help: metric.help,
+      // prom-client's types call it an enum; the value is the text format's type name.
+      type: String(metric.type) as MetricsAnswer['metrics'][number]['type'],
+      samples: metric.values.map((sample) => ({
+        name: (sample as { metricName?: string }).metricName ?? metric.name,
+        labels: sample.labels as Record<string, string | number>,
+        value: Number.isFinite(sample.value) ? sample.value : null,
+      })),
+    })),
+  };
+}

@@ -103,6 +103,7 @@ export function swaggerOptions(apiKey: string | undefined): FastifyDynamicSwagge
       tags: [
         { name: 'episodes', description: 'Episodes under their own resource: reset, step, state, trajectory, close (and the WebSocket that carries the same operations).' },
         { name: 'gym', description: "The same operations under Gymnasium's verbs." },
+        { name: 'trajectories', description: 'Ended episodes from the trajectory log: listed with filters, fetched by id after the server has forgotten them, exported as SFT JSONL.' },
         { name: 'meta', description: 'Health, readiness, the action space, the task families, metrics and this document.' },
         { name: 'schemas', description: 'The JSON Schemas of every body, answer, frame, tool and task instance record.' },
       ],

@@ -1,18 +1,22 @@
 /**
  * Every JSON Schema the server serves (GET /v1/schemas) and the OpenAPI document names as a
- * component, by that name: the API's bodies and answers, the WebSocket frames, the tools, and
- * the task instance records of all four families.
+ * component, by that name: the API's bodies, queries and answers, the WebSocket frames, the
+ * tools, and the task instance records of all four families.
  */
 import type { TSchema } from '@sinclair/typebox';
 import { API_SCHEMAS } from '../schemas/api.js';
 import { WS_SCHEMAS } from '../schemas/ws.js';
 import { TOOL_SCHEMAS } from '../schemas/tools.js';
+import { TRAJECTORY_SCHEMAS } from '../schemas/trajectories.js';
+import { METRICS_SCHEMAS } from '../schemas/metrics.js';
 import { DepSearchInstance, Edit, FuncGenInstance, FuncLocalizeInstance, IssueLocalizeInstance, RepoRef } from '../schemas/tasks.js';
 
 export const NAMED_SCHEMAS: Readonly<Record<string, TSchema>> = {
   ...TOOL_SCHEMAS,
   ...API_SCHEMAS,
   ...WS_SCHEMAS,
+  ...TRAJECTORY_SCHEMAS,
+  ...METRICS_SCHEMAS,
   RepoRef,
   Edit,
   FuncLocalizeInstance,

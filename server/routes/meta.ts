@@ -7,7 +7,8 @@ import type { SandboxPool } from '../../env/sandbox.js';
 import { TOOL_DEFINITIONS } from '../../env/tools/toolbox.js';
 import { SCHEMAS } from '../schemas.js';
 import { HealthAnswer, ReadyAnswer, SchemasAnswer, TasksAnswer, ToolsAnswer } from '../../schemas/api.js';
-import type { Metrics } from '../metrics.js';
+import { metricsAsJson, type Metrics } from '../metrics.js';
+import { MetricsAnswer } from '../../schemas/metrics.js';
 import { errors } from '../openapi.js';
 
 export interface MetaOptions {
@@ -114,6 +115,20 @@ export async function metaRoutes(app: FastifyInstance, options: MetaOptions): Pr
       },
     },
     async (_request, reply) => reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics()),
+  );
+
+  app.get(
+    '/v1/metrics',
+    {
+      schema: {
+        operationId: 'getMetricsJson',
+        summary: 'Metrics as JSON',
+        description: 'The metrics of GET /metrics, from the same registry collected the same way, as JSON: each sample named as the text format names it, with its labels.',
+        tags: ['meta'],
+        response: { 200: MetricsAnswer },
+      },
+    },
+    async () => metricsAsJson(options.metrics.registry),
   );
 
   // The document /docs/json serves, also at a conventional address for client generators.

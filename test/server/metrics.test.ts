@@ -1,7 +1,8 @@
 /**
  * One episode path: an episode over WebSocket moves the same metrics (episodes, resets, steps by
  * tool, rewards, errors by code) and writes the same log lines as the same episode over REST,
- * read from GET /metrics and the server's log. Real sandboxes.
+ * read from GET /metrics and the server's log; GET /v1/metrics, the same registry as JSON. Real
+ * sandboxes.
  */
 import { Writable } from 'node:stream';
 import t from 'tap';
@@ -9,6 +10,8 @@ import { DockerSandboxPool } from '../../docker/pool.js';
 import { build } from '../../server/app.js';
 import { fixtureCorpus } from '../helpers/fixture-corpus.js';
 import { frameClient } from './ws-frames.js';
+import { parsePrometheus, seriesKey } from '../helpers/prometheus.js';
+import type { MetricsAnswer } from '../../schemas/metrics.js';
 
 const SERIES = /^(hgym_episodes_total|hgym_reset_seconds_count|hgym_step_seconds_count|hgym_episode_reward_count|hgym_episode_reward_sum|hgym_errors_total)(\{[^}]*\})? (\S+)$/;
 
@@ -96,4 +99,19 @@ t.test('a WebSocket episode moves the same counters as the same episode over RES
   t.same(ws, rest, 'WebSocket: the same');
   t.same(logged(wsId), logged(restId), 'and the same log lines about the episode');
   t.same(logged(restId), ['episode started', 'episode ended']);
+});
+
+t.test('GET /v1/metrics is the same registry as GET /metrics, as JSON', async (t) => {
+  await restEpisode();
+  const text = parsePrometheus((await app.inject('/metrics')).body);
+  const json = (await app.inject('/v1/metrics')).json() as MetricsAnswer;
+  // The process's own metrics (CPU, memory) move between the two scrapes; the server's do not.
+  const steady = (name: string) => name.startsWith('hgym_') && !name.startsWith('hgym_process_');
+  const fromText = new Map(text.filter((s) => steady(s.name)).map((s) => [seriesKey(s.name, s.labels), s.value]));
+  const fromJson = new Map(json.metrics.flatMap((m) => m.samples).filter((s) => steady(s.name)).map((s) => [seriesKey(s.name, s.labels), s.value]));
+  t.ok(fromText.size > 20, `${fromText.size} series`);
+  t.same(fromJson, fromText, 'every series, with its value');
+  t.ok(fromJson.get('hgym_step_seconds_count{tool="finish"}')! >= 1, 'steps are counted');
+  t.same(json.metrics.filter((m) => m.samples.length > 0).map((m) => m.name).sort(), [...new Set(text.map((s) => s.name.replace(/_(bucket|sum|count)$/, '')))].sort(), 'the same metrics (those with samples: a gauge of no episode running has none)');
+  t.match(json.metrics.find((m) => m.name === 'hgym_episode_reward'), { type: 'histogram', help: 'Rewards of graded episodes, by task' });
 });
