@@ -16,6 +16,8 @@
  * Authorization header, never in a URL.
  */
 
+import { ApiError } from './api-error.js';
+
 const KEY_STORAGE = 'hgym.api_key';
 /** The subprotocol the server selects; the second one offered carries the key (docs/console.md). */
 const WS_PROTOCOL = 'hgym.v1';
@@ -28,21 +30,6 @@ const TABS = [
   { id: 'trajectories', title: 'Trajectories', module: './trajectories.js' },
   { id: 'dashboard', title: 'Dashboard', module: './dashboard.js' },
 ];
-
-/** A refusal from the server, with its coded error body's fields. */
-export class ApiError extends Error {
-  /**
-   * @param {string} message
-   * @param {string} code
-   * @param {number} status
-   */
-  constructor(message, code, status) {
-    super(message);
-    this.name = 'ApiError';
-    this.code = code;
-    this.status = status;
-  }
-}
 
 function storedKey() {
   return sessionStorage.getItem(KEY_STORAGE) ?? '';
