@@ -2,7 +2,7 @@
  * The Fastify app. `build` makes it ready without listening; only the command line listens.
  */
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { hgymError } from '../env/errors.js';
 import type { Corpus } from '../env/corpus/load.js';
@@ -18,7 +18,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import { episodeRoutes } from './routes/episodes.js';
-import { wsRoutes } from './routes/ws.js';
+import { chooseProtocol, keyFromProtocols, wsRoutes } from './routes/ws.js';
+import { uiRoutes } from './routes/ui.js';
 import { metaRoutes } from './routes/meta.js';
 import { trajectoryRoutes } from './routes/trajectories.js';
 
@@ -69,10 +70,17 @@ declare module 'fastify' {
   }
 }
 
-function keyMatches(header: string | undefined, key: string): boolean {
-  const given = Buffer.from(/^Bearer (.+)$/i.exec(header ?? '')?.[1] ?? '');
-  const wanted = Buffer.from(key);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
+function keyMatches(given: string | undefined, key: string): boolean {
+  const a = Buffer.from(given ?? '');
+  const b = Buffer.from(key);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The key a request presents: its bearer header, or a WebSocket upgrade's key subprotocol (browsers can send no header there). */
+function presentedKey(request: FastifyRequest): string | undefined {
+  const bearer = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1];
+  if (bearer !== undefined || !request.headers.upgrade) return bearer;
+  return keyFromProtocols(request.headers['sec-websocket-protocol']);
 }
 
 export async function build(options: BuildOptions): Promise<FastifyInstance> {
@@ -95,7 +103,7 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     const key = options.apiKey;
     app.addHook('onRequest', async (request) => {
       if (request.routeOptions.config?.public) return;
-      if (!keyMatches(request.headers.authorization, key)) throw hgymError('HGYM_ERR_UNAUTHORIZED');
+      if (!keyMatches(presentedKey(request), key)) throw hgymError('HGYM_ERR_UNAUTHORIZED');
     });
   }
   if (options.serverName) {
@@ -117,6 +125,7 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
   await app.register(swagger, swaggerOptions(options.apiKey));
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(metaRoutes, { instanceId: options.instanceId, corpus: options.corpus, pool: options.pool ?? null, metrics });
+  await app.register(uiRoutes);
   const trajectoryFile = options.trajectoryFile ?? join(options.corpus.dir, 'trajectories', 'trajectories.jsonl');
   if (options.pool) {
     const manager = new EpisodeService({
@@ -137,7 +146,7 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     episodes = manager;
     if (options.warmWorkspaces) void warmCorpusSnapshots(options.corpus, app.log);
     await app.register(episodeRoutes, { episodes: manager });
-    await app.register(websocket, { options: { maxPayload: options.bodyLimit ?? 1024 * 1024 } });
+    await app.register(websocket, { options: { maxPayload: options.bodyLimit ?? 1024 * 1024, handleProtocols: chooseProtocol } });
     await app.register(wsRoutes, { episodes: manager, graceMs: options.wsGraceMs ?? 30_000, report });
     const reaper = setInterval(() => {
       manager.reap(Date.now()).then(

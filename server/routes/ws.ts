@@ -13,6 +13,28 @@ import type { EpisodeService } from '../episodes.js';
 import { errors } from '../openapi.js';
 import type { ErrorReporter } from '../errors.js';
 
+/**
+ * Browsers cannot set headers on a WebSocket, so the console sends the API key as a second
+ * subprotocol, `hgym.key.<the key in base64url>`, after `hgym.v1`. The server selects `hgym.v1`
+ * (a browser drops a socket whose offered protocols got no answer) and never echoes the key.
+ * Subprotocols are not part of any URL, so the key lands in no access log.
+ */
+export const WS_PROTOCOL = 'hgym.v1';
+const KEY_PROTOCOL_PREFIX = 'hgym.key.';
+
+/** The API key carried by a `Sec-WebSocket-Protocol` header, if any. */
+export function keyFromProtocols(header: string | undefined): string | undefined {
+  const offered = (header ?? '').split(',').map((p) => p.trim());
+  const encoded = offered.find((p) => p.startsWith(KEY_PROTOCOL_PREFIX))?.slice(KEY_PROTOCOL_PREFIX.length);
+  return encoded === undefined ? undefined : Buffer.from(encoded, 'base64url').toString('utf8');
+}
+
+/** The subprotocol the server answers with: `hgym.v1` when offered, else none of the offered ones that carries a key. */
+export function chooseProtocol(offered: Set<string>): string | false {
+  if (offered.has(WS_PROTOCOL)) return WS_PROTOCOL;
+  return [...offered].find((p) => !p.startsWith(KEY_PROTOCOL_PREFIX)) ?? false;
+}
+
 const ajv = new Ajv({ allErrors: false, strict: false });
 const validate = ajv.compile<ClientFrame>(ClientFrame);
 
@@ -27,6 +49,7 @@ const DESCRIPTION = [
   'Upgrades to a WebSocket carrying any number of episodes. Frames are JSON objects tagged by `type`; each request carries a client `id` that its answers echo.',
   'Client frames (component ClientFrame): `reset` (the reset body\'s fields), `step` (`episode_id`, `action`), `close` (`episode_id`), `ping`.',
   'Server frames (component ServerFrame): `reset_result`, `output` (a chunk of a running command\'s stdout or stderr, as it is produced), `step_result` (the REST step answer\'s fields), `closed`, `error` (`status_code`, `code`, `message`), `pong`.',
+  'With an API key, the upgrade carries it in the Authorization header, or (for browsers, which cannot set one) as the subprotocol `hgym.key.<the key in base64url>` offered after `hgym.v1`, which the server selects.',
   'A refused upgrade (a wrong API key) is answered over HTTP with the error shape.',
 ].join('\n\n');
 

@@ -3,7 +3,7 @@ import t, { type Test } from 'tap';
 import { build } from '../../server/app.js';
 import { loadCorpus } from '../../env/corpus/load.js';
 import { generateForRepo, writeInstances, FAMILIES } from '../../env/tasks/generate.js';
-import type { PoolStats, SandboxPool } from '../../env/sandbox.js';
+import { idlePool } from '../helpers/idle-pool.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'shapes');
 
@@ -14,20 +14,9 @@ async function corpusDir(t: Test): Promise<string> {
   return dir;
 }
 
-function fakePool(warm: number, leased = 0): SandboxPool {
-  const stats: PoolStats = { target: 2, warm, starting: 0, leased, created: warm + leased, lost: 0, failed: 0 };
-  return {
-    acquire: () => Promise.reject(new Error('not in this test')),
-    stats: () => stats,
-    close: async () => {},
-    destroy: async () => {},
-    [Symbol.asyncDispose]: async () => {},
-  };
-}
-
 t.test('health, readiness, tools, schemas, tasks', async (t) => {
   const corpus = await loadCorpus(await corpusDir(t));
-  const app = await build({ instanceId: 'test-instance', corpus, pool: fakePool(1) });
+  const app = await build({ instanceId: 'test-instance', corpus, pool: idlePool(1) });
   t.teardown(() => app.close());
 
   const health = await app.inject('/healthz');
@@ -56,7 +45,7 @@ t.test('health, readiness, tools, schemas, tasks', async (t) => {
 
 t.test('readiness says why it is not ready', async (t) => {
   const corpus = await loadCorpus(t.testdir({}));
-  const app = await build({ instanceId: 'x', corpus, pool: fakePool(0) });
+  const app = await build({ instanceId: 'x', corpus, pool: idlePool(0) });
   t.teardown(() => app.close());
   const ready = await app.inject('/readyz');
   t.equal(ready.statusCode, 503);
@@ -64,7 +53,7 @@ t.test('readiness says why it is not ready', async (t) => {
 });
 
 t.test('busy is not unready: every sandbox leased, none warm, is still ready', async (t) => {
-  const app = await build({ instanceId: 'x', corpus: await loadCorpus(await corpusDir(t)), pool: fakePool(0, 4) });
+  const app = await build({ instanceId: 'x', corpus: await loadCorpus(await corpusDir(t)), pool: idlePool(0, 4) });
   t.teardown(() => app.close());
   const ready = await app.inject('/readyz');
   t.equal(ready.statusCode, 200);
@@ -81,7 +70,7 @@ t.test('unknown routes get a coded 404', async (t) => {
 });
 
 t.test('with an API key every route but the health checks needs the bearer token', async (t) => {
-  const app = await build({ instanceId: 'x', corpus: await loadCorpus(t.testdir({})), pool: fakePool(1), apiKey: 's3cret' });
+  const app = await build({ instanceId: 'x', corpus: await loadCorpus(t.testdir({})), pool: idlePool(1), apiKey: 's3cret' });
   t.teardown(() => app.close());
   t.equal((await app.inject('/healthz')).statusCode, 200);
   t.not((await app.inject('/readyz')).statusCode, 401);
@@ -94,7 +83,7 @@ t.test('with an API key every route but the health checks needs the bearer token
 
 t.test('an OpenAPI document generated from the route schemas, and a page for it', async (t) => {
   const corpus = await loadCorpus(t.testdir({}));
-  const pool = fakePool(1);
+  const pool = idlePool(1);
   const app = await build({ instanceId: 'x', corpus, pool });
   t.teardown(() => app.close());
   const doc = (await app.inject('/docs/json')).json();
