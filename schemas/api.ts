@@ -74,13 +74,51 @@ export type ExecInfo = Static<typeof ExecInfo>;
 
 const Anything = Type.Record(Type.String(), Type.Unknown());
 
+/** A place a grade points at: a file, and where known a line (or a range to `end_line`) and a definition. */
+export const GradeLocation = Type.Object(
+  {
+    file: Type.String(),
+    line: Type.Optional(Type.Integer({ minimum: 1 })),
+    end_line: Type.Optional(Type.Integer({ minimum: 1 })),
+    qualname: Type.Optional(Type.String()),
+    /** Why it counts as it does (`duplicate`, `above no definition`, ...). */
+    note: Type.Optional(Type.String()),
+  },
+  // No $id: it appears three times in GradeLevel, and an $id may appear once in a schema.
+  { additionalProperties: false },
+);
+export type GradeLocation = Static<typeof GradeLocation>;
+
+/**
+ * One level of a localization family's grade (`levels` in the grade): its precision, recall
+ * and F1, and the places behind them. Levels: `definition` (func_localize, dep_search);
+ * `file`, `function` (when the gold names functions) and `line` (issue_localize).
+ */
+export const GradeLevel = Type.Object(
+  {
+    level: Type.String(),
+    precision: Type.Number({ minimum: 0, maximum: 1 }),
+    recall: Type.Number({ minimum: 0, maximum: 1 }),
+    f1: Type.Number({ minimum: 0, maximum: 1 }),
+    hits: Type.Array(GradeLocation),
+    misses: Type.Array(GradeLocation),
+    false_positives: Type.Array(GradeLocation),
+  },
+  { $id: 'hgym.api.grade_level', additionalProperties: false },
+);
+export type GradeLevel = Static<typeof GradeLevel>;
+
 export const StepInfo = Type.Object(
   {
     /** Steps taken so far, this one included. */
     step: Type.Integer({ minimum: 1 }),
     /** execute_bash only. */
     exec: Type.Optional(ExecInfo),
-    /** Once the episode ended: the grader's breakdown of the reward. */
+    /**
+     * Once the episode ended: the grader's breakdown of the reward: `rule` (which rule decided),
+     * for the localization families `levels` (GradeLevel), for func_gen the tests (`test_ids`)
+     * and the first failures (`failing`); docs/tasks.md lists every field.
+     */
     grade: Type.Optional(Anything),
   },
   { $id: 'hgym.api.step_info' },
@@ -251,6 +289,7 @@ export const API_SCHEMAS = {
   ResetInfo,
   ResetAnswer,
   ExecInfo,
+  GradeLevel,
   StepInfo,
   StepAnswer,
   ErrorAnswer,

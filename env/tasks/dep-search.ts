@@ -4,6 +4,7 @@
  */
 import type { Definition } from '../analysis/types.js';
 import type { DepSearchInstance } from '../../schemas/tasks.js';
+import type { GradeLevel, GradeLocation } from '../../schemas/api.js';
 import type { Changes } from './changes.js';
 import { codeChanges, definitionsOf, f1, type GradeResult } from './grade.js';
 import { instanceId, isTestFile, uniquelyNamed, workspacePath, type GenerateOptions, type RepoContext } from './context.js';
@@ -111,9 +112,10 @@ export function gradeDepSearch(instance: DepSearchInstance, changes: Changes): G
   const code = codeChanges(changes);
   if (code.length > 0) return { reward: 0, info: { rule: 'code_changed', code_changes: code, added_files: changes.added } };
   const wanted = normalizeComment(instance.gold.comment);
-  const gold = new Set(instance.gold.dependencies.map((d) => `${d.file}:${d.qualname}`));
+  const goldDefs = new Map(instance.gold.dependencies.map((d) => [`${d.file}:${d.qualname}`, d]));
   const hits = new Set<string>();
   const falsePositives: string[] = [];
+  const falseAt: GradeLocation[] = [];
   for (const m of changes.modified) {
     if (!m.path.endsWith('.py') || m.after === null) continue;
     const lines = m.after.split('\n');
@@ -123,15 +125,26 @@ export function gradeDepSearch(instance: DepSearchInstance, changes: Changes): G
       if (normalizeComment(line) !== wanted) return;
       const below = startsAt.get(i + 2);
       const key = below ? `${m.path}:${below.qualname}` : null;
-      if (key && gold.has(key) && !hits.has(key)) hits.add(key);
-      else falsePositives.push(key ? `${key}${gold.has(key) ? ' (duplicate)' : ''}` : `${m.path}:${i + 1} (above no definition)`);
+      if (key && goldDefs.has(key) && !hits.has(key)) {
+        hits.add(key);
+        return;
+      }
+      const note = !key ? 'above no definition' : goldDefs.has(key) ? 'duplicate' : 'not a dependency';
+      falsePositives.push(key ? `${key}${goldDefs.has(key) ? ' (duplicate)' : ''}` : `${m.path}:${i + 1} (above no definition)`);
+      falseAt.push({ file: m.path, line: i + 1, ...(below ? { qualname: below.qualname } : {}), note });
     });
   }
-  const misses = [...gold].filter((k) => !hits.has(k));
+  const misses = [...goldDefs.keys()].filter((k) => !hits.has(k));
   const score = f1(hits.size, falsePositives.length, misses.length);
+  // The gold's places: each dependency's `def`/`class` line.
+  const at = (key: string): GradeLocation => {
+    const d = goldDefs.get(key)!;
+    return { file: d.file, line: d.line, qualname: d.qualname };
+  };
+  const level: GradeLevel = { level: 'definition', ...score, hits: [...hits].map(at), misses: misses.map(at), false_positives: falseAt };
   return {
     reward: score.f1,
-    info: { rule: 'graded', ...score, hits: [...hits], misses, false_positives: falsePositives, added_files: changes.added },
+    info: { rule: 'graded', ...score, hits: [...hits], misses, false_positives: falsePositives, levels: [level], added_files: changes.added },
   };
 }
 

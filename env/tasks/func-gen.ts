@@ -223,8 +223,11 @@ export function repostScript(script: string, definition: string, qualname: strin
   return { text: `${head}${body}\n${script.slice(at)}`, first, last: first + splitLines(body).length - 1 };
 }
 
-function zero(rule: string, tests: number, extra: Record<string, unknown> = {}): GradeResult {
-  return { reward: 0, info: { rule, ...extra, tests, passed: 0, pass_fraction: 0 } };
+/** The tests a grade names: the first MAX_TEST_IDS of them, so a grade stays small. */
+const MAX_TEST_IDS = 50;
+
+function zero(rule: string, tests: readonly string[], extra: Record<string, unknown> = {}): GradeResult {
+  return { reward: 0, info: { rule, ...extra, tests: tests.length, test_ids: tests.slice(0, MAX_TEST_IDS), passed: 0, pass_fraction: 0 } };
 }
 
 /**
@@ -235,11 +238,11 @@ export async function gradeFuncGen(instance: FuncGenInstance, submission: string
   const { file, qualname } = instance.gold;
   const script = instance.gold.eval_script;
   const tests = script ? ['eval_script'] : instance.gold.tests;
-  if (tests.length === 0) return zero('no_tests', 0);
+  if (tests.length === 0) return zero('no_tests', tests);
   const given = await (await prepareWorkspace(instance, exec.snapshot, exec.cacheDir)).read(file);
   if (given === null) throw new Error(`func_gen ${instance.instance_id}: ${file} is not in its workspace`);
   const agent = agentDefinition(instance, submission, given);
-  if ('rule' in agent) return zero(agent.rule, tests.length, { detail: agent.detail });
+  if ('rule' in agent) return zero(agent.rule, tests, { detail: agent.detail });
   const pristine = await pristineWorkspace(exec.snapshot, exec.cacheDir);
   const original = await pristine.read(file);
   const def = original === null ? undefined : definitionsOf(file, original).get(qualname);
@@ -271,10 +274,10 @@ export async function gradeFuncGen(instance: FuncGenInstance, submission: string
 /** The reward of a sealed run: 1 only when it ended normally with every test passed. */
 export function gradeRun(run: SealedRun, tests: readonly string[], timeoutS: number): GradeResult {
   const ms = run.ms;
-  if (run.kind === 'forged') return zero('report_forged', tests.length, { detail: `line ${run.line} of the sealed report does not verify`, ms });
-  if (run.violations.length > 0) return zero('harness_access', tests.length, { detail: run.violations.slice(0, 5), ms });
-  if (run.kind === 'timeout') return zero('timeout', tests.length, { timeout_s: timeoutS, ms });
-  if (run.kind === 'crashed') return zero('test_run_crashed', tests.length, { detail: run.detail, ms });
+  if (run.kind === 'forged') return zero('report_forged', tests, { detail: `line ${run.line} of the sealed report does not verify`, ms });
+  if (run.violations.length > 0) return zero('harness_access', tests, { detail: run.violations.slice(0, 5), ms });
+  if (run.kind === 'timeout') return zero('timeout', tests, { timeout_s: timeoutS, ms });
+  if (run.kind === 'crashed') return zero('test_run_crashed', tests, { detail: run.detail, ms });
   const outcomes = new Map<string, string>();
   for (const t of run.tests) outcomes.set(t.id, outcomes.has(t.id) && outcomes.get(t.id) !== t.outcome ? 'conflicting' : t.outcome);
   const failing = tests.filter((id) => outcomes.get(id) !== 'passed');
@@ -282,6 +285,7 @@ export function gradeRun(run: SealedRun, tests: readonly string[], timeoutS: num
   const byId = new Map(run.tests.map((t) => [t.id, t]));
   const breakdown = {
     tests: tests.length,
+    test_ids: tests.slice(0, MAX_TEST_IDS),
     passed,
     pass_fraction: Math.round((passed / tests.length) * 1000) / 1000,
     failing: failing.slice(0, 10).map((id) => ({ id, outcome: outcomes.get(id) ?? 'not_run', error: byId.get(id)?.error?.message.split('\n')[0] ?? null })),

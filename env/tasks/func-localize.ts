@@ -6,6 +6,7 @@ import { isRealDocstring } from '../analysis/docstring.js';
 import { parsePython } from '../analysis/parse.js';
 import type { Definition } from '../analysis/types.js';
 import type { Edit, FuncLocalizeInstance } from '../../schemas/tasks.js';
+import type { GradeLevel, GradeLocation } from '../../schemas/api.js';
 import type { Changes } from './changes.js';
 import { describeByRule } from './describe.js';
 import { applyEdits } from './edits.js';
@@ -136,19 +137,33 @@ export function gradeFuncLocalize(instance: FuncLocalizeInstance, changes: Chang
   });
   const targetKeys = new Set(instance.gold.targets.map((t) => `${t.file}:${t.qualname}`));
   const extra: string[] = [];
+  const extraAt: GradeLocation[] = [];
   for (const m of changes.modified) {
     const defs = after.get(m.path);
     if (!defs) continue;
     const gained = [...defs].filter(([qualname, def]) => def.docstring && !targetKeys.has(`${m.path}:${qualname}`));
     if (gained.length === 0) continue;
     const before = definitionsOf(m.path, m.before);
-    for (const [qualname] of gained) if (!before.get(qualname)?.docstring) extra.push(`${m.path}:${qualname}`);
+    for (const [qualname, def] of gained) {
+      if (before.get(qualname)?.docstring) continue;
+      extra.push(`${m.path}:${qualname}`);
+      extraAt.push({ file: m.path, line: def.defLine, qualname, note: 'gained a docstring but is not a target' });
+    }
   }
   const tp = targets.filter((t) => t.documented).length;
   const score = f1(tp, extra.length, targets.length - tp);
   const similarity = round(targets.reduce((s, t) => s + t.similarity, 0) / targets.length);
+  // Targets at their `def` line in the workspace given.
+  const at = (t: (typeof targets)[number], i: number): GradeLocation => ({ file: t.file, line: instance.gold.targets[i]!.line, qualname: t.qualname, ...(t.why ? { note: t.why } : {}) });
+  const level: GradeLevel = {
+    level: 'definition',
+    ...score,
+    hits: targets.flatMap((t, i) => (t.documented ? [at(t, i)] : [])),
+    misses: targets.flatMap((t, i) => (t.documented ? [] : [at(t, i)])),
+    false_positives: extraAt,
+  };
   return {
     reward: score.f1,
-    info: { rule: tp === 0 ? 'no_target_documented' : 'graded', ...score, similarity, targets, extra_docstrings: extra, added_files: changes.added },
+    info: { rule: tp === 0 ? 'no_target_documented' : 'graded', ...score, similarity, targets, extra_docstrings: extra, levels: [level], added_files: changes.added },
   };
 }

@@ -6,6 +6,7 @@
 import { diffArrays, parsePatch } from 'diff';
 import type { Definition } from '../analysis/types.js';
 import type { IssueLocalizeInstance } from '../../schemas/tasks.js';
+import type { GradeLevel, GradeLocation } from '../../schemas/api.js';
 import type { Changes } from './changes.js';
 import { instanceId, isTestFile, workspacePath, type RepoContext } from './context.js';
 import { codeChanges, definitionsOf, f1, round, type GradeResult } from './grade.js';
@@ -181,6 +182,43 @@ export function gradeIssueLocalize(instance: IssueLocalizeInstance, changes: Cha
   const recall = rangesHit / ranges.length;
   const lines = { precision: round(precision), recall: round(recall), f1: precision + recall === 0 ? 0 : round((2 * precision * recall) / (precision + recall)) };
 
+  // Each level's places: files as they are; functions at the first comment inside them
+  // (a missed one, which has none, by name only); lines at each comment, gold ranges in full.
+  const firstIn = (fn: string) => predicted.find((p) => p.fn === fn)?.line;
+  const fnAt = (fn: string): GradeLocation => {
+    const split = fn.lastIndexOf(':');
+    const line = firstIn(fn);
+    return { file: fn.slice(0, split), qualname: fn.slice(split + 1), ...(line ? { line } : {}) };
+  };
+  const lineAt = (p: { file: string; line: number }): GradeLocation => ({ file: p.file, line: p.line });
+  const explained: GradeLevel[] = [
+    {
+      level: 'file',
+      ...files,
+      hits: [...predFiles].filter((f) => goldFiles.has(f)).map((file) => ({ file })),
+      misses: [...goldFiles].filter((f) => !predFiles.has(f)).map((file) => ({ file })),
+      false_positives: [...predFiles].filter((f) => !goldFiles.has(f)).map((file) => ({ file })),
+    },
+    ...(goldFns.size > 0
+      ? [
+          {
+            level: 'function',
+            ...functions,
+            hits: [...predFns].filter((f) => goldFns.has(f)).map(fnAt),
+            misses: [...goldFns].filter((f) => !predFns.has(f)).map(fnAt),
+            false_positives: [...predFns].filter((f) => !goldFns.has(f)).map(fnAt),
+          },
+        ]
+      : []),
+    {
+      level: 'line',
+      ...lines,
+      hits: predicted.filter((p) => ranges.some((r) => near(p, r))).map(lineAt),
+      misses: ranges.filter((r) => !predicted.some((p) => near(p, r))).map((r) => ({ file: r.file, line: r.start, end_line: r.end })),
+      false_positives: predicted.filter((p) => !ranges.some((r) => near(p, r))).map(lineAt),
+    },
+  ];
+
   const levels = goldFns.size > 0 ? [files.f1, functions.f1, lines.f1] : [files.f1, lines.f1];
   return {
     reward: round(levels.reduce((a, b) => a + b, 0) / levels.length),
@@ -191,6 +229,7 @@ export function gradeIssueLocalize(instance: IssueLocalizeInstance, changes: Cha
       function: goldFns.size > 0 ? functions : null,
       line: lines,
       predicted: predicted.map((p) => `${p.file}:${p.line}`),
+      levels: explained,
       added_files: changes.added,
     },
   };

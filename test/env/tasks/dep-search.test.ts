@@ -3,6 +3,7 @@ import t from 'tap';
 import { depComment, gradeDepSearch, MAX_DEPENDENCIES, MIN_DEPENDENCIES, normalizeComment } from '../../../env/tasks/dep-search.js';
 import { assertValid, generateForRepo } from '../../../env/tasks/generate.js';
 import type { DepSearchInstance, TaskInstance } from '../../../schemas/tasks.js';
+import type { GradeLevel } from '../../../schemas/api.js';
 import { startEpisode, type Episode } from '../../helpers/episode.js';
 
 const ROOT = fileURLToPath(new URL('../../fixtures/tasks/shapes', import.meta.url));
@@ -137,6 +138,17 @@ t.test('grading', async (t) => {
       hits: [],
       misses: ['shapes/figures.py:Circle', 'shapes/figures.py:Square', 'shapes/util.py:clamp'],
       false_positives: [],
+      levels: [
+        {
+          level: 'definition',
+          precision: 0,
+          recall: 0,
+          f1: 0,
+          hits: [],
+          misses: make.gold.dependencies.map((d) => ({ file: d.file, line: d.line, qualname: d.qualname })),
+          false_positives: [],
+        },
+      ],
       added_files: [],
     });
   });
@@ -150,6 +162,11 @@ t.test('grading', async (t) => {
     t.equal(result.reward, 0);
     t.same(result.info.false_positives, ['shapes/registry.py:dump', 'shapes/util.py:square']);
     t.equal(result.info.precision, 0);
+    const [level] = result.info.levels as GradeLevel[];
+    t.same(level!.false_positives, [
+      { file: 'shapes/registry.py', line: dumpLine, qualname: 'dump', note: 'not a dependency' },
+      { file: 'shapes/util.py', line: squareLine, qualname: 'square', note: 'not a dependency' },
+    ], 'each false positive at its comment line, the def below it after the insert');
   });
 
   t.test('some dependencies commented: partial recall and F1', async (t) => {
@@ -159,6 +176,9 @@ t.test('grading', async (t) => {
     t.same([result.info.precision, result.info.recall, result.info.f1, result.reward], [1, 0.3333, 0.5, 0.5]);
     t.same(result.info.hits, ['shapes/figures.py:Circle']);
     t.same(result.info.misses, ['shapes/figures.py:Square', 'shapes/util.py:clamp']);
+    const [level] = result.info.levels as GradeLevel[];
+    const at = (d: { file: string; line: number; qualname: string }) => ({ file: d.file, line: d.line, qualname: d.qualname });
+    t.same(level, { level: 'definition', precision: 1, recall: 0.3333, f1: 0.5, hits: [at(make.gold.dependencies[0]!)], misses: make.gold.dependencies.slice(1).map(at), false_positives: [] });
   });
 
   t.test('two of three and one wrong', async (t) => {
@@ -178,6 +198,7 @@ t.test('grading', async (t) => {
     t.same([result.info.precision, result.info.recall, result.info.f1], [0.75, 1, 0.8571]);
     t.equal((result.info.false_positives as string[]).length, 1);
     t.match((result.info.false_positives as string[])[0], /^shapes\/util\.py:\d+ \(above no definition\)$/);
+    t.match((result.info.levels as GradeLevel[])[0]!.false_positives, [{ file: 'shapes/util.py', line: Number, note: 'above no definition' }]);
   });
 
   t.test('a comment between the decorator and the def does not count', async (t) => {

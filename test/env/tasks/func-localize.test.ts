@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
+import type { GradeLevel } from '../../../schemas/api.js';
 import { analyzeModule } from '../../../env/analysis/module.js';
 import type { Definition } from '../../../env/analysis/types.js';
 import { gradeFuncLocalize } from '../../../env/tasks/func-localize.js';
@@ -155,6 +156,7 @@ t.test('grading one instance', async (t) => {
     t.equal(result.reward, 0);
     t.equal(result.info.rule, 'no_target_documented');
     t.same(result.info.targets, [{ file: target.file, qualname: target.qualname, documented: false, similarity: 0 }]);
+    t.same((result.info.levels as GradeLevel[])[0]!.misses, [{ file: target.file, line: target.line, qualname: target.qualname }], 'the undocumented target is a miss');
   });
 
   t.test('a docstring on another function scores 0', async (t) => {
@@ -199,6 +201,11 @@ t.test('grading one instance', async (t) => {
     const result = await grade(ep);
     t.same([result.info.precision, result.info.recall, result.info.f1, result.reward], [0.5, 1, 0.6667, 0.6667]);
     t.same(result.info.extra_docstrings, ['shapes/base.py:Shape.__init__']);
+    const [level] = result.info.levels as GradeLevel[];
+    t.same(level!.hits, [{ file: target.file, line: target.line, qualname: target.qualname }], 'the target at its def line');
+    t.same(level!.misses, []);
+    t.match(level!.false_positives, [{ file: 'shapes/base.py', line: Number, qualname: 'Shape.__init__' }]);
+    t.same([level!.precision, level!.recall, level!.f1], [0.5, 1, 0.6667]);
   });
 
   t.test('a docstring changed elsewhere is not an extra one', async (t) => {

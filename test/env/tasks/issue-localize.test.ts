@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import type { GradeLevel } from '../../../schemas/api.js';
 import { importSweCommand, mineCommand } from '../../../bin/issues.js';
 import { snapshotOf } from '../../../env/corpus/snapshot.js';
 import { gradeChanges } from '../../../env/tasks/families.js';
@@ -95,6 +96,14 @@ t.test('SWE-Gym import on a repository built here, then grading through the edit
   };
   const wrongFunction = await comment(13, '    # maybe here');
   t.equal(wrongFunction.reward, 0.3333, 'the right file but the wrong function and line: file level only');
+  const levels = Object.fromEntries((wrongFunction.info.levels as GradeLevel[]).map((l) => [l.level, l]));
+  t.same(Object.keys(levels), ['file', 'function', 'line']);
+  t.same([levels.file!.hits, levels.file!.misses, levels.file!.false_positives], [[{ file: 'pkg/core.py' }], [], []]);
+  t.same(levels.function!.misses, [{ file: 'pkg/core.py', qualname: 'clamp' }], 'the gold function missed');
+  t.match(levels.function!.false_positives, [{ file: 'pkg/core.py', line: 14 }], 'the function commented, at its comment');
+  t.same(levels.line!.misses, [{ file: 'pkg/core.py', line: 6, end_line: 6 }], 'the gold range missed');
+  t.same(levels.line!.false_positives, [{ file: 'pkg/core.py', line: 14 }], 'the comment inserted after line 13');
+  t.same([levels.line!.precision, levels.line!.recall, levels.line!.f1], [0, 0, 0]);
   const inline = await comment(5, '    # the bound is wrong');
   t.equal(inline.reward, 1, 'a comment right above the line');
   const twice = await comment(5, '    # here\n    # and\n    # more');

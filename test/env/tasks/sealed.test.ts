@@ -48,4 +48,9 @@ t.test('gradeRun: 1 only for a run that ended normally with every test passed', 
   const g = gradeRun(ended([passed('t::a'), { id: 't::b', outcome: 'failed', ms: 1, error: { type: 'AssertionError', message: 'assert 1 == 2\nmore', frames: [] } }], 1), tests, 60);
   t.equal(g.info.pass_fraction, 0.5);
   t.same(g.info.failing, [{ id: 't::b', outcome: 'failed', error: 'assert 1 == 2' }]);
+  t.same(g.info.test_ids, tests, 'the tests run are named');
+  t.same(gradeRun({ kind: 'forged', line: 3, ms: 1 }, tests, 60).info.test_ids, tests, 'also when the run earns nothing');
+  const many = Array.from({ length: 80 }, (_, i) => `t::${i}`);
+  const named = gradeRun({ kind: 'timeout', tests: [], violations: [], ms: 1 }, many, 60).info;
+  t.same([named.tests, (named.test_ids as string[]).length], [80, 50], 'a long list is cut to its first 50, the count kept');
 });
