@@ -13,3 +13,12 @@ export class ApiError extends Error {
     this.status = status;
   }
 }
+
+/**
+ * An error as one line for the page: `CODE: message` for a coded refusal, else its message.
+ * @param {unknown} err
+ */
+export function describeError(err) {
+  const e = /** @type {{ code?: string, message?: string } | null} */ (err);
+  return e?.code ? `${e.code}: ${e.message}` : String(e?.message ?? err);
+}

@@ -6,6 +6,7 @@
  * an online trainer's would, so each action is a real step of the episode and costs one.
  */
 import { html, nothing, render } from './vendor/lit-html/lit-html.js';
+import { describeError } from './api-error.js';
 import { EpisodeSocket } from './episode-socket.js';
 import { gradeView } from './grade.js';
 
@@ -55,8 +56,7 @@ function update() {
 
 /** @param {unknown} err */
 function showError(err) {
-  const e = /** @type {{ code?: string, message?: string }} */ (err);
-  state.error = e?.code ? `${e.code}: ${e.message}` : String(e?.message ?? err);
+  state.error = describeError(err);
   state.busy = false;
   update();
 }
@@ -220,12 +220,13 @@ function shellRun(run) {
 
 function shell() {
   const running = state.shell.some((r) => r.running);
+  const off = state.busy || state.ended !== null;
   return html`<section class="shell">
     <h3>Shell</h3>
     <div id="shell-output" class="terminal" data-state=${running ? 'running' : 'idle'}>${state.shell.map(shellRun)}</div>
     <form id="shell-form" @submit=${runCommand}>
-      <input name="command" id="shell-command" autocomplete="off" placeholder="a command, run in the episode's shell" ?disabled=${state.busy}>
-      <button type="submit" id="shell-run" ?disabled=${state.busy}>Run</button>
+      <input name="command" id="shell-command" autocomplete="off" placeholder="a command, run in the episode's shell" ?disabled=${off}>
+      <button type="submit" id="shell-run" ?disabled=${off}>Run</button>
     </form>
   </section>`;
 }
@@ -249,7 +250,7 @@ function editor() {
       ${uses('old_str') ? html`<label>Old text <textarea name="old_str" id="editor-old" rows="4" required></textarea></label>` : nothing}
       ${uses('new_str') ? html`<label>New text <textarea name="new_str" id="editor-new" rows="4"></textarea></label>` : nothing}
       ${uses('file_text') ? html`<label>File text <textarea name="file_text" id="editor-text" rows="8"></textarea></label>` : nothing}
-      <button type="submit" id="editor-run" ?disabled=${state.busy}>Run</button>
+      <button type="submit" id="editor-run" ?disabled=${state.busy || state.ended !== null}>Run</button>
     </form>
     <pre id="file-view" class="file-view">${state.fileView || 'The file view shows what the editor answers (a view costs a step, like any tool call).'}</pre>
   </section>`;
@@ -270,11 +271,11 @@ function episodeView() {
     ${state.ended
       ? html`${gradeView(state.ended)}
           <button type="button" id="play-open-trajectory" @click=${() => ctx.openEpisode(episode.episode_id)}>Open in Trajectories</button>`
-      : html`<div class="tools">${shell()} ${editor()}</div>
-          <form class="finish" id="finish-form" @submit=${finish}>
-            <input name="message" id="finish-message" placeholder="a closing message (optional)">
-            <button type="submit" id="finish" ?disabled=${state.busy}>Finish and grade</button>
-          </form>`}`;
+      : html`<form class="finish" id="finish-form" @submit=${finish}>
+          <input name="message" id="finish-message" placeholder="a closing message (optional)">
+          <button type="submit" id="finish" ?disabled=${state.busy}>Finish and grade</button>
+        </form>`}
+    <div class="tools">${shell()} ${editor()}</div>`;
 }
 
 function view() {
