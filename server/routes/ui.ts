@@ -17,7 +17,7 @@ import type { FastifyInstance, RouteShorthandOptions } from 'fastify';
 import fastifyStatic from '@fastify/static';
 
 /** Browser libraries the console imports, served from their installed packages. */
-export const VENDORED = ['lit-html'] as const;
+export const VENDORED = ['lit-html', 'uplot'] as const;
 
 /**
  * Same origin only: no inline script or style, no other host, no framing. `connect-src 'self'`
