@@ -12,6 +12,7 @@
  */
 import { html, nothing, render, svg } from './vendor/lit-html/lit-html.js';
 import uPlot from './vendor/uplot/dist/uPlot.esm.js';
+import { describeError } from './api-error.js';
 import { byLabel, difference, histogram, perBucket, quantile, total } from './metrics.js';
 
 const PERIOD_MS = 2_000;
@@ -74,8 +75,7 @@ async function sample() {
     while (state.history.length > 0 && state.history[0].at < at - WINDOW_MS) state.history.shift();
     update();
   } catch (err) {
-    const e = /** @type {{ code?: string, message?: string }} */ (err);
-    state.error = e?.code ? `${e.code}: ${e.message}` : String(e?.message ?? err);
+    state.error = describeError(err);
     update();
   } finally {
     inFlight = false;

@@ -6,6 +6,7 @@
  * lines `hgym export` writes). The server reads the log; the page holds only the rows it shows.
  */
 import { html, nothing, render } from './vendor/lit-html/lit-html.js';
+import { describeError } from './api-error.js';
 import { replayView, stepKeys } from './replay.js';
 
 const PAGE = 50;
@@ -45,8 +46,7 @@ function update() {
 
 /** @param {unknown} err */
 function fail(err) {
-  const e = /** @type {{ code?: string, message?: string }} */ (err);
-  state.error = e?.code ? `${e.code}: ${e.message}` : String(e?.message ?? err);
+  state.error = describeError(err);
   state.loading = false;
   state.exporting = false;
   update();
