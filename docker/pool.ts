@@ -6,56 +6,52 @@
  * An episode stays on the engine of its sandbox. An engine that stops answering is marked down:
  * its sandboxes are lost (their episodes end with HGYM_ERR_SANDBOX_LOST), new acquires go to the
  * other engines, and it is probed until it answers and rejoins.
+ *
+ * This module schedules: acquires, warm sets, waiters, refill and close. Around it: the options'
+ * defaults (pool-settings.ts), engine health (engine-health.ts), making images present on engines
+ * (image-presence.ts), removing orphans (orphans.ts), the waiter queue (waiters.ts), counts over
+ * the engines (pool-counts.ts) and the change signal waits resolve by (change-signal.ts).
  */
-import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { v4 as uuidv4 } from 'uuid';
 import { hgymError, HgymError } from '../env/errors.js';
-import type { AcquireOptions, EngineStats, ImagePoolStats, PoolStats, Sandbox, SandboxPool } from '../env/sandbox.js';
-import { DEFAULT_LIMITS, startSandbox, type SandboxLimits } from './container.js';
-import { DockerEngine, type ContainerEngine } from './engine.js';
-import { LABEL_OWNER, orphanReason, ownerLabels } from './owner.js';
+import type { AcquireOptions, PoolStats, Sandbox, SandboxPool } from '../env/sandbox.js';
+import { ChangeSignal } from './change-signal.js';
+import { startSandbox } from './container.js';
+import { DockerEngine } from './engine.js';
+import { EngineHealth } from './engine-health.js';
+import { ImagePresence } from './image-presence.js';
+import { reapEngine } from './orphans.js';
+import { ownerLabels } from './owner.js';
 import { LeasedSandbox, WarmContainer } from './sandbox.js';
-import { baseTarget, environmentTargets, priorTarget, type WarmPolicy } from './warm-targets.js';
+import { baseTarget, environmentTargets, priorTarget } from './warm-targets.js';
+import { countOf, leasedCount, poolStats } from './pool-counts.js';
 import type { DockerPoolOptions } from './pool-options.js';
-import { emptySlots, slotsOf, slotStats, sum, totalOf, type EngineState, type ImageSlots } from './pool-state.js';
+import { poolSettings, type PoolSettings } from './pool-settings.js';
+import { emptySlots, slotsOf, sum, totalOf, type EngineState, type ImageSlots } from './pool-state.js';
+import { WaiterQueue } from './waiters.js';
 
 export type { DockerPoolOptions } from './pool-options.js';
+export { DEFAULT_IMAGE } from './pool-settings.js';
 
-/** The sandbox image; HGYM_IMAGE overrides it, as it does for setup (docker/setup.sh). */
-export const DEFAULT_IMAGE = process.env.HGYM_IMAGE ?? 'hgym/sandbox:latest';
 
 /** How often warm targets are recomputed without an acquire, so that idle demand decays. */
 const REBALANCE_MS = 5_000;
 /** How often each engine is looked through for containers nobody holds. */
 const REAP_MS = 10_000;
 
-interface Waiter {
-  image: string;
-  resolve(sandbox: Sandbox): void;
-  reject(err: Error): void;
-}
-
 export class DockerSandboxPool implements SandboxPool {
   readonly owner: { readonly id: string };
   readonly image: string;
   private readonly engines: EngineState[];
-  private readonly imageSource: ContainerEngine | null;
-  private readonly environmentImages: readonly string[];
-  private readonly limits: SandboxLimits;
-  private readonly policy: WarmPolicy;
-  private readonly max: number;
-  private readonly readyTimeoutMs: number;
-  private readonly startConcurrency: number;
-  private readonly drainTimeoutMs: number;
-  private readonly probeMs: number;
-  private readonly probeTimeoutMs: number;
-  private readonly probeFailures: number;
+  private readonly presence: ImagePresence;
+  private readonly health: EngineHealth;
+  private readonly settings: PoolSettings;
   private readonly log: Logger;
 
-  private readonly waiters: Waiter[] = [];
-  /** Emits `change` whenever a count that waitWarm or close waits on may have changed. */
-  private readonly changes = new EventEmitter();
+  private readonly waiters = new WaiterQueue();
+  /** Notified whenever a count that waitWarm or close waits on may have changed. */
+  private readonly changes = new ChangeSignal(() => this.closed);
   private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | null = null;
   private destroying: Promise<void> | null = null;
@@ -63,33 +59,48 @@ export class DockerSandboxPool implements SandboxPool {
   private readonly removals = new Set<Promise<void>>();
 
   private constructor(options: DockerPoolOptions) {
-    this.image = options.image ?? DEFAULT_IMAGE;
-    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
-    const warm = Math.max(0, options.warm ?? 2);
-    const envWarm = Math.max(0, options.envWarm ?? warm);
-    const shares = new Map(Object.entries(options.shares ?? {}).filter(([image]) => image !== this.image));
-    this.policy = { warm, envWarm, maxWarm: Math.max(0, options.maxWarm ?? warm + envWarm), windowMs: Math.max(1, options.demandWindowMs ?? 120_000), shares };
-    this.max = Math.max(1, options.max ?? 16);
-    this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
-    this.startConcurrency = Math.max(1, options.startConcurrency ?? 4);
-    this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
-    this.probeMs = Math.max(50, options.probeMs ?? 2_000);
-    this.probeTimeoutMs = Math.max(50, options.probeTimeoutMs ?? 3_000);
-    this.probeFailures = Math.max(1, options.probeFailures ?? 2);
+    this.settings = poolSettings(options);
+    this.image = this.settings.image;
+    const { policy, probeTimeoutMs, probeFailures } = this.settings;
     this.owner = { id: options.ownerId ?? uuidv4() };
     this.log = (options.logger ?? pino({ level: process.env.HGYM_LOG_LEVEL ?? 'warn' })).child({ pool: this.owner.id });
-    this.imageSource = options.imageSource ?? null;
-    this.environmentImages = [...new Set(options.images ?? [])].filter((i) => i !== this.image);
     const engines = options.engines ?? [DockerEngine.local()];
     if (engines.length === 0) throw hgymError('HGYM_ERR_BAD_REQUEST', 'a sandbox pool needs at least one container engine');
     this.engines = engines.map((engine) => {
-      const base = emptySlots(this.image, baseTarget(this.policy));
+      const base = emptySlots(this.image, baseTarget(policy));
       // Environments with a share are warmed from the start, after the base image.
-      const shared = [...shares.keys()].map((image) => emptySlots(image, priorTarget(this.policy, image))).filter((s) => s.target > 0);
+      const shared = [...policy.shares.keys()].map((image) => emptySlots(image, priorTarget(policy, image))).filter((s) => s.target > 0);
       const images = new Map([base, ...shared].map((s) => [s.image, s]));
       return { engine, up: true, downReason: null, probeFailures: 0, probing: false, base, images, present: new Map(), counters: { created: 0, lost: 0, failed: 0 } };
     });
-    this.changes.setMaxListeners(0);
+    this.presence = new ImagePresence({
+      engines: this.engines,
+      imageSource: options.imageSource ?? null,
+      environmentImages: this.settings.environmentImages,
+      log: this.log,
+    });
+    this.health = new EngineHealth(
+      { engines: this.engines, probeTimeoutMs, probeFailures, log: this.log },
+      {
+        closed: () => this.closed,
+        prepare: async (e) => {
+          await this.presence.ensure(e, this.image);
+          // What it held before it went down is nobody's now: its containers are removed (with the
+          // start grace, those created just before it went down go at a later sweep).
+          await this.reap(e);
+        },
+        rejoined: (e) => {
+          this.presence.copyEnvironments(e);
+          this.notify();
+          this.handOff();
+        },
+        down: () => {
+          this.notify();
+          // Waiters may now be served by the engines that are left.
+          this.handOff();
+        },
+      },
+    );
   }
 
   /**
@@ -99,27 +110,22 @@ export class DockerSandboxPool implements SandboxPool {
    */
   static async start(options: DockerPoolOptions = {}): Promise<DockerSandboxPool> {
     const pool = new DockerSandboxPool(options);
-    const answers = await Promise.all(pool.engines.map((e) => e.engine.ping(pool.probeTimeoutMs).then(() => null, (err: Error) => err)));
-    answers.forEach((err, i) => {
-      if (err) pool.markDown(pool.engines[i]!, err.message);
-    });
+    const answers = await pool.health.pingAll();
     const up = pool.engines.filter((e) => e.up);
     if (up.length === 0) throw hgymError('HGYM_ERR_DOCKER_UNAVAILABLE', answers.map((e) => e?.message).join('; '));
-    const results = await Promise.allSettled(up.map((e) => pool.ensureImage(e, pool.image)));
+    const results = await Promise.allSettled(up.map((e) => pool.presence.ensure(e, pool.image)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason as Error;
     await Promise.all(up.map((e) => pool.reap(e)));
-    for (const e of up) pool.copyEnvironments(e);
+    for (const e of up) pool.presence.copyEnvironments(e);
     pool.fill();
-    pool.every(Math.max(100, Math.min(REBALANCE_MS, pool.policy.windowMs / 2)), () => pool.rebalance());
+    pool.every(Math.max(100, Math.min(REBALANCE_MS, pool.settings.policy.windowMs / 2)), () => pool.rebalance());
     // Again now and then: an owner killed while an engine was still creating one of its
     // containers leaves it behind after the first sweep.
     pool.every(REAP_MS, () => {
       for (const e of pool.engines) if (e.up) pool.reap(e).catch((err: unknown) => pool.log.warn({ err, engine: e.engine.name }, 'removing orphaned sandboxes failed'));
     });
-    pool.every(pool.probeMs, () => {
-      for (const e of pool.engines) void pool.probe(e);
-    });
+    pool.every(pool.settings.probeMs, () => pool.health.probeAll());
     return pool;
   }
 
@@ -140,60 +146,17 @@ export class DockerSandboxPool implements SandboxPool {
   }
 
   stats(): PoolStats {
-    const environments: Record<string, ImagePoolStats> = {};
-    const engines: Record<string, EngineStats> = {};
-    const total = { target: 0, warm: 0, starting: 0, leased: 0, created: 0, lost: 0, failed: 0 };
-    for (const e of this.engines) {
-      const own = { target: e.up ? e.base.target : 0, warm: sum(e, (s) => s.warm.length), starting: sum(e, (s) => s.starting), leased: sum(e, (s) => s.leased.size) };
-      engines[e.engine.name] = { up: e.up, ...(e.downReason ? { down_reason: e.downReason } : {}), max: this.max, ...slotStats(own), ...e.counters };
-      for (const key of ['target', 'warm', 'starting', 'leased'] as const) total[key] += own[key];
-      for (const key of ['created', 'lost', 'failed'] as const) total[key] += e.counters[key];
-      for (const s of e.images.values()) {
-        if (s === e.base) continue;
-        const t = (environments[s.image] ??= { target: 0, warm: 0, starting: 0, leased: 0 });
-        t.target += s.target;
-        t.warm += s.warm.length;
-        t.starting += s.starting;
-        t.leased += s.leased.size;
-      }
-    }
-    return { ...total, environments, engines };
+    return poolStats(this.engines, this.settings.max);
   }
 
   private notify(): void {
-    this.changes.emit('change');
-  }
-
-  /** Resolves once `done()` holds, checked now and on every change; rejects after timeoutMs or when the pool closes. */
-  private until(done: () => boolean, timeoutMs: number, timeoutError: () => Error, whileClosed = false): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const check = (): void => {
-        if (done()) return finish(), resolve();
-        if (!whileClosed && this.closed) return finish(), reject(hgymError('HGYM_ERR_POOL_CLOSED'));
-      };
-      const timer = setTimeout(() => (finish(), reject(timeoutError())), timeoutMs);
-      const finish = (): void => {
-        clearTimeout(timer);
-        this.changes.off('change', check);
-      };
-      this.changes.on('change', check);
-      check();
-    });
-  }
-
-  private countOf(image: string, count: (s: ImageSlots) => number): number {
-    let n = 0;
-    for (const e of this.engines) {
-      const s = e.images.get(image);
-      if (s) n += count(s);
-    }
-    return n;
+    this.changes.notify();
   }
 
   /** Resolves once `count` containers of `image` are ready on all engines together (or rejects after timeoutMs). */
   waitWarm(count = this.engines.filter((e) => e.up).length * this.engines[0]!.base.target, timeoutMs = 60_000, image = this.image): Promise<void> {
-    return this.until(
-      () => this.countOf(image, (s) => s.warm.length) >= count,
+    return this.changes.until(
+      () => countOf(this.engines, image, (s) => s.warm.length) >= count,
       timeoutMs,
       () => hgymError('HGYM_ERR_SANDBOX_START', `fewer than ${count} warm sandboxes after ${timeoutMs} ms`),
     );
@@ -203,80 +166,22 @@ export class DockerSandboxPool implements SandboxPool {
   waitTargets(timeoutMs = 60_000): Promise<void> {
     const short = (): string[] =>
       this.engines.filter((e) => e.up).flatMap((e) => [...e.images.values()].filter((s) => s.warm.length < s.target).map((s) => `${e.engine.name} ${s.image}: ${s.warm.length} of ${s.target}`));
-    return this.until(
+    return this.changes.until(
       () => short().length === 0,
       timeoutMs,
       () => hgymError('HGYM_ERR_SANDBOX_START', `warm targets not met after ${timeoutMs} ms (${short().join('; ')})`),
     );
   }
 
-  /** Ids of the containers this pool holds on an engine. */
-  private held(e: EngineState): Set<string> {
-    const ids = new Set<string>();
-    for (const s of e.images.values()) {
-      for (const w of s.warm) ids.add(w.id);
-      for (const l of s.leased) ids.add(l.id);
-    }
-    return ids;
-  }
-
   /** Removes labelled containers nobody holds on one engine (owner.ts says which); never unlabelled ones. */
-  private async reap(e: EngineState): Promise<number> {
-    const list = await e.engine.list(LABEL_OWNER);
-    const held = this.held(e);
-    const now = Date.now();
-    let removed = 0;
-    await Promise.all(
-      list.map(async (info) => {
-        const why = orphanReason(info, this.owner.id, held.has(info.id), now);
-        if (why === null) return;
-        this.log.info({ engine: e.engine.name, container_id: info.id.slice(0, 12), owner: info.labels[LABEL_OWNER], why }, 'removing orphaned sandbox');
-        await this.remove(e, info.id);
-        removed++;
-      }),
-    );
-    return removed;
+  private reap(e: EngineState): Promise<number> {
+    return reapEngine(e, this.owner.id, (id) => this.remove(e, id), this.log);
   }
 
   /** Removes containers nobody holds on every engine that answers; how many. */
   async reapOrphans(): Promise<number> {
     const counts = await Promise.all(this.engines.filter((e) => e.up).map((e) => this.reap(e)));
     return counts.reduce((a, b) => a + b, 0);
-  }
-
-  /**
-   * Makes `image` present on an engine, once: copied from another engine (or the image source)
-   * when it is missing there or differs from theirs. A failed copy is tried again next time.
-   */
-  private ensureImage(e: EngineState, image: string): Promise<void> {
-    let present = e.present.get(image);
-    if (!present) {
-      present = this.copyImage(e, image);
-      e.present.set(image, present);
-      present.catch(() => e.present.delete(image));
-    }
-    return present;
-  }
-
-  private async copyImage(e: EngineState, image: string): Promise<void> {
-    const here = await e.engine.imageId(image);
-    const sources = [...(this.imageSource ? [this.imageSource] : []), ...this.engines.filter((o) => o !== e && o.up).map((o) => o.engine)];
-    for (const source of sources) {
-      const id = await source.imageId(image).catch(() => null);
-      if (id === null) continue;
-      if (id === here) return;
-      this.log.info({ engine: e.engine.name, from: source.name, image }, 'copying the image to an engine');
-      await e.engine.loadImage(await source.exportImage(image));
-      return;
-    }
-    if (here === null) throw hgymError('HGYM_ERR_IMAGE_MISSING', image);
-  }
-
-  /** Copies the environment images to an engine in the background; a failure is logged and tried again at acquire. */
-  private copyEnvironments(e: EngineState): void {
-    for (const image of this.environmentImages) {
-      this.ensureImage(e, image).catch((err: unknown) => this.log.warn({ err, engine: e.engine.name, image }, 'making an environment image present failed'));
-    }
   }
 
   async acquire(options: AcquireOptions = {}): Promise<Sandbox> {
@@ -288,14 +193,14 @@ export class DockerSandboxPool implements SandboxPool {
       // No refill until it is leased (lease() refills): while it is checked it is in no count,
       // and a refill now would take its slot too and go above max.
       const candidate = slotsOf(e, image).warm.shift()!;
-      const fresh = Date.now() - candidate.createdAt < this.limits.lifetimeMs / 2;
+      const fresh = Date.now() - candidate.createdAt < this.settings.limits.lifetimeMs / 2;
       if (fresh && (await candidate.check()) && !this.closed && e.up) return this.lease(e, image, candidate);
       this.discard(e, candidate, fresh ? 'failed its readiness check' : 'too close to its maximum lifetime');
     }
     if (this.closed) throw hgymError('HGYM_ERR_POOL_CLOSED');
     if (!this.engines.some((e) => e.up)) throw hgymError('HGYM_ERR_DOCKER_UNAVAILABLE', this.downReasons());
     const e = this.roomFor(image);
-    if (!e) return this.waitForSandbox(image, options);
+    if (!e) return this.waiters.wait(image, options, this.settings.max * this.engines.filter((o) => o.up).length);
     try {
       return this.lease(e, image, await this.startOne(e, slotsOf(e, image)));
     } catch (err) {
@@ -330,7 +235,7 @@ export class DockerSandboxPool implements SandboxPool {
   private roomFor(image: string): EngineState | undefined {
     const up = this.engines.filter((e) => e.up);
     let best: EngineState | undefined;
-    for (const e of up) if (totalOf(e) < this.max && (!best || totalOf(e) < totalOf(best))) best = e;
+    for (const e of up) if (totalOf(e) < this.settings.max && (!best || totalOf(e) < totalOf(best))) best = e;
     if (best) return best;
     for (const e of up) {
       const victim = [...e.images.values()].reverse().find((s) => s.image !== image && s.warm.length > 0);
@@ -340,30 +245,6 @@ export class DockerSandboxPool implements SandboxPool {
       }
     }
     return undefined;
-  }
-
-  private waitForSandbox(image: string, options: AcquireOptions): Promise<Sandbox> {
-    const waitMs = options.waitMs ?? 10_000;
-    const capacity = this.max * this.engines.filter((e) => e.up).length;
-    if (waitMs <= 0) return Promise.reject(hgymError('HGYM_ERR_CAPACITY', `all ${capacity} sandboxes are in use`));
-    return new Promise<Sandbox>((resolve, reject) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
-      };
-      const waiter: Waiter = {
-        image,
-        resolve: (s) => (done(), resolve(s)),
-        reject: (e) => (done(), reject(e)),
-      };
-      const timer = setTimeout(() => waiter.reject(hgymError('HGYM_ERR_CAPACITY', `all ${capacity} sandboxes stayed in use for ${waitMs} ms`)), waitMs);
-      const onAbort = (): void => waiter.reject(options.signal!.reason as Error);
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      if (options.priority) this.waiters.unshift(waiter);
-      else this.waiters.push(waiter);
-    });
   }
 
   /** Every served acquire goes through here, so this is where demand is counted. */
@@ -411,11 +292,11 @@ export class DockerSandboxPool implements SandboxPool {
   private async startOne(e: EngineState, slots: ImageSlots): Promise<WarmContainer> {
     slots.starting++;
     const started = (async () => {
-      if (slots !== e.base) await this.ensureImage(e, slots.image);
+      if (slots !== e.base) await this.presence.ensure(e, slots.image);
       return startSandbox(
         e.engine,
-        { image: slots.image, limits: this.limits, labels: ownerLabels(this.owner.id, Date.now(), this.limits.lifetimeMs) },
-        this.readyTimeoutMs,
+        { image: slots.image, limits: this.settings.limits, labels: ownerLabels(this.owner.id, Date.now(), this.settings.limits.lifetimeMs) },
+        this.settings.readyTimeoutMs,
         (line) => this.log.warn({ source: 'executor', engine: e.engine.name }, line),
       );
     })();
@@ -434,7 +315,7 @@ export class DockerSandboxPool implements SandboxPool {
     } catch (err) {
       if (!(err instanceof HgymError && err.code === 'HGYM_ERR_POOL_CLOSED')) e.counters.failed++;
       // The engine refused the connection (or its socket is gone): it is down, without waiting for a probe.
-      if (err instanceof HgymError && err.code === 'HGYM_ERR_DOCKER_UNAVAILABLE' && e.up && !this.closed) this.markDown(e, err.message);
+      if (err instanceof HgymError && err.code === 'HGYM_ERR_DOCKER_UNAVAILABLE' && e.up && !this.closed) this.health.markDown(e, err.message);
       throw err;
     } finally {
       slots.starting--;
@@ -460,7 +341,7 @@ export class DockerSandboxPool implements SandboxPool {
    * the slot goes to that waiter instead.
    */
   private deliver(e: EngineState, image: string, warm: WarmContainer): void {
-    const waiter = this.waiters.find((w) => w.image === image);
+    const waiter = this.waiters.of(image);
     if (waiter) return waiter.resolve(this.lease(e, image, warm));
     if (this.waiters.length > 0) {
       this.discard(e, warm, 'a sandbox of another image is waited for');
@@ -474,7 +355,7 @@ export class DockerSandboxPool implements SandboxPool {
 
   /** Gives a new container of its image to the first waiter, if any, on an engine with room; or refills. */
   private handOff(): void {
-    const waiter = this.waiters[0];
+    const waiter = this.waiters.first();
     if (!waiter || this.closed) return this.fill();
     const e = this.roomFor(waiter.image);
     if (!e) return;
@@ -485,7 +366,7 @@ export class DockerSandboxPool implements SandboxPool {
         // A start that failed because its engine is down (startOne marked it) is tried on another
         // engine; any other failure (a broken image, say) is the waiter's answer: retrying it on an
         // engine with room, this one or another, could go on for ever in a tight loop.
-        if (e.up || !this.engines.some((o) => o.up)) this.waiters.find((w) => w.image === slots.image)?.reject(err);
+        if (e.up || !this.engines.some((o) => o.up)) this.waiters.of(slots.image)?.reject(err);
         this.handOff();
       },
     );
@@ -503,8 +384,8 @@ export class DockerSandboxPool implements SandboxPool {
         while (
           !slots.retryTimer &&
           slots.warm.length + slots.starting < slots.target &&
-          totalOf(e) < this.max &&
-          sum(e, (s) => s.starting) < this.startConcurrency
+          totalOf(e) < this.settings.max &&
+          sum(e, (s) => s.starting) < this.settings.startConcurrency
         ) {
           this.startOne(e, slots).then(
             (warm) => {
@@ -540,7 +421,7 @@ export class DockerSandboxPool implements SandboxPool {
     const now = Date.now();
     for (const e of this.engines) {
       const environments = [...e.images.values()].filter((s) => s !== e.base);
-      const targets = environmentTargets(environments, this.policy, now);
+      const targets = environmentTargets(environments, this.settings.policy, now);
       for (const s of environments) {
         s.target = targets.get(s.image) ?? 0;
         this.trim(e, s);
@@ -552,70 +433,17 @@ export class DockerSandboxPool implements SandboxPool {
     this.fill();
   }
 
-  /** Pings an engine: marks it down after enough failures, and lets it rejoin when it answers again. */
-  private async probe(e: EngineState): Promise<void> {
-    if (e.probing || this.closed) return;
-    e.probing = true;
-    try {
-      await e.engine.ping(this.probeTimeoutMs);
-      e.probeFailures = 0;
-      if (!e.up && !this.closed) await this.rejoin(e);
-    } catch (err) {
-      const refused = /ECONNREFUSED|ENOENT|EPIPE|ECONNRESET/.test((err as Error).message);
-      if (e.up && (refused || ++e.probeFailures >= this.probeFailures)) this.markDown(e, (err as Error).message);
-    } finally {
-      e.probing = false;
-    }
-  }
-
-  /** An engine stopped answering: its sandboxes are lost, and acquires go elsewhere until it rejoins. */
-  private markDown(e: EngineState, reason: string): void {
-    if (!e.up) return;
-    e.up = false;
-    e.downReason = reason;
-    e.present.clear();
-    this.log.error({ engine: e.engine.name, reason }, 'a container engine stopped answering; its sandboxes are lost');
-    const why = `the container engine ${e.engine.name} stopped answering: ${reason}`;
-    for (const s of e.images.values()) {
-      for (const warm of s.warm.splice(0)) warm.conn.close(why);
-      for (const leased of s.leased) leased.lose(why);
-    }
-    this.notify();
-    // Waiters may now be served by the engines that are left.
-    this.handOff();
-  }
-
-  private async rejoin(e: EngineState): Promise<void> {
-    await this.ensureImage(e, this.image);
-    // What it held before it went down is nobody's now: its containers are removed (with the
-    // start grace, those created just before it went down go at a later sweep).
-    await this.reap(e);
-    e.up = true;
-    e.downReason = null;
-    e.probeFailures = 0;
-    this.log.warn({ engine: e.engine.name }, 'a container engine answers again and rejoins the pool');
-    this.copyEnvironments(e);
-    this.notify();
-    this.handOff();
-  }
-
   close(): Promise<void> {
     if (this.destroying) return this.destroying;
     this.closing ??= this.drain();
     return this.closing;
   }
 
-  private leasedCount(): number {
-    let n = 0;
-    for (const e of this.engines) n += sum(e, (s) => s.leased.size);
-    return n;
-  }
-
   /** Stops serving, waits (event-driven) for leased sandboxes to come back, then removes what is left. */
   private async drain(): Promise<void> {
     this.stopAccepting(hgymError('HGYM_ERR_POOL_CLOSED'));
     this.discardWarm('the pool is closing');
-    await this.until(() => this.leasedCount() === 0, this.drainTimeoutMs, () => new Error('drain timeout'), true).catch(() => {});
+    await this.changes.until(() => leasedCount(this.engines) === 0, this.settings.drainTimeoutMs, () => new Error('drain timeout'), true).catch(() => {});
     await this.releaseAll();
     await this.startsSettled;
     await Promise.all(this.removals);
@@ -651,7 +479,7 @@ export class DockerSandboxPool implements SandboxPool {
         s.retryTimer = null;
       }
     }
-    for (const waiter of this.waiters.splice(0)) waiter.reject(reason);
+    this.waiters.rejectAll(reason);
     this.notify();
   }
 

@@ -1,0 +1,46 @@
+/**
+ * What a DockerSandboxPool's options (pool-options.ts) come to once defaults and bounds are
+ * applied: the numbers the pool schedules, waits and probes by.
+ */
+import { DEFAULT_LIMITS, type SandboxLimits } from './container.js';
+import type { DockerPoolOptions } from './pool-options.js';
+import type { WarmPolicy } from './warm-targets.js';
+
+/** The sandbox image; HGYM_IMAGE overrides it, as it does for setup (docker/setup.sh). */
+export const DEFAULT_IMAGE = process.env.HGYM_IMAGE ?? 'hgym/sandbox:latest';
+
+export interface PoolSettings {
+  readonly image: string;
+  readonly limits: SandboxLimits;
+  /** Its shares leave out the base image. */
+  readonly policy: WarmPolicy & { readonly shares: ReadonlyMap<string, number> };
+  readonly max: number;
+  readonly readyTimeoutMs: number;
+  readonly startConcurrency: number;
+  readonly drainTimeoutMs: number;
+  readonly probeMs: number;
+  readonly probeTimeoutMs: number;
+  readonly probeFailures: number;
+  /** Without duplicates, and without the base image. */
+  readonly environmentImages: readonly string[];
+}
+
+export function poolSettings(options: DockerPoolOptions): PoolSettings {
+  const image = options.image ?? DEFAULT_IMAGE;
+  const warm = Math.max(0, options.warm ?? 2);
+  const envWarm = Math.max(0, options.envWarm ?? warm);
+  const shares = new Map(Object.entries(options.shares ?? {}).filter(([i]) => i !== image));
+  return {
+    image,
+    limits: { ...DEFAULT_LIMITS, ...options.limits },
+    policy: { warm, envWarm, maxWarm: Math.max(0, options.maxWarm ?? warm + envWarm), windowMs: Math.max(1, options.demandWindowMs ?? 120_000), shares },
+    max: Math.max(1, options.max ?? 16),
+    readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
+    startConcurrency: Math.max(1, options.startConcurrency ?? 4),
+    drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
+    probeMs: Math.max(50, options.probeMs ?? 2_000),
+    probeTimeoutMs: Math.max(50, options.probeTimeoutMs ?? 3_000),
+    probeFailures: Math.max(1, options.probeFailures ?? 2),
+    environmentImages: [...new Set(options.images ?? [])].filter((i) => i !== image),
+  };
+}
