@@ -100,14 +100,22 @@ export interface StartedSandbox {
 /**
  * Creates, attaches and starts a sandbox container on `engine` and waits for its executor to say
  * ready. Attaching before start means no frame the executor writes can be missed. If any step
- * fails the container is removed and the original error is rethrown (coded).
+ * fails the container is removed and the original error is rethrown (coded). `onCreated` learns
+ * the container's id as soon as it exists, so that its owner counts it as held while it starts.
  */
-export async function startSandbox(engine: ContainerEngine, spec: SandboxSpec, readyTimeoutMs: number, log: (line: string) => void): Promise<StartedSandbox> {
+export async function startSandbox(
+  engine: ContainerEngine,
+  spec: SandboxSpec,
+  readyTimeoutMs: number,
+  log: (line: string) => void,
+  onCreated: (id: string) => void = () => {},
+): Promise<StartedSandbox> {
   let id: string | undefined;
   let conn: ExecutorConnection | undefined;
   try {
     const created = await engine.create(spec);
     id = created.id;
+    onCreated(id);
     conn = new ExecutorConnection(created.stream, log);
     await engine.start(id);
     const lost = new Promise<never>((_, reject) => conn!.onLost((why) => reject(hgymError('HGYM_ERR_SANDBOX_START', why))));

@@ -15,8 +15,12 @@ export const LABEL_OWNER = 'hgym.owner';
 export const LABEL_CREATED = 'hgym.created';
 export const LABEL_EXPIRES = 'hgym.expires';
 
-/** How long a created container may wait to be started by its owner; past it, anyone may remove it. */
-export const START_GRACE_MS = 20_000;
+/**
+ * How long a created container may wait to be started by its owner; past it, anyone may remove
+ * it. On a loaded engine the start call alone can take many seconds, and a container taken in the
+ * middle of it fails its episode's reset; an owner counts its own starting containers as held.
+ */
+export const START_GRACE_MS = 40_000;
 
 export function ownerLabels(ownerId: string, createdAtMs: number, lifetimeMs: number): Record<string, string> {
   return { [LABEL_OWNER]: ownerId, [LABEL_CREATED]: String(createdAtMs), [LABEL_EXPIRES]: String(createdAtMs + lifetimeMs) };

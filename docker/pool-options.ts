@@ -43,8 +43,15 @@ export interface DockerPoolOptions {
   /** This server instance's id, the value of every container's hgym.owner label. */
   ownerId?: string;
   readyTimeoutMs?: number;
-  /** Containers each engine starts at the same time for the refill. */
+  /** Containers each engine starts at the same time for the refill while no episode runs there. */
   startConcurrency?: number;
+  /**
+   * Containers each engine starts at the same time for the refill while any of its sandboxes is
+   * leased: creating one costs the engine's machine about half a CPU-second, which the running
+   * episodes' steps need. Default 1. An acquire that finds no warm sandbox starts its own at once,
+   * whatever this is.
+   */
+  busyStartConcurrency?: number;
   /** How long close() waits for leased sandboxes before removing them. */
   drainTimeoutMs?: number;
   /** How often every engine is pinged; an engine that fails `probeFailures` pings in a row is down. */

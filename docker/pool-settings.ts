@@ -17,6 +17,7 @@ export interface PoolSettings {
   readonly max: number;
   readonly readyTimeoutMs: number;
   readonly startConcurrency: number;
+  readonly busyStartConcurrency: number;
   readonly drainTimeoutMs: number;
   readonly probeMs: number;
   readonly probeTimeoutMs: number;
@@ -37,6 +38,7 @@ export function poolSettings(options: DockerPoolOptions): PoolSettings {
     max: Math.max(1, options.max ?? 16),
     readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
     startConcurrency: Math.max(1, options.startConcurrency ?? 4),
+    busyStartConcurrency: Math.max(1, Math.min(options.busyStartConcurrency ?? 1, options.startConcurrency ?? 4)),
     drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
     probeMs: Math.max(50, options.probeMs ?? 2_000),
     probeTimeoutMs: Math.max(50, options.probeTimeoutMs ?? 3_000),

@@ -39,6 +39,11 @@ export interface EngineState {
   readonly base: ImageSlots;
   /** Every image with containers or recent demand here, in the order the refill serves them. */
   images: Map<string, ImageSlots>;
+  /**
+   * Containers created here and not yet ready (or failed): held like warm and leased ones, so
+   * that a start slower than the start grace is not taken for an orphan by this pool's reaper.
+   */
+  readonly startingIds: Set<string>;
   /** Images made present on this engine (checked or copied), by image. */
   readonly present: Map<string, Promise<void>>;
   readonly counters: { created: number; lost: number; failed: number };

@@ -1,6 +1,7 @@
 /**
  * The SandboxPool adapter over container engines: warm pools of started, ready containers, one per
- * episode and never reused, refilled in the background, spread over one or more engines. Each
+ * episode and never reused, refilled in the background (gently while episodes run on the engine,
+ * so that their steps keep the CPU), spread over one or more engines. Each
  * engine keeps its own capacity (`max`) and its own warm sandboxes: the base sandbox image's, and
  * one set per environment image sized by that environment's recent demand on it (warm-targets.ts).
  * An episode stays on the engine of its sandbox. An engine that stops answering is marked down:
@@ -71,7 +72,7 @@ export class DockerSandboxPool implements SandboxPool {
       // Environments with a share are warmed from the start, after the base image.
       const shared = [...policy.shares.keys()].map((image) => emptySlots(image, priorTarget(policy, image))).filter((s) => s.target > 0);
       const images = new Map([base, ...shared].map((s) => [s.image, s]));
-      return { engine, up: true, downReason: null, probeFailures: 0, probing: false, base, images, present: new Map(), counters: { created: 0, lost: 0, failed: 0 } };
+      return { engine, up: true, downReason: null, probeFailures: 0, probing: false, base, images, startingIds: new Set<string>(), present: new Map(), counters: { created: 0, lost: 0, failed: 0 } };
     });
     this.presence = new ImagePresence({
       engines: this.engines,
@@ -291,6 +292,7 @@ export class DockerSandboxPool implements SandboxPool {
   /** Starts one ready container of `slots`' image on an engine; counts it as starting meanwhile. */
   private async startOne(e: EngineState, slots: ImageSlots): Promise<WarmContainer> {
     slots.starting++;
+    let createdId: string | null = null;
     const started = (async () => {
       if (slots !== e.base) await this.presence.ensure(e, slots.image);
       return startSandbox(
@@ -298,6 +300,10 @@ export class DockerSandboxPool implements SandboxPool {
         { image: slots.image, limits: this.settings.limits, labels: ownerLabels(this.owner.id, Date.now(), this.settings.limits.lifetimeMs) },
         this.settings.readyTimeoutMs,
         (line) => this.log.warn({ source: 'executor', engine: e.engine.name }, line),
+        (id) => {
+          createdId = id;
+          e.startingIds.add(id);
+        },
       );
     })();
     this.startsSettled = Promise.all([this.startsSettled, started.catch(() => {})]).then(() => {});
@@ -319,6 +325,7 @@ export class DockerSandboxPool implements SandboxPool {
       throw err;
     } finally {
       slots.starting--;
+      if (createdId !== null) e.startingIds.delete(createdId);
       this.notify();
     }
   }
@@ -374,7 +381,8 @@ export class DockerSandboxPool implements SandboxPool {
 
   /**
    * Starts containers in the background until every image's warm target is met on every engine
-   * that answers, in refill order. Not while anyone waits: then every free slot is a waiter's.
+   * that answers, in refill order, a few at a time (refillConcurrency). Not while anyone waits:
+   * then every free slot is a waiter's.
    */
   private fill(): void {
     if (this.closed || this.waiters.length > 0) return;
@@ -385,7 +393,7 @@ export class DockerSandboxPool implements SandboxPool {
           !slots.retryTimer &&
           slots.warm.length + slots.starting < slots.target &&
           totalOf(e) < this.settings.max &&
-          sum(e, (s) => s.starting) < this.settings.startConcurrency
+          sum(e, (s) => s.starting) < this.refillConcurrency(e)
         ) {
           this.startOne(e, slots).then(
             (warm) => {
@@ -408,6 +416,14 @@ export class DockerSandboxPool implements SandboxPool {
         }
       }
     }
+  }
+
+  /**
+   * How many containers an engine starts at once for the refill: fewer while episodes run there,
+   * so that creating containers does not take the CPU their steps need; all it can otherwise.
+   */
+  private refillConcurrency(e: EngineState): number {
+    return sum(e, (s) => s.leased.size) > 0 ? this.settings.busyStartConcurrency : this.settings.startConcurrency;
   }
 
   /** Removes an image's warm containers above its target, oldest first. */

@@ -21,7 +21,13 @@ import type { ExecutorConnection, Frame } from './protocol.js';
 /** Slack on top of a command's own timeout for the executor's kill-and-restart to report. */
 const EXEC_GRACE_MS = 15_000;
 const FILE_OP_DEADLINE_MS = 30_000;
-const PING_DEADLINE_MS = 3_000;
+/**
+ * An archive's unpacking may take longer: on a loaded machine a sandbox (one CPU at most) unpacks
+ * a large workspace slowly, and a deadline that ran out there would lose a healthy sandbox.
+ */
+const UNTAR_DEADLINE_PER_MIB_MS = 10_000;
+/** A warm sandbox's readiness check; an executor that is only slow (a loaded engine) still passes. */
+const PING_DEADLINE_MS = 10_000;
 
 /**
  * Archive bytes in flight to sandboxes at once, across the process. A burst of resets would
@@ -208,7 +214,8 @@ export class LeasedSandbox implements Sandbox {
     // burst of resets sends them a few at a time (transfers), each with its own deadline.
     const release = await transfers.acquire(tar.length);
     try {
-      await this.call({ op: 'untar', path: dir, data: tar.toString('base64') }, FILE_OP_DEADLINE_MS);
+      const deadline = FILE_OP_DEADLINE_MS + Math.ceil(tar.length / 2 ** 20) * UNTAR_DEADLINE_PER_MIB_MS;
+      await this.call({ op: 'untar', path: dir, data: tar.toString('base64') }, deadline);
     } finally {
       release();
     }

@@ -96,6 +96,37 @@ t.test('one engine', async (t) => {
     t.equal(a.maxStartsInFlight, 2);
   });
 
+  t.test('while episodes run, the refill starts busyStartConcurrency containers at once; with none, startConcurrency', async (t) => {
+    const a = fake('a');
+    a.latencyMs = 20;
+    const pool = await startPool(t, { engines: [a], warm: 6, max: 16, startConcurrency: 3, busyStartConcurrency: 1 });
+    await pool.waitWarm(6, 3_000);
+    t.equal(a.maxStartsInFlight, 3, 'filling an idle pool: startConcurrency at once');
+    const leased = await Promise.all(Array.from({ length: 6 }, () => pool.acquire()));
+    a.maxStartsInFlight = 0;
+    await pool.waitWarm(6, 5_000);
+    t.equal(a.maxStartsInFlight, 1, 'refilling beside 6 leased sandboxes: one at a time');
+    await Promise.all(leased.slice(0, 3).map((s) => s.release()));
+    await pool.waitWarm(6, 3_000);
+    // With none leased, the refill of what was just used goes at full speed again.
+    const more = await Promise.all(Array.from({ length: 6 }, () => pool.acquire()));
+    await Promise.all([...leased.slice(3), ...more].map((s) => s.release()));
+    a.maxStartsInFlight = 0;
+    await pool.waitWarm(6, 3_000);
+    t.equal(a.maxStartsInFlight, 3, 'refilling once every episode ended: startConcurrency at once');
+  });
+
+  t.test('a container slower to start than the start grace stays its own pool\'s: its reaper does not take it', async (t) => {
+    const a = new PastGraceEngine('a', { [BASE]: 'sha256:base' });
+    a.silentCreates(1);
+    const pool = await startPool(t, { engines: [a], warm: 1, max: 2, readyTimeoutMs: 1_000 });
+    await eventually(t, 'the silent container exists', () => a.containers().length === 1, 1_000);
+    const [starting] = a.containers();
+    t.equal(await pool.reapOrphans(), 0, 'nothing reaped while it starts');
+    t.ok(a.containers().some((c) => c.id === starting!.id), 'the starting container is still there');
+    t.equal(pool.stats().starting, 1);
+  });
+
   t.test('acquire takes a warm sandbox that runs commands, and the pool refills', async (t) => {
     const a = fake('a');
     const pool = await startPool(t, { engines: [a], warm: 2, max: 4 });
