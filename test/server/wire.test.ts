@@ -1,9 +1,9 @@
 /**
  * snake_case on the wire: every key of every answer a trainer can get (a real episode's reset,
  * steps, state, trajectory and close over REST and WebSocket, the trajectory log's record, the
- * meta routes, and every kind of error answer) is snake_case. JSON Schemas (a tool's
- * `parameters`) and maps keyed by data (engine and image names, family names) are exempt from
- * the key check, not from the walk.
+ * meta routes, the trajectory log read back through the API, the metrics as JSON, and every kind
+ * of error answer) is snake_case. JSON Schemas (a tool's `parameters`) and maps keyed by data
+ * (engine and image names, family names) are exempt from the key check, not from the walk.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
@@ -133,6 +133,12 @@ t.test('a whole episode over REST and over WebSocket, and its record on disk', a
     t.same(Object.keys(record.steps[0]!).sort(), ['action', 'duration_ms', 'index', 'invalid', 'observation', 'started_at'], 'steps in the log');
     snakeOnly(t, 'the trajectory log record', record);
   }
+  // The log read back through the API, and the metrics as JSON.
+  const listed = (await app.inject('/v1/trajectories')).json() as { trajectories: { episode_id: string }[] };
+  t.equal(listed.trajectories.length, 2, 'both listed');
+  snakeOnly(t, 'GET /v1/trajectories', listed);
+  snakeOnly(t, 'GET /v1/trajectories/:id', (await app.inject(`/v1/trajectories/${listed.trajectories[0]!.episode_id}`)).json());
+  snakeOnly(t, 'GET /v1/metrics', (await app.inject('/v1/metrics')).json());
 });
 
 t.test('errors below the routes: no key, malformed HTTP, a request while the server closes', async (t) => {
