@@ -52,6 +52,12 @@ export interface DockerPoolOptions {
    * whatever this is.
    */
   busyStartConcurrency?: number;
+  /**
+   * Workspace archives each engine's sandboxes unpack at once; more wait their turn, in order.
+   * Unpacking is CPU work in the sandbox: beyond the engine machine's CPUs, more at once only
+   * makes each finish later. Default: this machine's CPUs (set it for a remote engine).
+   */
+  unpackConcurrency?: number;
   /** How long close() waits for leased sandboxes before removing them. */
   drainTimeoutMs?: number;
   /** How often every engine is pinged; an engine that fails `probeFailures` pings in a row is down. */

@@ -2,6 +2,7 @@
  * What a DockerSandboxPool's options (pool-options.ts) come to once defaults and bounds are
  * applied: the numbers the pool schedules, waits and probes by.
  */
+import { availableParallelism } from 'node:os';
 import { DEFAULT_LIMITS, type SandboxLimits } from './container.js';
 import type { DockerPoolOptions } from './pool-options.js';
 import type { WarmPolicy } from './warm-targets.js';
@@ -18,6 +19,7 @@ export interface PoolSettings {
   readonly readyTimeoutMs: number;
   readonly startConcurrency: number;
   readonly busyStartConcurrency: number;
+  readonly unpackConcurrency: number;
   readonly drainTimeoutMs: number;
   readonly probeMs: number;
   readonly probeTimeoutMs: number;
@@ -38,6 +40,7 @@ export function poolSettings(options: DockerPoolOptions): PoolSettings {
     max: Math.max(1, options.max ?? 16),
     readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
     startConcurrency: Math.max(1, options.startConcurrency ?? 4),
+    unpackConcurrency: Math.max(1, options.unpackConcurrency ?? availableParallelism()),
     busyStartConcurrency: Math.max(1, Math.min(options.busyStartConcurrency ?? 1, options.startConcurrency ?? 4)),
     drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
     probeMs: Math.max(50, options.probeMs ?? 2_000),
@@ -45,4 +48,13 @@ export function poolSettings(options: DockerPoolOptions): PoolSettings {
     probeFailures: Math.max(1, options.probeFailures ?? 2),
     environmentImages: [...new Set(options.images ?? [])].filter((i) => i !== image),
   };
+}
+
+/**
+ * How many containers an engine starts at once for the refill: fewer while episodes run there
+ * (`leased` of its sandboxes), so that creating containers does not take the CPU their steps
+ * need; all it may otherwise.
+ */
+export function refillConcurrency(settings: PoolSettings, leased: number): number {
+  return leased > 0 ? settings.busyStartConcurrency : settings.startConcurrency;
 }

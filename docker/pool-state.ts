@@ -4,7 +4,7 @@
  */
 import type { ImagePoolStats } from '../env/sandbox.js';
 import type { ContainerEngine } from './engine.js';
-import type { LeasedSandbox, WarmContainer } from './sandbox.js';
+import type { ByteBudget, LeasedSandbox, WarmContainer } from './sandbox.js';
 
 /** One image's containers on one engine; the base image's lives as long as the pool. */
 export interface ImageSlots {
@@ -44,6 +44,8 @@ export interface EngineState {
    * that a start slower than the start grace is not taken for an orphan by this pool's reaper.
    */
   readonly startingIds: Set<string>;
+  /** Archives unpacking in its sandboxes at once, one unit each (LeasedSandbox.putArchive). */
+  readonly unpacks: ByteBudget;
   /** Images made present on this engine (checked or copied), by image. */
   readonly present: Map<string, Promise<void>>;
   readonly counters: { created: number; lost: number; failed: number };

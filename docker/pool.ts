@@ -24,11 +24,11 @@ import { EngineHealth } from './engine-health.js';
 import { ImagePresence } from './image-presence.js';
 import { reapEngine } from './orphans.js';
 import { ownerLabels } from './owner.js';
-import { LeasedSandbox, WarmContainer } from './sandbox.js';
+import { ByteBudget, LeasedSandbox, WarmContainer } from './sandbox.js';
 import { baseTarget, environmentTargets, priorTarget } from './warm-targets.js';
 import { countOf, leasedCount, poolStats } from './pool-counts.js';
 import type { DockerPoolOptions } from './pool-options.js';
-import { poolSettings, type PoolSettings } from './pool-settings.js';
+import { poolSettings, refillConcurrency, type PoolSettings } from './pool-settings.js';
 import { emptySlots, slotsOf, sum, totalOf, type EngineState, type ImageSlots } from './pool-state.js';
 import { WaiterQueue } from './waiters.js';
 
@@ -72,7 +72,7 @@ export class DockerSandboxPool implements SandboxPool {
       // Environments with a share are warmed from the start, after the base image.
       const shared = [...policy.shares.keys()].map((image) => emptySlots(image, priorTarget(policy, image))).filter((s) => s.target > 0);
       const images = new Map([base, ...shared].map((s) => [s.image, s]));
-      return { engine, up: true, downReason: null, probeFailures: 0, probing: false, base, images, startingIds: new Set<string>(), present: new Map(), counters: { created: 0, lost: 0, failed: 0 } };
+      return { engine, up: true, downReason: null, probeFailures: 0, probing: false, base, images, startingIds: new Set<string>(), unpacks: new ByteBudget(this.settings.unpackConcurrency), present: new Map(), counters: { created: 0, lost: 0, failed: 0 } };
     });
     this.presence = new ImagePresence({
       engines: this.engines,
@@ -251,7 +251,7 @@ export class DockerSandboxPool implements SandboxPool {
   /** Every served acquire goes through here, so this is where demand is counted. */
   private lease(e: EngineState, image: string, warm: WarmContainer): LeasedSandbox {
     const slots = slotsOf(e, image);
-    const sandbox = warm.lease((s) => this.onRelease(e, slots, s));
+    const sandbox = warm.lease((s) => this.onRelease(e, slots, s), e.unpacks);
     slots.leased.add(sandbox);
     sandbox.onLost((reason) => {
       if (!slots.leased.has(sandbox)) return;
@@ -393,7 +393,7 @@ export class DockerSandboxPool implements SandboxPool {
           !slots.retryTimer &&
           slots.warm.length + slots.starting < slots.target &&
           totalOf(e) < this.settings.max &&
-          sum(e, (s) => s.starting) < this.refillConcurrency(e)
+          sum(e, (s) => s.starting) < refillConcurrency(this.settings, sum(e, (s) => s.leased.size))
         ) {
           this.startOne(e, slots).then(
             (warm) => {
@@ -416,14 +416,6 @@ export class DockerSandboxPool implements SandboxPool {
         }
       }
     }
-  }
-
-  /**
-   * How many containers an engine starts at once for the refill: fewer while episodes run there,
-   * so that creating containers does not take the CPU their steps need; all it can otherwise.
-   */
-  private refillConcurrency(e: EngineState): number {
-    return sum(e, (s) => s.leased.size) > 0 ? this.settings.busyStartConcurrency : this.settings.startConcurrency;
   }
 
   /** Removes an image's warm containers above its target, oldest first. */

@@ -66,6 +66,7 @@ export class ByteBudget {
 }
 
 const transfers = new ByteBudget(TRANSFER_BUDGET_BYTES);
+const UNLIMITED = new ByteBudget(Number.MAX_SAFE_INTEGER);
 
 export class WarmContainer {
   private taken = false;
@@ -87,11 +88,14 @@ export class WarmContainer {
     }
   }
 
-  /** Hands the container over to an episode; a WarmContainer can be leased once. */
-  lease(onRelease: (sandbox: LeasedSandbox) => Promise<void>): LeasedSandbox {
+  /**
+   * Hands the container over to an episode; a WarmContainer can be leased once. `unpacks` is its
+   * engine's share of archives unpacking at once (one unit each).
+   */
+  lease(onRelease: (sandbox: LeasedSandbox) => Promise<void>, unpacks: ByteBudget = UNLIMITED): LeasedSandbox {
     if (this.taken) throw new Error('a warm container was leased twice');
     this.taken = true;
-    return new LeasedSandbox(this.id, this.conn, onRelease);
+    return new LeasedSandbox(this.id, this.conn, onRelease, unpacks);
   }
 }
 
@@ -111,6 +115,7 @@ export class LeasedSandbox implements Sandbox {
     readonly id: string,
     private readonly conn: ExecutorConnection,
     private readonly onRelease: (sandbox: LeasedSandbox) => Promise<void>,
+    private readonly unpacks: ByteBudget = UNLIMITED,
   ) {}
 
   get usable(): boolean {
@@ -211,13 +216,18 @@ export class LeasedSandbox implements Sandbox {
 
   async putArchive(dir: string, tar: Buffer): Promise<void> {
     // Base64 in one frame: workspaces are megabytes, well under the executor's frame limit. A
-    // burst of resets sends them a few at a time (transfers), each with its own deadline.
+    // burst of resets sends them a few at a time, each with its own deadline: as many unpacking
+    // at once on an engine as it has CPUs to unpack with (unpacks), in the order asked, so that
+    // the first finish soon instead of every one sharing the CPU and all finishing late; and
+    // within the process's bytes in flight (transfers).
+    const unpacking = await this.unpacks.acquire(1);
     const release = await transfers.acquire(tar.length);
     try {
       const deadline = FILE_OP_DEADLINE_MS + Math.ceil(tar.length / 2 ** 20) * UNTAR_DEADLINE_PER_MIB_MS;
       await this.call({ op: 'untar', path: dir, data: tar.toString('base64') }, deadline);
     } finally {
       release();
+      unpacking();
     }
   }
 

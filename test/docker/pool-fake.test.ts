@@ -116,6 +116,17 @@ t.test('one engine', async (t) => {
     t.equal(a.maxStartsInFlight, 3, 'refilling once every episode ended: startConcurrency at once');
   });
 
+  t.test('archives unpack unpackConcurrency at a time per engine, the rest in turn', async (t) => {
+    const a = fake('a');
+    a.untarMs = 30;
+    const pool = await startPool(t, { engines: [a], warm: 5, max: 5, unpackConcurrency: 2 });
+    await pool.waitWarm(5, 3_000);
+    const leased = await Promise.all(Array.from({ length: 5 }, () => pool.acquire()));
+    await Promise.all(leased.map((s) => s.putArchive('/workspace/x', Buffer.from('an archive'))));
+    t.equal(a.maxUntarsInFlight, 2, 'two at once, never more');
+    await Promise.all(leased.map((s) => s.release()));
+  });
+
   t.test('a container slower to start than the start grace stays its own pool\'s: its reaper does not take it', async (t) => {
     const a = new PastGraceEngine('a', { [BASE]: 'sha256:base' });
     a.silentCreates(1);

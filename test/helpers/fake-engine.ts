@@ -1,7 +1,8 @@
 /**
  * An in-memory ContainerEngine for unit tests of the pool's logic: no Docker. Each container's
  * attach stream emulates a minimal executor (docker/executor/__main__.py): after start it writes
- * the `ready` frame, answers `ping` with a pong and `exec` with an exit frame, all multiplexed as
+ * the `ready` frame, answers `ping` with a pong, `exec` with an exit frame and `untar` (after
+ * `untarMs`) with a written frame, all multiplexed as
  * Docker does (8-byte header, stdout). Knobs let a test take the engine down (calls refused, live
  * streams ended, as when dockerd dies), slow every call, fail creates or leave an executor silent.
  */
@@ -50,6 +51,10 @@ export class FakeEngine implements ContainerEngine {
   latencyMs = 0;
   startsInFlight = 0;
   maxStartsInFlight = 0;
+  /** Milliseconds an executor takes to unpack an archive, and how many unpack at once. */
+  untarMs = 0;
+  untarsInFlight = 0;
+  maxUntarsInFlight = 0;
   private readonly live = new Map<string, Live>();
   private isDown = false;
   private failing = 0;
@@ -192,6 +197,15 @@ export class FakeEngine implements ContainerEngine {
 
   private answer(live: Live, request: Record<string, unknown>): void {
     const id = request.id;
+    if (request.op === 'untar') {
+      this.untarsInFlight++;
+      this.maxUntarsInFlight = Math.max(this.maxUntarsInFlight, this.untarsInFlight);
+      setTimeout(() => {
+        this.untarsInFlight--;
+        live.stream?.push(muxed({ id, type: 'written', bytes: String(request.data).length }));
+      }, this.untarMs);
+      return;
+    }
     const frame =
       request.op === 'ping'
         ? { id, type: 'pong', busy: false }
