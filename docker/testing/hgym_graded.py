@@ -24,15 +24,15 @@ def run_script(out, key, agent, path):
     add_import_roots()
     error = None
     started = time.monotonic()
-    report("hgym.report", "begin", "eval_script", False, started)
+    report("hgym.report", "begin", "eval_script", started)
+    report("hgym.report", "call", "eval_script", None)
     try:
         runpy.run_path(path, run_name="__main__")
-        report("hgym.report", "ran")
     except BaseException as raised:  # SystemExit too: a script that exits did not finish
         frames = [{"file": relative(f.filename) or os.path.basename(f.filename), "line": f.lineno, "name": f.name, "source": (f.line or "").strip()}
                   for f in traceback.extract_tb(raised.__traceback__)[1:]]
         error = {"type": type(raised).__name__, "message": ("%s: %s" % (type(raised).__name__, raised))[:MESSAGE_CHARS], "frames": frames[-FRAMES:]}
-    report("hgym.report", "phase", "eval_script", error)
+    report("hgym.report", "called", "eval_script", error)
     report("hgym.report", "end", "eval_script", round((time.monotonic() - started) * 1000, 2))
     report("hgym.report", "finish", 0 if error is None else 1)
 
@@ -46,7 +46,8 @@ def seal(out, key, agent, trusted):
 class Sealed:
     """Tells the sealed report (hgym_seal.py) what each graded test's phases raised. The hook
     decides the outcome from these messages, not from pytest's reports, which code under test
-    could rewrite: a test passes only when no phase raised and the test function returned."""
+    could rewrite: a test passes only when no phase raised and the test function returned, in
+    the one run of it that the item's call started."""
 
     @staticmethod
     def pytest_addoption(parser):
@@ -60,17 +61,19 @@ class Sealed:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item, nextitem):
         report, started = sys.audit, time.monotonic()
-        report("hgym.report", "begin", item.nodeid, not returns_reported(item), started)
+        report("hgym.report", "begin", item.nodeid, started)
         yield
         report("hgym.report", "end", item.nodeid, round((time.monotonic() - started) * 1000, 2))
 
     def pytest_collection_finish(self, session):
-        sys.audit("hgym.report", "snapshot")
+        # The function each wrapped test runs, as collected, before any test: the seal accepts
+        # a test's call only with it, whatever the item holds by then (its `_obj` can be set).
+        sys.audit("hgym.report", "snapshot", {item.nodeid: item.obj for item in session.items if returns_reported(item)})
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_setup(self, item):
         outcome = yield
-        sys.audit("hgym.report", "phase", item.nodeid, phase_error("setup", outcome))
+        sys.audit("hgym.report", "phase", item.nodeid, "setup", phase_error("setup", outcome))
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
@@ -78,18 +81,24 @@ class Sealed:
         # class's setup and teardown see the instance they always do. A TestCase method keeps
         # the marks unittest reads from it (skip, expected failure). unittest runs an async
         # TestCase method from its instance, on its own event loop: the wrapper is put there.
+        # The wrapper says when the function starts and when it returned; the seal counts only
+        # the first start, of the function it was told at the call, and the return of that run.
         real = getattr(item, "obj", None) if returns_reported(item) else None
         placed = None
+        report = sys.audit
         if real is not None:
-            report = sys.audit
 
             def run(*args, **kwargs):
-                result = real(*args, **kwargs)
+                fn = real  # a local: the closure's cell can be set from outside
+                report("hgym.report", "enter", fn)
+                result = fn(*args, **kwargs)
                 report("hgym.report", "ran")
                 return result
 
             async def run_async(*args, **kwargs):
-                result = await real(*args, **kwargs)
+                fn = real
+                report("hgym.report", "enter", fn)
+                result = await fn(*args, **kwargs)
                 report("hgym.report", "ran")
                 return result
 
@@ -111,6 +120,7 @@ class Sealed:
 
                 method.__dict__.update(getattr(real, "__dict__", {}))
                 item.obj = types.MethodType(method, owner)
+        report("hgym.report", "call", item.nodeid, real)
         outcome = yield
         if placed is not None:
             placed[0].__dict__.pop(placed[1], None)
@@ -124,12 +134,12 @@ class Sealed:
             # test can reach that path, so it only names the error: the test still passes only
             # when its method returned.
             error = dict(describe(pending[0]), when="call")
-        sys.audit("hgym.report", "phase", item.nodeid, error)
+        sys.audit("hgym.report", "called", item.nodeid, error)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_teardown(self, item, nextitem):
         outcome = yield
-        sys.audit("hgym.report", "phase", item.nodeid, phase_error("teardown", outcome))
+        sys.audit("hgym.report", "phase", item.nodeid, "teardown", phase_error("teardown", outcome))
 
     def pytest_collectreport(self, report):
         if report.failed:

@@ -18,13 +18,23 @@ process says can be taken on trust. Three things keep the report out of its reac
   and classes of the repository's modules (tests, helpers), are compared with a snapshot
   taken before the first test: a rebinding that the code under test did not undo is a
   violation too.
+
+A test passes only on the one run of its function that pytest started for it: the function
+collected for the item, entered once during the item's call, returning in that same frame
+(see `report`). The hook and everything it calls run on copies of this module's globals and
+of the builtins taken at install, before any repository code: what the code under test
+rebinds later (this module's functions, `builtins.zip`, json's encoder) is not what the hook
+runs. No attribute of an object the code under test made is read by the hook through its
+own code (no property, `__eq__` or `__hash__` of the agent's runs inside it).
 """
 
 import _hashlib
+import _json
 import _thread
-import json
+import builtins
 import os
 import sys
+from types import FunctionType, MethodType, ModuleType
 
 # Events refused while any frame of the agent's definition is on the stack.
 REFUSED_ON_STACK = frozenset({
@@ -43,6 +53,19 @@ PASS_THROUGH = ("logging/__init__.py", "<lambda>")
 FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"})
 GUARDED_IMPORTS = ("ctypes", "_ctypes", "_testcapi", "pytest", "_pytest", "pluggy", "hgym_")
 HARNESS_PREFIXES = ("pytest", "_pytest", "pluggy", "unittest", "hgym_", "__main__", "builtins")
+# A test's protocol, as (stage, message) -> the next stage: setup, the call, teardown, in that
+# order (a plugin that reruns a test repeats them; a script has no setup). Anything else is out
+# of order. `end` may come in any stage but the call.
+PROTOCOL = {
+    ("begun", "setup"): "set", ("torn", "setup"): "set",
+    ("begun", "call"): "calling", ("set", "call"): "calling", ("calling", "called"): "called",
+    ("set", "teardown"): "torn", ("called", "teardown"): "torn",
+}
+# Read without calling anything of the object's own: the interpreter's modules, a module's and
+# a class's namespaces through the descriptors of `module` and `type` themselves.
+MODULES = sys.modules
+MODULE_DICT = ModuleType.__dict__["__dict__"].__get__
+CLASS_DICT = type.__dict__["__dict__"].__get__
 
 
 def read_key(path):
@@ -61,20 +84,38 @@ def install(out, key_path, root, agent_file, first_line, last_line, trusted):
     The harness reports through `sys.audit("hgym.report", kind, ...)`. The hook accepts such
     a message only from the main thread, from one of the `trusted` code objects, with no
     frame of the agent's definition on the stack, and in the order of a test's protocol
-    (begin, phases, end); anything else is written down as a violation. The record of a test
-    is written by the hook itself, from what it was told in order, so no object reachable
-    from the code under test holds a way to write a record.
+    (begin, setup, call, teardown, end); anything else is written down as a violation. The
+    record of a test is written by the hook itself, from what it was told in order, so no
+    object reachable from the code under test holds a way to write a record.
+
+    The hook runs as a copy of `_install` whose globals, builtins included, are a copy of this
+    module's taken now: nothing reachable from the code under test refers to that copy.
     """
+    names = dict(globals())
+    names["__builtins__"] = dict(vars(builtins))
+    for name, value in list(names.items()):
+        if type(value) is FunctionType and value.__module__ == __name__:
+            names[name] = FunctionType(value.__code__, names, value.__name__, value.__defaults__, value.__closure__)
+    names["_install"](out, key_path, root, agent_file, first_line, last_line, frozenset(trusted))
+
+
+def _install(out, key_path, root, agent_file, first_line, last_line, trusted):
     mac = read_key(key_path)
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-    write, dumps, getframe, realpath, get_ident = os.write, json.dumps, sys._getframe, os.path.realpath, _thread.get_ident
+    write, stat, getframe, get_ident = os.write, os.stat, sys._getframe, _thread.get_ident
+    proc = stat("/proc").st_dev
     main = get_ident()
-    trusted = frozenset(trusted)
-    state = {"seq": 0, "test": None, "before": None}
+    state = {"seq": 0, "test": None, "before": None, "collected": None}
     busy = set()
 
+    def unencodable(value):
+        raise TypeError("hgym: a report record holds %s" % type(value).__name__)
+
+    # json.dumps(record, sort_keys=True, separators=(",", ":")), by json's C encoder alone.
+    encode = _json.make_encoder(None, unencodable, _json.encode_basestring_ascii, None, ":", ",", True, False, True)
+
     def emit(record):
-        body = dumps(record, sort_keys=True, separators=(",", ":"))
+        body = "".join(encode(record, 0))
         seq = state["seq"]
         state["seq"] = seq + 1
         h = mac.copy()
@@ -91,28 +132,77 @@ def install(out, key_path, root, agent_file, first_line, last_line, trusted):
             frame = frame.f_back
         return False
 
-    def refuse(event, detail):
+    def violation(event, detail):
         emit({"kind": "violation", "event": event, "detail": str(detail)[:200]})
+
+    def refuse(event, detail):
+        violation(event, detail)
         raise RuntimeError("hgym: %s is not allowed in graded code" % event)
+
+    def open_call(test, fn):
+        # The function a wrapped item runs is the one collected for it (none for an item that
+        # passes on its phases alone), whatever the item holds by now.
+        collected = state["collected"] or {}
+        if test_identity(fn) is not collected.get(test["id"]):
+            message = "the test function of %s is not the function collected" % test["id"]
+            violation("hgym.report", message)
+            test["errors"].append({"type": "NotCollected", "message": message, "frames": []})
+        test["call"] = {"fn": fn, "frame": None, "returned": False}
+
+    def run_message(caller, kind, fn, test):
+        # A wrapped test's function, started by the wrapper ("enter") and returned ("ran"):
+        # once per call, the collected function, and the return from the frame that started it.
+        # Another run (scheduled on an event loop, kept from an earlier test, made to run
+        # something else) is refused, whether or not it comes before the harness's own.
+        call = test["call"] if test is not None else None
+        if kind == "enter":
+            if call is None or call["fn"] is None:
+                refuse("hgym.report", "the test function started outside its call")
+            if fn is not call["fn"]:
+                refuse("hgym.report", "a function other than the test's started as the test")
+            if call["frame"] is not None:
+                refuse("hgym.report", "the test function started again during its call")
+            call["frame"] = caller
+        elif call is None or call["frame"] is not caller or call["returned"]:
+            refuse("hgym.report", "a return reported by a run other than the test's")
+        else:
+            call["returned"] = True
+
+    def move(test, step, argument):
+        after = PROTOCOL.get((test["stage"], step))
+        if after is None:
+            refuse("hgym.report", "%s out of order" % step)
+        test["stage"] = after
+        if step == "call":
+            open_call(test, argument)
+            return
+        if argument is not None:
+            test["errors"].append(argument)
+        if step == "called":
+            call, test["call"] = test["call"], None
+            test["calls"].append(call["fn"] is None or call["returned"])
 
     def report(caller, args):
         if get_ident() != main or caller.f_code not in trusted or agent_on_stack(caller):
             refuse("hgym.report", "a report message from outside the harness")
         kind, test = args[0], state["test"]
-        if kind == "snapshot":
+        if kind == "snapshot" and state["collected"] is None:
+            state["collected"] = {nodeid: test_identity(obj) for nodeid, obj in args[1].items()}
             state["before"] = snapshot_harness(root)
         elif kind == "begin" and test is None:
-            state["test"] = {"kind": "test", "id": args[1], "ran": args[2], "errors": [], "started": args[3]}
-        elif kind == "phase" and test is not None and args[1] == test["id"]:
-            if args[2] is not None:
-                test["errors"].append(args[2])
-        elif kind == "ran" and test is not None:
-            test["ran"] = True
-        elif kind == "end" and test is not None and args[1] == test["id"]:
+            state["test"] = {"id": args[1], "stage": "begun", "errors": [], "calls": [], "call": None}
+        elif kind in ("enter", "ran"):
+            run_message(caller, kind, args[1] if kind == "enter" else None, test)
+        elif kind in ("phase", "call", "called") and test is not None and args[1] == test["id"]:
+            if kind == "phase":
+                move(test, args[2], args[3])
+            else:
+                move(test, kind, args[2])
+        elif kind == "end" and test is not None and args[1] == test["id"] and test["stage"] != "calling":
             state["test"] = None
             changed = harness_changes(state["before"]) if state["before"] is not None else []
             if changed:
-                emit({"kind": "violation", "event": "harness changed", "detail": ", ".join(changed[:10])})
+                violation("harness changed", ", ".join(changed[:10]))
                 state["before"] = snapshot_harness(root)
             emit(outcome(test, args[2]))
         elif kind == "collect_error":
@@ -155,43 +245,60 @@ def install(out, key_path, root, agent_file, first_line, last_line, trusted):
             elif agent_on_stack(caller):
                 if event != "open":
                     refuse(event, args[1] if event.startswith("object.") else "")
-                elif isinstance(args[0], (str, bytes)) and realpath(os.fsdecode(args[0])).startswith("/proc/"):
-                    refuse(event, os.fsdecode(args[0]))
+                elif type(args[0]) in (str, bytes) and on_proc(args[0]):
+                    refuse(event, args[0])
         finally:
             busy.discard(ident)
+
+    def on_proc(path):
+        # The file the path names now, links followed, on the /proc file system (the process's
+        # own memory, its descriptors): asked of the kernel, not spelled out from the path.
+        try:
+            return stat(path).st_dev == proc
+        except (OSError, ValueError):
+            return False
 
     sys.addaudithook(hook)
 
 
+def test_identity(obj):
+    """What identifies the function a test item runs: a function, or a method's function, by
+    exact type (no code of the object's own runs); any other callable by itself."""
+    function = obj.__func__ if type(obj) is MethodType else obj
+    return function if type(function) is FunctionType else obj
+
+
 def outcome(test, ms):
-    """A test passed only when no phase raised and its function returned."""
-    errors = test.pop("errors")
-    ran = test.pop("ran")
-    test.pop("started")
-    test["ms"] = ms
+    """A test passed only when no phase raised and each of its calls ran its function to the
+    return (or, for an item that passes on its phases alone, ended)."""
+    errors, calls = test["errors"], test["calls"]
+    record = {"kind": "test", "id": test["id"], "ms": ms}
     if errors:
-        test["outcome"] = "skipped" if all(e.get("type") == "Skipped" for e in errors) else "failed"
-        test["error"] = errors[0]
-    elif ran:
-        test["outcome"] = "passed"
+        record["outcome"] = "skipped" if all(e.get("type") == "Skipped" for e in errors) else "failed"
+        record["error"] = errors[0]
+    elif calls and all(calls):
+        record["outcome"] = "passed"
     else:
-        test["outcome"] = "failed"
-        test["error"] = {"type": "NotRun", "message": "the test function did not return", "frames": []}
-    return test
+        record["outcome"] = "failed"
+        record["error"] = {"type": "NotRun", "message": "the test function did not return", "frames": []}
+    return record
 
 
 def watched_modules(root):
-    """The harness's modules (every binding watched) and the repository's under `root`
-    (tests, conftests and helpers: their functions and classes watched, so an implementation
-    cannot swap a test's helper or assertion for one that always agrees)."""
+    """The namespaces of the harness's modules (every binding watched) and of the repository's
+    under `root` (tests, conftests and helpers: their functions and classes watched, so an
+    implementation cannot swap a test's helper or assertion for one that always agrees)."""
     prefix = root.rstrip("/") + "/"
-    for name, module in list(sys.modules.items()):
-        if module is None:
+    for name, module in list(MODULES.items()):
+        if type(name) is not str or not issubclass(type(module), ModuleType):
             continue
+        namespace = MODULE_DICT(module)
         if name.split(".")[0].startswith(HARNESS_PREFIXES):
-            yield name, module, False
-        elif str(getattr(module, "__file__", None) or "").startswith(prefix):
-            yield name, module, True
+            yield name, namespace, False
+        else:
+            path = namespace.get("__file__")
+            if type(path) is str and path.startswith(prefix):
+                yield name, namespace, True
 
 
 # Bindings pytest itself sets around every test (assertion plugin).
@@ -200,7 +307,7 @@ MISSING = object()
 
 
 def space(name, namespace, callables_only):
-    keys = tuple(k for k, v in namespace.items() if not callables_only or callable(v))
+    keys = tuple(k for k, v in namespace.items() if type(k) is str and (not callables_only or callable(v)))
     return (name, namespace, keys, [id(namespace[k]) for k in keys])
 
 
@@ -210,15 +317,14 @@ def snapshot_harness(root):
     caches (a lazily filled global, a class attribute holding data) are not callables and are
     left alone."""
     spaces = []
-    for name, module, repository in watched_modules(root):
-        try:
-            namespace = vars(module)
-        except TypeError:
-            continue
+    for name, namespace, repository in watched_modules(root):
         spaces.append(space(name, namespace, repository))
         for attr, value in list(namespace.items()):
-            if isinstance(value, type) and getattr(value, "__module__", None) == name:
-                spaces.append(space("%s.%s" % (name, attr), vars(value), repository))
+            if type(attr) is str and issubclass(type(value), type):
+                members = CLASS_DICT(value)
+                owner = members.get("__module__")
+                if type(owner) is str and owner == name:
+                    spaces.append(space("%s.%s" % (name, attr), members, repository))
     return spaces
 
 
