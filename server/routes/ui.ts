@@ -1,5 +1,5 @@
 /**
- * The web console's static files at /ui/ (the repository's ui/ folder), and the browser
+ * The web console's static files at /ui/ (the repository's server/ui/ folder), and the browser
  * libraries it uses at /ui/vendor/<package>/..., read from the installed npm packages: nothing
  * is fetched from outside the machine, and there is no build step.
  *
@@ -35,10 +35,17 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** The ui/ folder: this file runs from server/routes/ (tsx) or dist/server/routes/ (built). */
-export function uiDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return join(here.replace(/\/(dist\/)?server\/routes$/, ''), 'ui');
+/**
+ * The console's folder, server/ui/ in the checkout or the installed package, for this module
+ * at `moduleUrl`: it runs from server/routes/ (tsx) or dist/server/routes/ (built). The build
+ * compiles TypeScript only, so the built server serves the same files as the sources do: there
+ * is one copy of the console, and the package ships it as server/ui/.
+ */
+export function uiDir(moduleUrl: string = import.meta.url): string {
+  const here = dirname(fileURLToPath(moduleUrl));
+  const root = here.replace(/\/(dist\/)?server\/routes$/, '');
+  if (root === here) throw new Error(`${here} is not server/routes/ or dist/server/routes/: the console's folder is unknown`);
+  return join(root, 'server', 'ui');
 }
 
 /** An installed package's root folder: the nearest folder above its entry point whose package.json names it. */

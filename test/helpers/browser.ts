@@ -126,3 +126,14 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+/**
+ * The ids that more than one element of the page carries, with their counts (none in a sound
+ * page: `#id` then finds one element, and a label's `for` one control).
+ */
+export async function duplicateIds(page: Page): Promise<Record<string, number>> {
+  const ids = await page.locator('[id]').evaluateAll((elements) => elements.map((e) => e.id));
+  const counts: Record<string, number> = {};
+  for (const id of ids) counts[id] = (counts[id] ?? 0) + 1;
+  return Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 1));
+}

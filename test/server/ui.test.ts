@@ -5,12 +5,15 @@
  * the key.
  */
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import t, { type Test } from 'tap';
 import { WebSocket } from 'ws';
 import { loadCorpus } from '../../env/corpus/load.js';
 import { idlePool } from '../helpers/idle-pool.js';
 import { build } from '../../server/app.js';
-import { CONTENT_SECURITY_POLICY } from '../../server/routes/ui.js';
+import { CONTENT_SECURITY_POLICY, uiDir } from '../../server/routes/ui.js';
 
 const KEY = 'console-test-key';
 
@@ -42,6 +45,17 @@ t.test('the console is served under a strict Content-Security-Policy', async (t)
   }
 });
 
+t.test("the console's folder is server/ui/, from the sources and from the build alike", async (t) => {
+  const root = join(import.meta.dirname, '..', '..');
+  const served = join(root, 'server', 'ui');
+  t.equal(uiDir(), served, 'this module (run from its source)');
+  t.ok(existsSync(join(served, 'index.html')), 'holds the page');
+  // The build compiles TypeScript only: the built module serves the source folder, which the
+  // package ships (package.json "files").
+  t.equal(uiDir(pathToFileURL(join(root, 'dist', 'server', 'routes', 'ui.js')).href), served, 'the built module');
+  t.throws(() => uiDir(pathToFileURL(join(root, 'elsewhere', 'ui.js')).href), /console's folder is unknown/, 'a module elsewhere has no folder to guess');
+});
+
 t.test('vendored libraries come from their installed packages, and nothing else does', async (t) => {
   const app = await server(t);
   const lit = await app.inject('/ui/vendor/lit-html/lit-html.js');
@@ -58,6 +72,23 @@ t.test('vendored libraries come from their installed packages, and nothing else 
     t.notMatch(res.body, /"name": ?"(hgym|fastify)"/, `${url}: no package file leaks`);
   }
   t.equal((await app.inject('/ui/vendor/fastify/fastify.js')).json().code, 'HGYM_ERR_NOT_FOUND');
+});
+
+t.test("the server's own sources beside the console's folder are not served", async (t) => {
+  const app = await server(t);
+  // An encoded slash is refused as malformed before any file is looked up.
+  const refusals: [string, number, string][] = [
+    ['/ui/../app.ts', 404, 'HGYM_ERR_NOT_FOUND'],
+    ['/ui/%2e%2e/app.ts', 404, 'HGYM_ERR_NOT_FOUND'],
+    ['/ui/../routes/ui.ts', 404, 'HGYM_ERR_NOT_FOUND'],
+    ['/ui/..%2fapp.ts', 400, 'HGYM_ERR_BAD_REQUEST'],
+    ['/ui/%2e%2e%2froutes%2fui.ts', 400, 'HGYM_ERR_BAD_REQUEST'],
+  ];
+  for (const [url, status, code] of refusals) {
+    const res = await app.inject(url);
+    t.same([res.statusCode, res.json().code], [status, code], url);
+    t.notMatch(res.body, /\bimport\b/, `${url}: no source leaks`);
+  }
 });
 
 t.test('with a key, the files are public and the data is not', async (t) => {

@@ -1,9 +1,9 @@
 /**
- * The console's Dashboard in a real browser (ui/dashboard.js): its counts (episodes running per
- * family, the pool by state, sandbox events, totals, rewards per family and bucket) are the
- * counts of a /metrics scrape taken right after the page's own sample; latency is plotted once
- * steps are timed; sampling is at most one request every 2 s and stops while the tab is hidden.
- * With an API key. Writes docs/screenshots/dashboard.png.
+ * The console's Dashboard in a real browser (server/ui/dashboard.js): its counts (episodes
+ * running per family, the pool by state, sandbox events, totals, rewards per family and bucket)
+ * are the counts of a /metrics scrape taken right after the page's own sample; latency is
+ * plotted once steps are timed; sampling is at most one request every 2 s and stops while the
+ * tab is hidden. With an API key. Writes docs/screenshots/dashboard.png.
  */
 import t from 'tap';
 import type { Locator } from 'playwright-core';

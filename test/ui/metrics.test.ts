@@ -1,7 +1,8 @@
 /**
- * The dashboard's reading of the metrics (ui/metrics.js, a browser module with no DOM, run here
- * in Node): histograms summed over labels, the difference of two scrapes, quantiles interpolated
- * as Prometheus's histogram_quantile does, and per-bucket counts; on a real registry's JSON.
+ * The dashboard's reading of the metrics (server/ui/metrics.js, a browser module with no DOM, run
+ * here in Node): histograms summed over labels, the difference of two scrapes, quantiles
+ * interpolated as Prometheus's histogram_quantile does, and per-bucket counts; on a real
+ * registry's JSON.
  */
 import t from 'tap';
 import { Histogram, Registry } from 'prom-client';
@@ -23,7 +24,7 @@ interface MetricsModule {
   perBucket(h: Hist): { from: number | null; le: number; count: number }[];
 }
 
-const ui: MetricsModule = await import(new URL('../../ui/metrics.js', import.meta.url).href);
+const ui: MetricsModule = await import(new URL('../../server/ui/metrics.js', import.meta.url).href);
 
 function registry() {
   const r = new Registry();

@@ -1,5 +1,5 @@
 /**
- * The console's Play part in a real browser (ui/play.js, ui/grade.js, served by
+ * The console's Play part in a real browser (server/ui/play.js, server/ui/grade.js, served by
  * server/routes/ui.ts): a whole dep_search episode played through the page — reset, a command
  * whose output shows before the command ends, edits through the editor, finish — and the grade
  * the page explains is the grade the API answers. The page with no key configured and with one
@@ -14,7 +14,7 @@ import t from 'tap';
 import { gradeRun } from '../../env/tasks/func-gen.js';
 import { GradeLevel, type GradeLocation } from '../../schemas/api.js';
 import type { DepSearchInstance } from '../../schemas/tasks.js';
-import { enterKey, screenshot, startConsole } from '../helpers/browser.js';
+import { duplicateIds, enterKey, screenshot, startConsole } from '../helpers/browser.js';
 import { SHAPES } from '../helpers/fixture-corpus.js';
 
 /** What the functions run in the page use of its globals (the tests compile without the DOM's types). */
@@ -95,20 +95,21 @@ t.test('a whole episode through the page: streamed output, edits, finish, and th
 
   await page.fill('#finish-message', 'Commented one dependency.');
   await page.click('#finish');
-  await page.locator('#grade').waitFor();
+  const shownGrade = page.locator('#panel-play .grade');
+  await shownGrade.waitFor();
 
   const trajectory = await s.client.trajectory(episodeId);
   const grade = trajectory.grade as { rule: string; levels: GradeLevel[] };
   t.equal(trajectory.status, 'terminated');
-  t.equal(await page.textContent('#grade-reward'), String(trajectory.reward), 'the reward');
-  t.equal(await page.textContent('#grade-rule'), grade.rule, 'the rule that decided');
+  t.equal(await shownGrade.locator('[data-field="reward"]').textContent(), String(trajectory.reward), 'the reward');
+  t.equal(await shownGrade.locator('[data-field="rule"]').textContent(), grade.rule, 'the rule that decided');
   t.equal(grade.levels.length, 1);
   for (const level of grade.levels) {
     t.ok(validLevel(level), `the API's ${level.level} level matches its schema`);
-    const row = page.locator(`#grade-levels tr[data-level="${level.level}"]`);
+    const row = shownGrade.locator(`table.levels tr[data-level="${level.level}"]`);
     const shown = await Promise.all(['precision', 'recall', 'f1'].map((m) => row.locator(`[data-metric="${m}"]`).textContent()));
     t.same(shown.map(Number), [level.precision, level.recall, level.f1], `${level.level}: precision, recall, F1`);
-    const detail = page.locator(`.level-detail[data-level="${level.level}"]`);
+    const detail = shownGrade.locator(`.level-detail[data-level="${level.level}"]`);
     for (const [kind, list] of [['hit', level.hits], ['miss', level.misses], ['false-positive', level.false_positives]] as const) {
       t.same(await detail.locator(`li[data-kind="${kind}"]`).allTextContents(), list.map(where), `${level.level}: the ${kind} places`);
     }
@@ -121,7 +122,12 @@ t.test('a whole episode through the page: streamed output, edits, finish, and th
 
   await page.click('#play-open-trajectory');
   t.equal(await page.getAttribute('#tab-trajectories', 'aria-selected'), 'true', 'the Trajectories tab is shown');
-  await page.locator('#panel-trajectories', { hasText: episodeId }).waitFor();
+  const replayGrade = page.locator(`#traj-replay[data-episode-id="${episodeId}"] .grade`);
+  await replayGrade.waitFor();
+  t.equal(await replayGrade.locator('[data-field="reward"]').textContent(), String(trajectory.reward), 'the replay shows the same reward');
+  // Play keeps its grade while the replay shows the episode's: the one view, rendered twice.
+  t.equal(await page.locator('.grade').count(), 2, 'both grades are in the page');
+  t.same(await duplicateIds(page), {}, 'no id appears twice in the document');
   t.same(s.pageErrors, [], 'no console error (a CSP violation would be one)');
   t.same(s.offLoopback, [], 'the page fetched nothing off the machine');
 });
@@ -194,9 +200,9 @@ t.test('a func_gen grade shows the tests and the first failures with their error
     render(gradeView({ reward: 0, status: 'terminated', grade: ${JSON.stringify(graded.info)} }), host);
   })()`);
   const view = page.locator('#func-gen-grade');
-  t.equal(await view.locator('#grade-rule').textContent(), 'tests_fail');
+  t.equal(await view.locator('[data-field="rule"]').textContent(), 'tests_fail');
   t.same([await view.locator('[data-metric="passed"]').textContent(), await view.locator('[data-metric="tests"]').textContent()], ['1', '2']);
-  t.same(await view.locator('#grade-tests details li').allTextContents(), tests, 'the tests run');
+  t.same(await view.locator('section.tests details li').allTextContents(), tests, 'the tests run');
   const failure = view.locator(`li[data-test="${tests[1]}"]`);
   t.match(await failure.textContent(), 'failed');
   t.equal(await failure.locator('pre.error').textContent(), 'assert 4 == 5', "the failure's error, its first line");

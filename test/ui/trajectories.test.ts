@@ -1,9 +1,9 @@
 /**
- * The console's Trajectories part in a real browser (ui/trajectories.js, ui/replay.js): episodes
- * run through the API are listed as GET /v1/trajectories lists them; filters narrow the list as
- * the API does; an episode opened for replay shows each step's action, observation and timing
- * and then the grade, as the API's trajectory has them; the export downloads the API's SFT
- * JSONL. With an API key. Writes docs/screenshots/trajectories.png.
+ * The console's Trajectories part in a real browser (server/ui/trajectories.js,
+ * server/ui/replay.js): episodes run through the API are listed as GET /v1/trajectories lists
+ * them; filters narrow the list as the API does; an episode opened for replay shows each step's
+ * action, observation and timing and then the grade, as the API's trajectory has them; the
+ * export downloads the API's SFT JSONL. With an API key. Writes docs/screenshots/trajectories.png.
  */
 import { readFileSync } from 'node:fs';
 import t from 'tap';
@@ -11,7 +11,7 @@ import type { Trajectory } from '../../env/trajectory.js';
 import type { FuncLocalizeInstance } from '../../schemas/tasks.js';
 import type { TrajectoryList } from '../../schemas/trajectories.js';
 import { applyFuncLocalizeGoldThroughSteps } from '../helpers/api-gold.js';
-import { enterKey, screenshot, startConsole } from '../helpers/browser.js';
+import { duplicateIds, enterKey, screenshot, startConsole } from '../helpers/browser.js';
 
 const KEY = 'trajectories-console-key';
 
@@ -111,8 +111,9 @@ t.test('ended episodes are listed, filtered, replayed step by step and exported 
   t.equal(await replay.locator('.step-message').textContent(), 'Looking around before I edit.', 'a plain message is shown as sent');
   t.equal(await replay.locator('.timeline .segment').count(), trajectory.steps.length, 'one segment per step on the timeline');
   t.equal(await replay.locator('#traj-reward').textContent(), String(trajectory.reward));
-  t.equal(await replay.locator('#grade-reward').textContent(), String(trajectory.reward), 'the grade');
-  t.equal(await replay.locator('#grade-rule').textContent(), String(trajectory.grade?.rule));
+  t.equal(await replay.locator('.grade [data-field="reward"]').textContent(), String(trajectory.reward), 'the grade');
+  t.equal(await replay.locator('.grade [data-field="rule"]').textContent(), String(trajectory.grade?.rule));
+  t.same(await duplicateIds(page), {}, 'no id appears twice in the document');
 
   // Stepping through: the buttons, the keys, the timeline.
   t.equal(await replay.locator('#traj-position').textContent(), `step 1 of ${trajectory.steps.length}`);

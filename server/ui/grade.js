@@ -4,6 +4,10 @@
  * at each level with the hits, misses and false positives behind them (files and lines), and
  * for func_gen the tests and the first failures with their errors. Everything shown is the
  * grader's own breakdown (`grade` in the step answer and the trajectory); nothing is recomputed.
+ *
+ * No element here has an id: Play and the Trajectories replay both render this view, and both
+ * stay in the page, so its parts are named by class and data attribute (`.grade`,
+ * `[data-field="reward"]`, `table.levels`, ...) and found within the part that shows them.
  */
 import { html, nothing } from './vendor/lit-html/lit-html.js';
 
@@ -53,7 +57,7 @@ function locationList(title, kind, locations) {
 
 /** @param {Level[]} levels */
 function levelsView(levels) {
-  return html`<table class="levels" id="grade-levels">
+  return html`<table class="levels">
       <thead><tr><th>level</th><th>precision</th><th>recall</th><th>F1</th></tr></thead>
       <tbody>
         ${levels.map(
@@ -78,7 +82,7 @@ function testsView(grade) {
   const ids = Array.isArray(grade.test_ids) ? grade.test_ids : [];
   /** @type {{ id: string, outcome: string, error: string | null }[]} */
   const failing = Array.isArray(grade.failing) ? grade.failing : [];
-  return html`<section class="tests" id="grade-tests">
+  return html`<section class="tests">
     <h4>Tests: <span data-metric="passed">${grade.passed}</span> of <span data-metric="tests">${grade.tests}</span> passed</h4>
     ${ids.length > 0 ? html`<details><summary>the tests run</summary><ul>${ids.map((id) => html`<li><code>${id}</code></li>`)}</ul></details>` : nothing}
     ${failing.length > 0
@@ -97,7 +101,7 @@ function extrasView(grade) {
   /** @type {string[]} */
   const added = Array.isArray(grade.added_files) ? grade.added_files : [];
   return html`${changes.length > 0
-      ? html`<section id="grade-code-changes"><h4>Code changes</h4><ul>${changes.map((c) => html`<li><code>${c.file}</code>: ${c.reason}</li>`)}</ul></section>`
+      ? html`<section class="code-changes"><h4>Code changes</h4><ul>${changes.map((c) => html`<li><code>${c.file}</code>: ${c.reason}</li>`)}</ul></section>`
       : nothing}
     ${typeof grade.similarity === 'number' ? html`<p>Docstring similarity to the original: <span data-metric="similarity">${grade.similarity}</span></p>` : nothing}
     ${added.length > 0 ? html`<p>Files added (not graded): ${added.map((f) => html`<code>${f}</code> `)}</p>` : nothing}`;
@@ -109,7 +113,7 @@ function extrasView(grade) {
 export function gradeView(ended) {
   const { grade } = ended;
   if (!grade) {
-    return html`<section class="grade" id="grade" data-status=${ended.status}>
+    return html`<section class="grade" data-status=${ended.status}>
       <h3>Not graded (${ended.status})</h3>
       ${ended.error ? html`<p class="tab-error"><code>${ended.error.code}</code>: ${ended.error.message}</p>` : nothing}
     </section>`;
@@ -117,9 +121,9 @@ export function gradeView(ended) {
   /** @type {Level[]} */
   const levels = Array.isArray(grade.levels) ? grade.levels : [];
   const rule = String(grade.rule ?? '');
-  return html`<section class="grade" id="grade" data-status=${ended.status}>
-    <h3>Reward <span id="grade-reward" class="reward">${ended.reward}</span> <span class="status">${ended.status}</span></h3>
-    <p class="rule">Rule <code id="grade-rule">${rule}</code>: ${RULES[/** @type {keyof typeof RULES} */ (rule)] ?? ''}</p>
+  return html`<section class="grade" data-status=${ended.status}>
+    <h3>Reward <span class="reward" data-field="reward">${ended.reward}</span> <span class="status">${ended.status}</span></h3>
+    <p class="rule">Rule <code data-field="rule">${rule}</code>: ${RULES[/** @type {keyof typeof RULES} */ (rule)] ?? ''}</p>
     ${grade.combined ? html`<p>Reward: ${grade.combined}.</p>` : nothing}
     ${grade.detail ? html`<p class="detail">${Array.isArray(grade.detail) ? grade.detail.join('; ') : String(grade.detail)}</p>` : nothing}
     ${levels.length > 0 ? levelsView(levels) : nothing} ${testsView(grade)} ${extrasView(grade)}
