@@ -13,8 +13,7 @@
  * Needs Debian's chromium (HGYM_CHROMIUM names another); serves the default corpus, or
  * HGYM_CORPUS_DIR (any corpus with a dep_search family).
  */
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { startBenchServer } from './bench-server.js';
 import { chromium } from 'playwright-core';
 import { HgymClient, toolCall } from '../clients/ts/index.js';
 import { numberArg, percentile, round } from './stats.js';
@@ -24,14 +23,7 @@ const BLOCK_S = numberArg('block', 6);
 const WARMUP_S = numberArg('warmup', 15);
 const CHROMIUM = process.env.HGYM_CHROMIUM ?? '/usr/bin/chromium';
 
-const server = spawn(process.execPath, ['--import', 'tsx', new URL('./server-process.ts', import.meta.url).pathname, '2', '4'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const { port } = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error('the server did not start in 600 s')), 600_000);
-  createInterface({ input: server.stdout! }).once('line', (l) => (clearTimeout(timer), resolve(JSON.parse(l))));
-  server.once('exit', (code) => reject(new Error(`the server exited (${code})`)));
-});
+const { port, stop } = await startBenchServer(2, 4, 600_000);
 const url = `http://127.0.0.1:${port}`;
 const client = new HgymClient({ url });
 const echo = toolCall('execute_bash', { command: 'echo hi' });
@@ -113,6 +105,5 @@ try {
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } finally {
   await browser.close();
-  server.kill('SIGTERM');
-  await new Promise((r) => server.once('exit', r));
+  await stop();
 }

@@ -9,9 +9,9 @@
  * HGYM_PYTHON picks the Python (default python3); the client comes from this checkout. The server
  * serves the default corpus, or HGYM_CORPUS_DIR (any corpus with a dep_search family).
  */
+import { startBenchServer } from './bench-server.js';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { numberArg, percentile, round } from './stats.js';
 
 const SAMPLES = numberArg('samples', 3000);
@@ -41,14 +41,7 @@ function measure(url: string): Promise<Samples> {
   });
 }
 
-const server = spawn(process.execPath, ['--import', 'tsx', new URL('./server-process.ts', import.meta.url).pathname, '2', '4'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const { port } = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error('the server did not start in 600 s')), 600_000);
-  createInterface({ input: server.stdout! }).once('line', (l) => (clearTimeout(timer), resolve(JSON.parse(l))));
-  server.once('exit', (code) => reject(new Error(`the server exited (${code})`)));
-});
+const { port, stop } = await startBenchServer(2, 4, 600_000);
 
 try {
   const { python, client_ms: client, raw_ms: raw } = await measure(`http://127.0.0.1:${port}`);
@@ -70,6 +63,5 @@ try {
   };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } finally {
-  server.kill('SIGTERM');
-  await new Promise((r) => server.once('exit', r));
+  await stop();
 }

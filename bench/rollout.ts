@@ -20,12 +20,11 @@
  *   [--think-min 1] [--think-max 3] [--pool 128] [--raw 64] [--raw-parallel 8]
  * HGYM_BENCH_PROFILE=DIR writes a CPU profile of the server process into DIR.
  */
-import { spawn } from 'node:child_process';
+import { startBenchServer } from './bench-server.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { v4 as uuidv4 } from 'uuid';
 import { HgymApiError, HgymClient, toolCall, type Action } from '../clients/ts/index.js';
 import { DEFAULT_LIMITS } from '../docker/container.js';
@@ -136,23 +135,7 @@ function agentAction(step: number, root: string): Action {
 const raw = await rawEngineRate();
 
 const cacheDir = await mkdtemp(join(tmpdir(), 'hgym-rollout-'));
-const server = spawn(
-  process.execPath,
-  [
-    ...(process.env.HGYM_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.HGYM_BENCH_PROFILE] : []),
-    '--import',
-    'tsx',
-    new URL('./server-process.ts', import.meta.url).pathname,
-    String(POOL),
-    String(EPISODES),
-  ],
-  { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, HGYM_BENCH_CACHE_DIR: cacheDir } },
-);
-const { port, pid } = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error('the server did not warm its pool in 600 s')), 600_000);
-  createInterface({ input: server.stdout! }).once('line', (l) => (clearTimeout(timer), resolve(JSON.parse(l))));
-  server.once('exit', (code) => reject(new Error(`the server exited (${code})`)));
-});
+const { port, pid, stop } = await startBenchServer(POOL, EPISODES, 600_000, { ...process.env, HGYM_BENCH_CACHE_DIR: cacheDir });
 const client = new HgymClient({ url: `http://127.0.0.1:${port}` });
 
 let rssPeak = rssMiB(pid);
@@ -288,7 +271,6 @@ try {
   sampling = false;
   await sampler.catch(() => {});
   clearInterval(rssTimer);
-  server.kill('SIGTERM');
-  await new Promise((r) => server.once('exit', r));
+  await stop();
   await rm(cacheDir, { recursive: true, force: true });
 }

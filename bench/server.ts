@@ -9,8 +9,7 @@
  * Usage: node --import tsx bench/server.ts [--duration 60] [--episodes 64]
  * HGYM_BENCH_PROFILE=DIR writes a CPU profile of the server process into DIR.
  */
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { startBenchServer } from './bench-server.js';
 import Docker from 'dockerode';
 import { HgymClient, HgymSocket, toolCall } from '../clients/ts/index.js';
 import { dockerExec } from './docker-exec.js';
@@ -20,14 +19,7 @@ const DURATION_S = numberArg('duration', 60);
 const EPISODES = numberArg('episodes', 64);
 const SAMPLES = numberArg('samples', 300);
 
-const server = spawn(process.execPath, [...(process.env.HGYM_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.HGYM_BENCH_PROFILE] : []), '--import', 'tsx', new URL('./server-process.ts', import.meta.url).pathname, '8', String(EPISODES + 8)], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const { port, pid } = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error('the server did not start in 180 s')), 180_000);
-  createInterface({ input: server.stdout! }).once('line', (l) => (clearTimeout(timer), resolve(JSON.parse(l))));
-  server.once('exit', (code) => reject(new Error(`the server exited (${code})`)));
-});
+const { port, pid, stop } = await startBenchServer(8, EPISODES + 8, 180_000);
 const url = `http://127.0.0.1:${port}`;
 const client = new HgymClient({ url });
 
@@ -156,6 +148,5 @@ try {
   };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } finally {
-  server.kill('SIGTERM');
-  await new Promise((r) => server.once('exit', r));
+  await stop();
 }
