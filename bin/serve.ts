@@ -1,7 +1,7 @@
 /** `hgym serve`: the HTTP API on a corpus, with a warm pool of sandboxes. */
 import { parseArgs } from 'node:util';
 import { v4 as uuidv4 } from 'uuid';
-import { loadCorpus } from '../env/corpus/load.js';
+import { basesDir, loadCorpus, writeCorpusBases } from '../env/corpus/load.js';
 import { DockerEngine, engineHosts } from '../docker/engine.js';
 import { environmentImages, environmentShares } from '../env/corpus/environment.js';
 import { DockerSandboxPool } from '../docker/pool.js';
@@ -46,7 +46,19 @@ export async function serve(argv: string[], defaultCorpus: string): Promise<numb
   // (setup), which is where an engine that lacks one gets it from.
   const engines = engineHosts(values['docker-host']).map((host) => new DockerEngine(host));
   const images = environmentImages(corpus.instances.values());
-  const pool = await DockerSandboxPool.start({ engines, imageSource: DockerEngine.local(), images, shares: environmentShares(corpus.instances.values()), warm, max: maxEpisodes + warm, ownerId: instanceId });
+  // Before the pool starts: its sandboxes hold the bases there when they start.
+  const bases = basesDir(corpus);
+  await writeCorpusBases(corpus, bases, (repo, err) => process.stderr.write(`hgym: the base of ${repo} could not be written (its resets send the whole workspace): ${err.message}\n`));
+  const pool = await DockerSandboxPool.start({
+    engines,
+    imageSource: DockerEngine.local(),
+    images,
+    shares: environmentShares(corpus.instances.values()),
+    warm,
+    max: maxEpisodes + warm,
+    ownerId: instanceId,
+    bases,
+  });
   const app = await build({
     instanceId,
     serverName,

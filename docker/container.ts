@@ -35,18 +35,26 @@ export const DEFAULT_LIMITS: SandboxLimits = {
 
 export const AGENT_UID = 1000;
 export const WORKSPACE = '/workspace';
+/** Where a sandbox finds its repositories' bases (env/corpus/bases.ts), mounted read-only. */
+export const BASES_MOUNT = '/opt/hgym/bases';
 
 function tmpfs(bytes: number, extra = ''): string {
   return `rw,nosuid,nodev,${extra}size=${bytes},uid=${AGENT_UID},gid=${AGENT_UID},mode=0755`;
 }
 
-/** The create options of a sandbox container: everything that locks it down is here. */
-export function containerSpec(image: string, limits: SandboxLimits, labels: Record<string, string>): Docker.ContainerCreateOptions {
+/**
+ * The create options of a sandbox container: everything that locks it down is here. With
+ * `bases` (a folder of this host), the folder is mounted read-only and the container starts as
+ * root with the capabilities to read it and to change user, and nothing else: the executor
+ * opens the bases and becomes the agent's user before anything else runs (docker/executor/
+ * bases.py), and a container whose executor reports another user is never used.
+ */
+export function containerSpec(image: string, limits: SandboxLimits, labels: Record<string, string>, bases?: string): Docker.ContainerCreateOptions {
   return {
     Image: image,
     Env: [`HGYM_LIFETIME_S=${Math.ceil(limits.lifetimeMs / 1000)}`],
     Labels: labels,
-    User: `${AGENT_UID}:${AGENT_UID}`,
+    User: bases === undefined ? `${AGENT_UID}:${AGENT_UID}` : '0:0',
     WorkingDir: WORKSPACE,
     // The executor talks over the attached stdio. StdinOnce: when the server's attach
     // connection goes away (even by SIGKILL), stdin closes and the executor ends the container.
@@ -60,6 +68,7 @@ export function containerSpec(image: string, limits: SandboxLimits, labels: Reco
     HostConfig: {
       NetworkMode: 'none',
       CapDrop: ['ALL'],
+      ...(bases === undefined ? {} : { CapAdd: ['DAC_READ_SEARCH', 'SETUID', 'SETGID'], Binds: [`${bases}:${BASES_MOUNT}:ro`] }),
       SecurityOpt: ['no-new-privileges'],
       ReadonlyRootfs: true,
       Memory: limits.memoryBytes,
@@ -94,7 +103,8 @@ export function translateDockerError(err: unknown, image: string): HgymError {
 export interface StartedSandbox {
   id: string;
   conn: ExecutorConnection;
-  ready: { pidsMax: number | null };
+  /** The executor's process limit, and the bases it holds (by name). */
+  ready: { pidsMax: number | null; bases: string[] };
 }
 
 /**
@@ -128,7 +138,10 @@ export async function startSandbox(
     });
     const frame = await Promise.race([conn.ready, lost, timeout]).finally(() => clearTimeout(timer));
     const pidsMax = typeof frame.pids_max === 'number' ? frame.pids_max : null;
-    return { id, conn, ready: { pidsMax } };
+    // Started as root to open its bases, the executor must have become the agent's user.
+    if (typeof frame.uid === 'number' && frame.uid !== AGENT_UID) throw hgymError('HGYM_ERR_SANDBOX_START', `the executor runs as uid ${frame.uid}, not the agent's ${AGENT_UID}`);
+    const bases = Array.isArray(frame.bases) ? frame.bases.filter((b): b is string => typeof b === 'string') : [];
+    return { id, conn, ready: { pidsMax, bases } };
   } catch (err) {
     conn?.close('start failed');
     if (id !== undefined) await engine.remove(id).catch((e: Error) => log(`removing container ${id!.slice(0, 12)} failed: ${e.message}`));

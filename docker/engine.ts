@@ -13,6 +13,8 @@ export interface SandboxSpec {
   image: string;
   limits: SandboxLimits;
   labels: Record<string, string>;
+  /** A folder of the server's host holding repository bases (env/corpus/bases.ts), for an engine on this host to mount. */
+  bases?: string;
 }
 
 /** A created container with its executor's stdio attached (Docker's multiplexed stream), not yet started. */
@@ -136,9 +138,14 @@ export class DockerEngine implements ContainerEngine {
     });
   }
 
+  /** Whether the engine runs on this host (a unix socket): only then can it mount the host's bases. */
+  get local(): boolean {
+    return this.name.startsWith('/') || this.name.startsWith('unix:');
+  }
+
   /** The engine's create options for a sandbox: the hardened spec of docker/container.ts. */
   protected createOptions(spec: SandboxSpec): Docker.ContainerCreateOptions {
-    return containerSpec(spec.image, spec.limits, spec.labels);
+    return containerSpec(spec.image, spec.limits, spec.labels, this.local ? spec.bases : undefined);
   }
 
   async create(spec: SandboxSpec): Promise<CreatedContainer> {

@@ -58,6 +58,12 @@ export interface DockerPoolOptions {
    * makes each finish later. Default: this machine's CPUs (set it for a remote engine).
    */
   unpackConcurrency?: number;
+  /**
+   * A folder of this host holding repository bases (env/corpus/bases.ts, written before the pool
+   * starts): engines on this host mount it in every sandbox, and a reset lays out its workspace
+   * from the base instead of unpacking the whole archive. Default: none.
+   */
+  bases?: string;
   /** How long close() waits for leased sandboxes before removing them. */
   drainTimeoutMs?: number;
   /** How often every engine is pinged; an engine that fails `probeFailures` pings in a row is down. */

@@ -13,6 +13,7 @@ export const DEFAULT_IMAGE = process.env.HGYM_IMAGE ?? 'hgym/sandbox:latest';
 export interface PoolSettings {
   readonly image: string;
   readonly limits: SandboxLimits;
+  readonly bases: string | undefined;
   /** Its shares leave out the base image. */
   readonly policy: WarmPolicy & { readonly shares: ReadonlyMap<string, number> };
   readonly max: number;
@@ -36,6 +37,7 @@ export function poolSettings(options: DockerPoolOptions): PoolSettings {
   return {
     image,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
+    bases: options.bases,
     policy: { warm, envWarm, maxWarm: Math.max(0, options.maxWarm ?? warm + envWarm), windowMs: Math.max(1, options.demandWindowMs ?? 120_000), shares },
     max: Math.max(1, options.max ?? 16),
     readyTimeoutMs: options.readyTimeoutMs ?? 30_000,

@@ -297,7 +297,12 @@ export class DockerSandboxPool implements SandboxPool {
       if (slots !== e.base) await this.presence.ensure(e, slots.image);
       return startSandbox(
         e.engine,
-        { image: slots.image, limits: this.settings.limits, labels: ownerLabels(this.owner.id, Date.now(), this.settings.limits.lifetimeMs) },
+        {
+          image: slots.image,
+          limits: this.settings.limits,
+          labels: ownerLabels(this.owner.id, Date.now(), this.settings.limits.lifetimeMs),
+          ...(this.settings.bases === undefined ? {} : { bases: this.settings.bases }),
+        },
         this.settings.readyTimeoutMs,
         (line) => this.log.warn({ source: 'executor', engine: e.engine.name }, line),
         (id) => {
@@ -308,10 +313,10 @@ export class DockerSandboxPool implements SandboxPool {
     })();
     this.startsSettled = Promise.all([this.startsSettled, started.catch(() => {})]).then(() => {});
     try {
-      const { id, conn } = await started;
+      const { id, conn, ready } = await started;
       e.counters.created++;
       slots.failureStreak = 0;
-      const warm = new WarmContainer(id, conn, Date.now());
+      const warm = new WarmContainer(id, conn, Date.now(), new Set(ready.bases));
       conn.onLost((reason) => this.onWarmLost(e, slots.image, warm, reason));
       if (this.closed || !e.up) {
         this.discard(e, warm, this.closed ? 'the pool closed while it started' : 'its engine went down while it started');

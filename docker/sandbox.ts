@@ -14,6 +14,7 @@ import {
   type FileRead,
   type ReadOptions,
   type Sandbox,
+  type WorkspaceLayout,
   type WriteOptions,
 } from '../env/sandbox.js';
 import type { ExecutorConnection, Frame } from './protocol.js';
@@ -75,6 +76,8 @@ export class WarmContainer {
     readonly id: string,
     readonly conn: ExecutorConnection,
     readonly createdAt: number,
+    /** The repository bases its executor holds (docker/executor/bases.py). */
+    readonly bases: ReadonlySet<string> = new Set(),
   ) {}
 
   /** Confirms the executor answers before the container is handed out. */
@@ -95,7 +98,7 @@ export class WarmContainer {
   lease(onRelease: (sandbox: LeasedSandbox) => Promise<void>, unpacks: ByteBudget = UNLIMITED): LeasedSandbox {
     if (this.taken) throw new Error('a warm container was leased twice');
     this.taken = true;
-    return new LeasedSandbox(this.id, this.conn, onRelease, unpacks);
+    return new LeasedSandbox(this.id, this.conn, onRelease, unpacks, this.bases);
   }
 }
 
@@ -116,6 +119,7 @@ export class LeasedSandbox implements Sandbox {
     private readonly conn: ExecutorConnection,
     private readonly onRelease: (sandbox: LeasedSandbox) => Promise<void>,
     private readonly unpacks: ByteBudget = UNLIMITED,
+    private readonly bases: ReadonlySet<string> = new Set(),
   ) {}
 
   get usable(): boolean {
@@ -229,6 +233,26 @@ export class LeasedSandbox implements Sandbox {
       release();
       unpacking();
     }
+  }
+
+  holdsBase(name: string): boolean {
+    return this.bases.has(name);
+  }
+
+  async materialize(dir: string, layout: WorkspaceLayout): Promise<void> {
+    // Light work in the sandbox (a local tar of the base, a few small files), so no budget.
+    const bytes = layout.archive.length + layout.pack.reduce((n, p) => n + (typeof p === 'string' ? p.length : p[1]), 0);
+    await this.call(
+      {
+        op: 'materialize',
+        path: dir,
+        base: layout.base,
+        exclude: layout.exclude,
+        archive: layout.archive.toString('base64'),
+        ...(layout.pack.length > 0 ? { pack: { path: layout.packPath, pieces: layout.pack, trailer: layout.trailer } } : {}),
+      },
+      FILE_OP_DEADLINE_MS + Math.ceil(bytes / 2 ** 20) * UNTAR_DEADLINE_PER_MIB_MS,
+    );
   }
 
   release(): Promise<void> {

@@ -13,7 +13,7 @@
  */
 import { v4 as uuidv4 } from 'uuid';
 import { hgymError, HgymError } from './errors.js';
-import { prepareWorkspace, type PreparedWorkspace } from './corpus/workspace.js';
+import { prepareWorkspace, putWorkspace, type PreparedWorkspace } from './corpus/workspace.js';
 import { imageOf } from './corpus/environment.js';
 import type { Snapshot } from './corpus/snapshot.js';
 import type { OutputChunk, Sandbox, SandboxPool } from './sandbox.js';
@@ -89,7 +89,7 @@ export class Episode {
     const sandbox = await input.pool.acquire(imageOf(input.instance.repo));
     try {
       const root = workspacePath(input.instance.repo.name);
-      await sandbox.putArchive(root, await workspace.archive());
+      await putWorkspace(sandbox, root, workspace);
       // The agent's shell starts in the repository.
       await sandbox.exec(`cd ${root}`, { timeoutMs: 5_000 });
     } catch (err) {

@@ -97,6 +97,21 @@ export class SandboxFileError extends Error {
   }
 }
 
+/**
+ * A workspace laid out from a repository base the sandbox holds (env/corpus/bases.ts): the
+ * base's work tree but `exclude`, then `archive` (a tar, gzipped or not) over it, then `.git`'s
+ * pack at `packPath` assembled from `pack`'s pieces (base64 data, or [offset, length] in the
+ * base's objects) and checked against `trailer` (hex SHA-1). No pack pieces: no `.git`.
+ */
+export interface WorkspaceLayout {
+  base: string;
+  exclude: string[];
+  archive: Buffer;
+  packPath: string;
+  pack: (string | [number, number])[];
+  trailer: string;
+}
+
 /** A sandbox leased for one episode. After release every method rejects. */
 export interface Sandbox extends AsyncDisposable {
   readonly id: string;
@@ -120,6 +135,10 @@ export interface Sandbox extends AsyncDisposable {
   digest(root: string): Promise<Digest>;
   /** Unpacks a tar archive into `dir` (created if needed), owned by the agent's user. */
   putArchive(dir: string, tar: Buffer): Promise<void>;
+  /** Whether the sandbox holds the base `name`, to lay out a workspace from it (materialize). */
+  holdsBase?(name: string): boolean;
+  /** Lays out a workspace in `dir` from a base the sandbox holds: what putArchive does, without the base's bytes. */
+  materialize?(dir: string, layout: WorkspaceLayout): Promise<void>;
   /** Ends the sandbox for good; idempotent. */
   release(): Promise<void>;
 }

@@ -6,7 +6,7 @@ writes to stdout, and it is not dumpable, so nothing the agent runs can write a 
 a command's output reaches the server only as a JSON string inside an `out` or `exit`
 frame.
 
-Requests  {"id": N, "op": "exec"|"halt"|"read"|"write"|"unlink"|"list"|"digest"|"untar"|"ping", ...}
+Requests  {"id": N, "op": "exec"|"halt"|"read"|"write"|"unlink"|"list"|"digest"|"untar"|"materialize"|"ping", ...}
 Answers   {"id": N, "type": "out"|"exit"|"halted"|"file"|"written"|"listing"|"pong"|"error", ...}
 Unsolicited frames: {"type": "ready"} once, {"type": "expired"} before the lifetime ends it.
 
@@ -27,6 +27,7 @@ import signal
 import sys
 import time
 
+import bases
 import files
 from output import Output
 from shell import Shell
@@ -70,7 +71,9 @@ def read_first(paths):
 
 
 class Executor:
-    def __init__(self):
+    def __init__(self, held=None):
+        # The repository bases opened before the executor became the agent's user (bases.py).
+        self.held = held if held is not None else {}
         self.sel = selectors.DefaultSelector()
         self.inbuf = bytearray()
         self.shell = None
@@ -309,6 +312,9 @@ class Executor:
         except ValueError as e:
             return self.emit({"id": None, "type": "error", "code": "BAD_REQUEST", "message": str(e)})
         op = req.get("op")
+        if op not in ("ping", "materialize") and self.held:
+            # The workspace came otherwise: no base stays open while the agent works.
+            bases.release(self.held)
         if op != "ping" and not self.used:
             self.used = True
             self.next_watchdog = min(self.next_watchdog, now() + WATCHDOG_S)
@@ -317,6 +323,10 @@ class Executor:
                 self.op_exec(req)
             elif op == "halt":
                 self.op_halt(req)
+            elif op == "materialize":
+                frame = bases.materialize(req, self.held)
+                frame["id"] = req["id"]
+                self.emit(frame)
             elif op in FILE_OPS:
                 frame = FILE_OPS[op](req)
                 frame["id"] = req["id"]
@@ -326,6 +336,8 @@ class Executor:
             else:
                 self.emit({"id": req.get("id"), "type": "error", "code": "BAD_REQUEST",
                            "message": "unknown op %r" % (op,)})
+        except bases.NoBase as e:
+            self.emit({"id": req.get("id"), "type": "error", "code": "NO_BASE", "message": "no base %s here" % e})
         except OSError as e:
             self.emit({"id": req.get("id"), "type": "error", "code": errno.errorcode.get(e.errno, "EIO"),
                        "message": e.strerror or str(e)})
@@ -367,7 +379,8 @@ class Executor:
         self.sel.register(0, selectors.EVENT_READ, "stdin")
         self.sel.register(wake_r, selectors.EVENT_READ, "wake")
         self.start_shell()
-        self.emit({"type": "ready", "protocol": PROTOCOL, "pid": os.getpid(), "pids_max": self.pids_max})
+        self.emit({"type": "ready", "protocol": PROTOCOL, "pid": os.getpid(), "pids_max": self.pids_max,
+                   "uid": os.getuid(), "bases": sorted(self.held)})
         while True:
             t = now()
             waits = [self.next_watchdog - t]
@@ -406,12 +419,14 @@ class Executor:
 
 
 def main():
+    # First of all: a container started as root opens its bases and becomes the agent's user.
+    held = bases.hold()
     set_not_dumpable()
     # As PID 1 only signals with a handler reach us from inside the container; make sure
     # SIGINT (which Python handles) cannot interrupt the executor.
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(s, signal.SIG_DFL)
-    ex = Executor()
+    ex = Executor(held)
     reason = ex.run()
     ex.drop_shell()
     sys.stderr.write("hgym executor: exiting: %s\n" % reason)

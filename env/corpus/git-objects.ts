@@ -51,9 +51,9 @@ export async function packObject({ type, id, content }: GitObject): Promise<Pack
 
 /**
  * A pack of `objects` (no deltas) and its version 2 index, named as git names them (by the pack's
- * checksum). Objects with the same id are packed once.
+ * checksum). Objects with the same id are packed once; `order` is the objects as packed.
  */
-export function packFiles(objects: readonly PackedObject[]): { name: string; pack: Buffer; idx: Buffer } {
+export function packFiles(objects: readonly PackedObject[]): { name: string; pack: Buffer; idx: Buffer; order: PackedObject[] } {
   const unique = [...new Map(objects.map((o) => [o.id.toString('hex'), o])).values()];
   const header = Buffer.alloc(12);
   header.write('PACK', 0, 'latin1');
@@ -84,7 +84,7 @@ export function packFiles(objects: readonly PackedObject[]): { name: string; pac
   });
   const idxBody = Buffer.concat([Buffer.from([0xff, 0x74, 0x4f, 0x63, 0, 0, 0, 2]), fanout, ...sorted.map((o) => o.id), crcs, offs, checksum]);
   const idx = Buffer.concat([idxBody, createHash('sha1').update(idxBody).digest()]);
-  return { name: `pack-${checksum.toString('hex')}`, pack, idx };
+  return { name: `pack-${checksum.toString('hex')}`, pack, idx, order: unique };
 }
 
 /** A tracked file: its path (`/`-separated), whether it is executable, and its blob id. */

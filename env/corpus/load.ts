@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { TaskInstance } from '../../schemas/tasks.js';
 import { assertValid, readInstances } from '../tasks/generate.js';
 import { snapshotOf, type Snapshot } from './snapshot.js';
+import { writeBase } from './workspace.js';
 
 export interface Corpus {
   dir: string;
@@ -52,4 +53,29 @@ export async function loadCorpus(dir: string): Promise<Corpus> {
     }
   }
   return { dir, instances, families, snapshot: snapshotsOf(dir) };
+}
+
+/** Where a server writes its corpus's bases (env/corpus/workspace.ts), for local engines to mount. */
+export function basesDir(corpus: Pick<Corpus, 'dir'>): string {
+  return join(corpus.dir, 'cache', 'bases');
+}
+
+/**
+ * Writes the base of every snapshot of the corpus into `dir` (a base already there is kept),
+ * before the pool starts its sandboxes: a sandbox holds the bases there when it starts. A
+ * snapshot whose base cannot be written is left out (its resets send the whole workspace).
+ */
+export async function writeCorpusBases(corpus: Corpus, dir: string, warn: (repo: string, err: Error) => void = () => {}): Promise<number> {
+  const roots = new Map<string, TaskInstance>();
+  for (const instance of corpus.instances.values()) roots.set(snapshotRoot(corpus.dir, instance), instance);
+  let written = 0;
+  for (const instance of roots.values()) {
+    try {
+      await writeBase(await corpus.snapshot(instance), dir);
+      written++;
+    } catch (err) {
+      warn(instance.repo.name, err as Error);
+    }
+  }
+  return written;
 }

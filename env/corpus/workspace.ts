@@ -15,12 +15,13 @@
  * `<cacheDir>/<instance_id>/`; a snapshot's pieces are kept in memory, the most recently used
  * up to SNAPSHOT_CACHE_BYTES.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Header, Pax } from 'tar';
 import type { Edit } from '../../schemas/tasks.js';
+import type { Sandbox, WorkspaceLayout } from '../sandbox.js';
 import type { WorkspaceBaseline } from '../tasks/changes.js';
 import { applyEdits } from '../tasks/edits.js';
 import { gzipOf, segment, type Segment } from './deflate-segments.js';
@@ -35,6 +36,12 @@ export interface PreparedWorkspace extends WorkspaceBaseline {
    * `git: false`, without `.git`, for a grader's copy (history there would hold the original).
    */
   archive(options?: { git: boolean }): Promise<Buffer>;
+  /**
+   * The same workspace laid out from its snapshot's base (see "Bases" below), for a sandbox
+   * that holds that base: the base's name, the changed files and `.git`, and the pack's pieces.
+   * Null for a workspace prepared before bases were.
+   */
+  layout(options?: { git: boolean }): Promise<WorkspaceLayout | null>;
 }
 
 /** Fixed identity and date: the same instance always gives the same commit. */
@@ -148,8 +155,73 @@ export async function warmSnapshot(snapshot: Snapshot): Promise<void> {
   await partsOf(snapshot);
 }
 
+/*
+ * Bases. A snapshot's base is its work tree as a plain tar (`<name>.tar`) and the pack entries of
+ * its files' blobs, concatenated in the snapshot's order (`<name>.objects`), written into a folder
+ * that local engines mount in every sandbox (docker/container.ts), where only the executor can
+ * read it (docker/executor/bases.py). A reset then sends a sandbox that holds the base only what
+ * differs: the changed files, `.git`'s small files, and its pack as pieces (most of them ranges of
+ * the base's objects). The name carries the snapshot's id and a digest of the objects, so a base
+ * written by another build (another deflate) is another base, never a wrong one.
+ */
+interface BaseLayoutOf {
+  name: string;
+  /** Each file's pack entry in the base's objects, by the entry (as partsOf made it). */
+  ranges: Map<PackedObject, [number, number]>;
+}
+
+const baseLayouts = new WeakMap<SnapshotParts, BaseLayoutOf>();
+
+function baseLayoutOf(snapshotId: string, parts: SnapshotParts): BaseLayoutOf {
+  let layout = baseLayouts.get(parts);
+  if (!layout) {
+    const ranges = new Map<PackedObject, [number, number]>();
+    const digest = createHash('sha256');
+    let offset = 0;
+    for (const part of parts.files.values()) {
+      ranges.set(part.object, [offset, part.object.entry.length]);
+      digest.update(part.object.entry);
+      offset += part.object.entry.length;
+    }
+    layout = { name: `${snapshotId.slice(0, 16)}-${digest.digest('hex').slice(0, 16)}`, ranges };
+    baseLayouts.set(parts, layout);
+  }
+  return layout;
+}
+
+/**
+ * Writes the snapshot's base into `dir` (once: a base already there is kept), readable by no one
+ * but a process with the capability to read anything: the sandbox's executor before it becomes
+ * the agent's user. Returns its name.
+ */
+export async function writeBase(snapshot: Snapshot, dir: string): Promise<string> {
+  const parts = await partsOf(snapshot);
+  const { name } = baseLayoutOf(snapshot.id, parts);
+  if (existsSync(join(dir, `${name}.tar`)) && existsSync(join(dir, `${name}.objects`))) return name;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  const entries = ['.', ...parts.dirs].map((d) => tarEntry(d === '.' ? './' : `./${d}/`, null, 0o755));
+  for (const path of [...parts.files.keys()].sort()) {
+    entries.push(tarEntry(`./${path}`, await readFile(join(snapshot.root, path)), parts.files.get(path)!.tracked.executable ? 0o755 : 0o644));
+  }
+  entries.push(END_OF_ARCHIVE);
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  // The objects first: a base counts as there once its tar is.
+  for (const [suffix, data] of [['objects', Buffer.concat([...parts.files.values()].map((f) => f.object.entry))], ['tar', Buffer.concat(entries)]] as const) {
+    const temporary = join(dir, `.${name}.${suffix}.${tag}`);
+    await writeFile(temporary, data, { mode: 0o000 });
+    await chmod(temporary, 0o000);
+    await rename(temporary, join(dir, `${name}.${suffix}`));
+  }
+  return name;
+}
+
 /** The instance's archive, with and without `.git`. */
-async function assemble(parts: SnapshotParts, edited: Map<string, string>): Promise<{ full: Buffer; gitless: Buffer }> {
+async function assemble(
+  snapshotId: string,
+  parts: SnapshotParts,
+  edited: Map<string, string>,
+): Promise<{ full: Buffer; gitless: Buffer; layout: WorkspaceLayout; gitlessLayout: WorkspaceLayout }> {
   const files = new Map(parts.files);
   for (const [path, text] of edited) {
     const mode = parts.files.get(path)!.tracked.executable ? 0o755 : 0o644;
@@ -174,16 +246,50 @@ async function assemble(parts: SnapshotParts, edited: Map<string, string>): Prom
   // The pack's objects are deflated already.
   const pack = await member([tarEntry(`./.git/objects/pack/${packed.name}.pack`, packed.pack, 0o444)], true);
   const end = await member([END_OF_ARCHIVE]);
+
+  // The same from the base: the changed files, `.git`'s small files, and the pack as pieces.
+  const base = baseLayoutOf(snapshotId, parts);
+  const changed = [...edited.keys()].sort().map((path) => files.get(path)!.worktree);
+  const pieces: (string | [number, number])[] = [];
+  let data: Buffer[] = [packed.pack.subarray(0, 12)];
+  const flush = (): void => {
+    if (data.length > 0) pieces.push(Buffer.concat(data).toString('base64'));
+    data = [];
+  };
+  for (const object of packed.order) {
+    const range = base.ranges.get(object);
+    const last = pieces.at(-1);
+    if (!range) data.push(object.entry);
+    else if (data.length === 0 && Array.isArray(last) && last[0] + last[1] === range[0]) last[1] += range[1];
+    else {
+      flush();
+      pieces.push([range[0], range[1]]);
+    }
+  }
+  flush();
+  const common = { base: base.name, exclude: [...edited.keys()].sort(), packPath: `.git/objects/pack/${packed.name}.pack` };
   return {
     full: gzipOf([worktreeDirs, ...worktree, gitFiles, pack, end]),
     gitless: gzipOf([worktreeDirs, ...worktree, end]),
+    layout: { ...common, archive: gzipOf([...changed, gitFiles, end]), pack: pieces, trailer: packed.pack.subarray(-20).toString('hex') },
+    gitlessLayout: { ...common, archive: gzipOf([...changed, end]), pack: [], trailer: '' },
   };
+}
+
+/** A layout as cached on disk: the archive in base64. */
+type StoredLayout = Omit<WorkspaceLayout, 'archive'> & { archive: string };
+
+async function readLayout(path: string): Promise<WorkspaceLayout | null> {
+  if (!existsSync(path)) return null;
+  const stored = JSON.parse(await readFile(path, 'utf8')) as StoredLayout;
+  return { ...stored, archive: Buffer.from(stored.archive, 'base64') };
 }
 
 function baseline(dir: string, snapshot: Snapshot, files: Map<string, string>, edited: Map<string, string>): PreparedWorkspace {
   return {
     files,
     archive: (options) => readFile(join(dir, options?.git === false ? 'workspace.nogit.tar.gz' : 'workspace.tar.gz')),
+    layout: (options) => readLayout(join(dir, options?.git === false ? LAYOUT_NOGIT : LAYOUT)),
     read: async (path) => {
       const text = edited.get(path);
       if (text !== undefined) return text;
@@ -197,6 +303,16 @@ function baseline(dir: string, snapshot: Snapshot, files: Map<string, string>, e
       }
     },
   };
+}
+
+/**
+ * Puts the workspace into `dir` of a sandbox: laid out from its base when the sandbox holds it
+ * (a few small files sent), else unpacked from the whole archive. `git: false` leaves out `.git`.
+ */
+export async function putWorkspace(sandbox: Sandbox, dir: string, workspace: PreparedWorkspace, options?: { git: boolean }): Promise<void> {
+  const layout = sandbox.materialize && sandbox.holdsBase ? await workspace.layout(options) : null;
+  if (layout && sandbox.holdsBase!(layout.base)) return sandbox.materialize!(dir, layout);
+  return sandbox.putArchive(dir, await workspace.archive(options));
 }
 
 /** Preparations under way in this process, by directory: concurrent callers share one. */
@@ -214,6 +330,8 @@ export function prepareWorkspace(instance: { instance_id: string; edits: readonl
 
 const FILES = 'workspace.files.json';
 const EDITED = 'workspace.edited.json';
+const LAYOUT = 'workspace.layout.json';
+const LAYOUT_NOGIT = 'workspace.nogit.layout.json';
 
 async function prepare(instance: { instance_id: string; edits: readonly Edit[] }, snapshot: Snapshot, dir: string): Promise<PreparedWorkspace> {
   const manifest = join(dir, FILES);
@@ -230,7 +348,7 @@ async function prepare(instance: { instance_id: string; edits: readonly Edit[] }
   const files = new Map(snapshot.files);
   for (const [path, text] of edited) files.set(path, sha256(text));
 
-  const { full, gitless } = await assemble(await partsOf(snapshot), edited);
+  const { full, gitless, layout, gitlessLayout } = await assemble(snapshot.id, await partsOf(snapshot), edited);
   // Written beside their final names and renamed, the manifest last: a crash leaves no half-made workspace.
   await mkdir(dir, { recursive: true });
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -240,6 +358,9 @@ async function prepare(instance: { instance_id: string; edits: readonly Edit[] }
   };
   await put('workspace.tar.gz', full);
   await put('workspace.nogit.tar.gz', gitless);
+  const stored = (l: WorkspaceLayout): string => JSON.stringify({ ...l, archive: l.archive.toString('base64') });
+  await put(LAYOUT, stored(layout));
+  await put(LAYOUT_NOGIT, stored(gitlessLayout));
   await put(EDITED, JSON.stringify(Object.fromEntries(edited)));
   await put(FILES, JSON.stringify(Object.fromEntries(files)));
   return baseline(dir, snapshot, files, edited);

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Snapshot } from '../corpus/snapshot.js';
-import { prepareWorkspace } from '../corpus/workspace.js';
+import { prepareWorkspace, putWorkspace } from '../corpus/workspace.js';
 import type { Definition } from '../analysis/types.js';
 import type { Sandbox, SandboxPool } from '../sandbox.js';
 import { imageOf } from '../corpus/environment.js';
@@ -47,7 +47,7 @@ async function sandboxWithRepo(ctx: RepoContext, snapshot: Snapshot, options: Ex
   const workspace = await pristineWorkspace(snapshot, options.cacheDir);
   const sandbox = await options.pool.acquire({ waitMs: 120_000, ...imageOf(ctx.ref) });
   try {
-    await sandbox.putArchive(workspacePath(ctx.name), await workspace.archive());
+    await putWorkspace(sandbox, workspacePath(ctx.name), workspace);
     return sandbox;
   } catch (error) {
     await sandbox.release();

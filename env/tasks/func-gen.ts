@@ -19,7 +19,7 @@ import { parsePython, type SyntaxNode } from '../analysis/parse.js';
 import { readAsPython } from '../analysis/python-text.js';
 import type { Definition } from '../analysis/types.js';
 import { SandboxFileError, type Sandbox, type SandboxPool } from '../sandbox.js';
-import { prepareWorkspace } from '../corpus/workspace.js';
+import { prepareWorkspace, putWorkspace } from '../corpus/workspace.js';
 import { instanceId, isTestFile, uniquelyNamed, workspacePath, type GenerateOptions, type RepoContext } from './context.js';
 import { screenCandidates } from './degenerate.js';
 import { byPlace, whyNone, pristineWorkspace, testsReaching, traceSuite, type ExecutionOptions } from './executed.js';
@@ -253,7 +253,7 @@ export async function gradeFuncGen(instance: FuncGenInstance, submission: string
   const sandbox = await exec.pool.acquire({ waitMs: GRADING_WAIT_MS, priority: true, ...imageOf(instance.repo) });
   let run: SealedRun;
   try {
-    await sandbox.putArchive(repo, await pristine.archive({ git: false }));
+    await putWorkspace(sandbox, repo, pristine, { git: false });
     await sandbox.writeFile(`${repo}/${file}`, graded);
     const options = { cwd: repo, timeoutMs: instance.timeout_s * 1000 };
     if (script) {

@@ -1,0 +1,133 @@
+"""Repository bases: the snapshots a server lays out on its host (env/corpus/bases.ts), mounted
+read-only at BASES_DIR, each a plain tar of its work tree (`<name>.tar`) and the git objects of
+its files, deflated and concatenated as a pack holds them (`<name>.objects`). Nobody may read
+them: mode 0, in a directory of mode 0700 that is not the agent's.
+
+The container starts as root with three capabilities (DAC_READ_SEARCH, SETUID, SETGID) and no
+others. `hold` opens every base, then the process becomes the agent's user for good: every
+capability is gone, and no process of the sandbox can open a base again. The executor keeps
+the open descriptors (close-on-exec, and /proc/1/fd is closed to the agent: the executor is not
+dumpable) until it lays out a workspace from one, then closes them all: a sandbox serves one
+episode.
+
+`materialize` lays out a workspace: the base's work tree but the files the instance changes,
+then a small archive from the server (those files and `.git`'s small files), then `.git`'s pack,
+assembled from pieces of the base's objects and pieces the server sent, and checked against its
+SHA-1 trailer. The original text of a changed file is never written: tar skips it.
+"""
+
+import base64
+import hashlib
+import os
+import subprocess
+
+import files
+
+BASES_DIR = "/opt/hgym/bases"
+AGENT_UID = 1000
+AGENT_GID = 1000
+TAR_TIMEOUT_S = 300
+
+
+class NoBase(Exception):
+    """The sandbox holds no base of that name (the server then sends the whole workspace)."""
+
+
+def hold():
+    """Opens the bases while root, then becomes the agent's user; returns {name: (tar fd, objects fd)}.
+    A process that is not root holds none and stays who it is."""
+    held = {}
+    if os.getuid() != 0:
+        return held
+    try:
+        names = sorted(os.listdir(BASES_DIR))
+    except OSError:
+        names = []
+    for name in names:
+        if not name.endswith(".tar"):
+            continue
+        stem = name[: -len(".tar")]
+        try:
+            tar_fd = os.open(os.path.join(BASES_DIR, name), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            objects_fd = os.open(os.path.join(BASES_DIR, stem + ".objects"), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            os.close(tar_fd)
+            continue
+        held[stem] = (tar_fd, objects_fd)
+    os.setgroups([])
+    os.setresgid(AGENT_GID, AGENT_GID, AGENT_GID)
+    os.setresuid(AGENT_UID, AGENT_UID, AGENT_UID)
+    if os.getresuid() != (AGENT_UID,) * 3 or os.getresgid() != (AGENT_GID,) * 3 or effective_capabilities() != 0:
+        raise SystemExit("hgym executor: could not become the agent's user")
+    return held
+
+
+def effective_capabilities():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
+def release(held):
+    for tar_fd, objects_fd in held.values():
+        os.close(tar_fd)
+        os.close(objects_fd)
+    held.clear()
+
+
+def inside(dest, relative):
+    path = os.path.realpath(os.path.join(dest, relative))
+    if not path.startswith(dest + os.sep):
+        raise ValueError("%r is outside %s" % (relative, dest))
+    return path
+
+
+def materialize(req, held):
+    name = req["base"]
+    if name not in held:
+        raise NoBase(name)
+    tar_fd, objects_fd = held[name]
+    try:
+        dest = os.path.realpath(req["path"])
+        os.makedirs(dest, exist_ok=True)
+        os.lseek(tar_fd, 0, os.SEEK_SET)
+        # Paths are literal and whole (no wildcards, anchored at the archive's root).
+        args = ["tar", "-x", "-f", "-", "-C", dest, "--no-same-owner", "--no-same-permissions", "--no-wildcards", "--anchored"]
+        args += ["--exclude=./" + path for path in req.get("exclude", [])]
+        done = subprocess.run(args, stdin=tar_fd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=TAR_TIMEOUT_S)
+        if done.returncode != 0:
+            raise ValueError("unpacking the base failed: %s" % done.stderr.decode("utf-8", "replace")[-500:])
+        if req.get("archive"):
+            files.untar({"path": dest, "data": req["archive"]})
+        pack = req.get("pack")
+        if pack:
+            write_pack(inside(dest, pack["path"]), pack["pieces"], bytes.fromhex(pack["trailer"]), objects_fd)
+    finally:
+        # One workspace per sandbox: nothing of any base stays open once it is laid out.
+        release(held)
+    return {"type": "written", "bytes": 0}
+
+
+def write_pack(path, pieces, trailer, objects_fd):
+    digest = hashlib.sha1()
+    with open(path, "wb") as out:
+        for piece in pieces:
+            if isinstance(piece, list):
+                offset, length = int(piece[0]), int(piece[1])
+                data = os.pread(objects_fd, length, offset)
+                if len(data) != length:
+                    raise ValueError("the base's objects end before %d" % (offset + length))
+            else:
+                data = base64.b64decode(piece)
+            digest.update(data)
+            out.write(data)
+        if digest.digest() != trailer:
+            raise ValueError("the assembled pack does not match its checksum")
+        out.write(trailer)
+    # As files.untar leaves every file it unpacks: the agent's to change.
+    os.chmod(path, 0o644)

@@ -1,0 +1,104 @@
+/**
+ * Repository bases (env/corpus/workspace.ts, docker/executor/bases.py) on real sandboxes: a
+ * workspace laid out from the base is the one the whole archive gives, file for file and in git;
+ * the original of a changed file is nowhere in it; nothing the agent runs can read a base; and a
+ * sandbox without the base is sent the whole archive.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import t from 'tap';
+import { DockerSandboxPool } from '../../docker/pool.js';
+import { writeCorpusBases } from '../../env/corpus/load.js';
+import { prepareWorkspace, putWorkspace, writeBase } from '../../env/corpus/workspace.js';
+import type { Sandbox } from '../../env/sandbox.js';
+import { fixtureCorpus } from '../helpers/fixture-corpus.js';
+
+const { corpus, instances, cacheDir, dir } = await fixtureCorpus(t);
+const bases = join(dir, '..', 'bases');
+t.equal(await writeCorpusBases(corpus, bases), 1, 'the base of the one repository is written');
+const withBases = await DockerSandboxPool.start({ warm: 1, max: 4, bases });
+const without = await DockerSandboxPool.start({ warm: 0, max: 2 });
+t.teardown(async () => {
+  await withBases.close();
+  await without.close();
+});
+
+const ROOT = '/workspace/shapes';
+const sh = async (sandbox: Sandbox, command: string) => {
+  const r = await sandbox.exec(command, { timeoutMs: 30_000, maxOutput: 1 << 20 });
+  return { code: r.exitCode, out: r.output };
+};
+/** What the agent sees of a workspace: every file's digest, and git's view of it. */
+async function seen(sandbox: Sandbox) {
+  const digest = (await sandbox.digest(ROOT)).entries;
+  const git = await sh(sandbox, `cd ${ROOT} && git rev-parse HEAD && git ls-files -s && git status --porcelain && git fsck --full --strict 2>&1 && find . -printf '%y %m %P\\n' | sort`);
+  return { digest, git };
+}
+
+const snapshot = await corpus.snapshot(instances[0]!);
+const name = await writeBase(snapshot, bases);
+const edited = instances.filter((i) => i.edits.length > 0);
+t.ok(edited.length >= 3, 'instances with changes to lay out');
+
+for (const instance of [...new Map(edited.map((i) => [i.task, i])).values()]) {
+  t.test(`${instance.task}: laid out from the base, the workspace is the archive's`, async (t) => {
+    const workspace = await prepareWorkspace(instance, snapshot, cacheDir);
+    await using fromBase = await withBases.acquire();
+    await using fromArchive = await without.acquire();
+    t.ok(fromBase.holdsBase?.(name), 'the sandbox holds the base');
+    t.notOk(fromArchive.holdsBase?.(name), 'a sandbox of a pool without bases holds none');
+    await putWorkspace(fromBase, ROOT, workspace);
+    await putWorkspace(fromArchive, ROOT, workspace);
+    const a = await seen(fromBase);
+    const b = await seen(fromArchive);
+    t.same(a.digest, b.digest, 'the same files with the same contents');
+    t.equal(a.git.code, 0, a.git.out);
+    t.equal(a.git.out, b.git.out, 'the same commit, index, clean status, fsck, modes and tree');
+    // The original of every changed file: not in the work tree, not in git's objects.
+    for (const file of new Set(instance.edits.map((e) => e.file))) {
+      const original = await readFile(join(snapshot.root, file));
+      const id = createHash('sha1').update(`blob ${original.length}\0`).update(original).digest('hex');
+      t.not((await sh(fromBase, `cd ${ROOT} && git cat-file -e ${id}`)).code, 0, `${file}'s original blob is not in .git`);
+      const read = await fromBase.readFile(`${ROOT}/${file}`);
+      t.not(read.kind === 'file' ? read.text : null, original.toString('utf8'), `${file} is the changed text`);
+    }
+    t.notOk(fromBase.holdsBase?.('no-such-base'), 'a base it was not given');
+  });
+}
+
+t.test('nothing the agent runs can read a base, or the descriptors the executor read it through', async (t) => {
+  const instance = edited[0]!;
+  await using sandbox = await withBases.acquire();
+  await putWorkspace(sandbox, ROOT, await prepareWorkspace(instance, snapshot, cacheDir));
+  const who = await sh(sandbox, "id -u; grep '^Cap' /proc/self/status");
+  t.match(who.out, /^1000\n/, "the agent's user");
+  t.match(who.out, /CapEff:\s+0+\n/, 'no effective capability');
+  t.match(who.out, /CapPrm:\s+0+\n/, 'no permitted capability');
+  const tries = [
+    'ls /opt/hgym/bases',
+    'cat /opt/hgym/bases/*',
+    `cat /opt/hgym/bases/${name}.tar`,
+    `cat /proc/1/root/opt/hgym/bases/${name}.objects`,
+    'ls /proc/1/fd',
+    'for f in /proc/1/fd/* /proc/1/map_files/*; do cat "$f"; done',
+    `python3 -c 'import os; os.open("/opt/hgym/bases/${name}.tar", os.O_RDONLY)'`,
+    `chmod 644 /opt/hgym/bases/${name}.tar`,
+  ];
+  for (const command of tries) {
+    const r = await sh(sandbox, `${command} >/dev/null 2>&1; echo $?`);
+    t.not(r.out.trim(), '0', `refused: ${command}`);
+  }
+  const again = await (sandbox.materialize?.(`${ROOT}-again`, (await (await prepareWorkspace(instance, snapshot, cacheDir)).layout())!) ?? Promise.resolve()).catch((e: Error) => e);
+  t.match(String(again), /no base/, 'once laid out, the sandbox holds no base any more');
+});
+
+t.test('a workspace without .git from the base (a grader\'s copy)', async (t) => {
+  const workspace = await prepareWorkspace(edited[0]!, snapshot, cacheDir);
+  await using fromBase = await withBases.acquire();
+  await using fromArchive = await without.acquire();
+  await putWorkspace(fromBase, ROOT, workspace, { git: false });
+  await putWorkspace(fromArchive, ROOT, workspace, { git: false });
+  t.same((await fromBase.digest(ROOT)).entries, (await fromArchive.digest(ROOT)).entries);
+  t.equal((await sh(fromBase, `test -e ${ROOT}/.git; echo $?`)).out.trim(), '1', 'no .git');
+});
