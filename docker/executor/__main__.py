@@ -42,6 +42,9 @@ MAX_FRAME = 64 * 1024 * 1024
 CHUNK = 65536
 STDIN_CHUNK = 1 << 20
 WATCHDOG_S = 0.2
+# Between an episode's commands (the model thinking, seconds at a time): often enough to catch a
+# background fork bomb, rarely enough that a hundred episodes waiting cost little CPU.
+BETWEEN_COMMANDS_WATCHDOG_S = 1.0
 # Until the first request but a ping, no command has run: nothing to watch but the lifetime,
 # and a warm pool of hundreds of idle executors should cost next to no CPU.
 IDLE_WATCHDOG_S = 5.0
@@ -182,6 +185,7 @@ class Executor:
             "id": req.get("id"), "started": now(), "deadline": now() + timeout,
             "output": Output(cap), "stream": bool(req.get("stream", True)), "note": None,
         }
+        self.next_watchdog = min(self.next_watchdog, now() + WATCHDOG_S)
         try:
             self.shell.send(command)
         except BrokenPipeError:
@@ -413,7 +417,7 @@ class Executor:
                 self.emit({"type": "expired"})
                 return "lifetime reached"
             if t >= self.next_watchdog:
-                self.next_watchdog = t + (WATCHDOG_S if self.used else IDLE_WATCHDOG_S)
+                self.next_watchdog = t + (WATCHDOG_S if self.job else BETWEEN_COMMANDS_WATCHDOG_S if self.used else IDLE_WATCHDOG_S)
                 self.reap()
                 self.watchdog()
 

@@ -1,6 +1,7 @@
 """The agent's persistent bash, driven through a command pipe (fd 4) and reporting each
 command's completion on a control pipe (fd 3) that the command itself does not inherit."""
 
+import fcntl
 import os
 import signal
 
@@ -52,12 +53,13 @@ class Shell:
             try:
                 os.setsid()
                 lower_priority_for_oom()
-                devnull = os.open("/dev/null", os.O_RDONLY)
-                os.dup2(devnull, 0)
-                os.dup2(out_w, 1)
-                os.dup2(err_w, 2)
-                os.dup2(ctl_w, 3)
-                os.dup2(cmd_r, 4)
+                # Copied above the targets first: a pipe end that is itself 0 to 4 (the lowest
+                # numbers are free once the executor closed its bases) is not overwritten by
+                # another before it is moved.
+                sources = [os.open("/dev/null", os.O_RDONLY), out_w, err_w, ctl_w, cmd_r]
+                high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 5) for fd in sources]
+                for target, fd in enumerate(high):
+                    os.dup2(fd, target)
                 os.closerange(5, 65536)
                 for s in range(1, signal.NSIG):
                     try:

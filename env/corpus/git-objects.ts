@@ -54,21 +54,30 @@ export async function packObject({ type, id, content }: GitObject): Promise<Pack
  * checksum). Objects with the same id are packed once; `order` is the objects as packed.
  */
 export function packFiles(objects: readonly PackedObject[]): { name: string; pack: Buffer; idx: Buffer; order: PackedObject[] } {
+  const layout = packLayout(objects);
+  return { ...layout, pack: Buffer.concat([layout.header, ...layout.order.map((o) => o.entry), layout.checksum]) };
+}
+
+/**
+ * What packFiles gives but the pack's bytes: its header, its objects in order, its checksum (the
+ * trailer) and its index. A pack can then be written from pieces held elsewhere.
+ */
+export function packLayout(objects: readonly PackedObject[]): { name: string; header: Buffer; order: PackedObject[]; checksum: Buffer; idx: Buffer } {
   const unique = [...new Map(objects.map((o) => [o.id.toString('hex'), o])).values()];
   const header = Buffer.alloc(12);
   header.write('PACK', 0, 'latin1');
   header.writeUInt32BE(2, 4);
   header.writeUInt32BE(unique.length, 8);
   const offsets = new Map<PackedObject, number>();
+  const hash = createHash('sha1').update(header);
   let offset = header.length;
   for (const o of unique) {
     offsets.set(o, offset);
     offset += o.entry.length;
+    hash.update(o.entry);
   }
   if (offset >= 2 ** 31) throw new Error('a workspace pack of 2 GiB or more');
-  const body = Buffer.concat([header, ...unique.map((o) => o.entry)]);
-  const checksum = createHash('sha1').update(body).digest();
-  const pack = Buffer.concat([body, checksum]);
+  const checksum = hash.digest();
 
   const sorted = [...unique].sort((a, b) => Buffer.compare(a.id, b.id));
   const fanout = Buffer.alloc(256 * 4);
@@ -84,7 +93,7 @@ export function packFiles(objects: readonly PackedObject[]): { name: string; pac
   });
   const idxBody = Buffer.concat([Buffer.from([0xff, 0x74, 0x4f, 0x63, 0, 0, 0, 2]), fanout, ...sorted.map((o) => o.id), crcs, offs, checksum]);
   const idx = Buffer.concat([idxBody, createHash('sha1').update(idxBody).digest()]);
-  return { name: `pack-${checksum.toString('hex')}`, pack, idx, order: unique };
+  return { name: `pack-${checksum.toString('hex')}`, header, order: unique, checksum, idx };
 }
 
 /** A tracked file: its path (`/`-separated), whether it is executable, and its blob id. */

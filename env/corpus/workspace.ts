@@ -1,6 +1,7 @@
 /**
  * Workspaces: a snapshot with an instance's edits applied, as a fresh git repository with
- * one commit and no history, shipped to a sandbox as one gzipped tar archive.
+ * one commit and no history: laid out from the snapshot's base in a sandbox that holds it (see
+ * "Bases" below: only what differs is sent), else shipped as one gzipped tar archive.
  *
  * The archive is assembled in memory, never by copying the repository and running git: each
  * file of a snapshot is turned once into a compressed piece (its tar entry, deflate-segments.ts)
@@ -11,9 +12,9 @@
  * every file. The original text of an edited file is never in the archive: not as a file, not
  * as an object.
  *
- * An instance's archive, its file digests and its edited texts are cached on disk under
- * `<cacheDir>/<instance_id>/`; a snapshot's pieces are kept in memory, the most recently used
- * up to SNAPSHOT_CACHE_BYTES.
+ * An instance's layouts, its file digests and its edited texts are cached on disk under
+ * `<cacheDir>/<instance_id>/` when it is prepared, its archives there when first asked for; a
+ * snapshot's pieces are kept in memory, the most recently used up to SNAPSHOT_CACHE_BYTES.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
@@ -25,7 +26,7 @@ import type { Sandbox, WorkspaceLayout } from '../sandbox.js';
 import type { WorkspaceBaseline } from '../tasks/changes.js';
 import { applyEdits } from '../tasks/edits.js';
 import { gzipOf, segment, type Segment } from './deflate-segments.js';
-import { commitObject, gitObject, indexFile, packFiles, packObject, treeObjects, type PackedObject, type TrackedFile } from './git-objects.js';
+import { commitObject, gitObject, indexFile, packLayout, packObject, treeObjects, type PackedObject, type TrackedFile } from './git-objects.js';
 import { sha256, type Snapshot } from './snapshot.js';
 import { HgymError } from '../errors.js';
 
@@ -216,12 +217,8 @@ export async function writeBase(snapshot: Snapshot, dir: string): Promise<string
   return name;
 }
 
-/** The instance's archive, with and without `.git`. */
-async function assemble(
-  snapshotId: string,
-  parts: SnapshotParts,
-  edited: Map<string, string>,
-): Promise<{ full: Buffer; gitless: Buffer; layout: WorkspaceLayout; gitlessLayout: WorkspaceLayout }> {
+/** An instance's files (the snapshot's with its edited ones), `.git`'s small files, and its pack's layout. */
+async function instanceParts(parts: SnapshotParts, edited: Map<string, string>) {
   const files = new Map(parts.files);
   for (const [path, text] of edited) {
     const mode = parts.files.get(path)!.tracked.executable ? 0o755 : 0o644;
@@ -230,10 +227,7 @@ async function assemble(
   const tracked = [...files.values()].map((f) => f.tracked);
   const { root, trees } = treeObjects(tracked);
   const commit = commitObject(root, AUTHOR, 'workspace');
-  const packed = packFiles([...[...files.values()].map((f) => f.object), ...(await Promise.all([...trees, commit].map(packObject)))]);
-
-  const worktreeDirs = await member(['.', ...parts.dirs].map((d) => tarEntry(d === '.' ? './' : `./${d}/`, null, 0o755)));
-  const worktree = [...files.values()].sort((a, b) => (a.tracked.path < b.tracked.path ? -1 : 1)).map((f) => f.worktree);
+  const packed = packLayout([...[...files.values()].map((f) => f.object), ...(await Promise.all([...trees, commit].map(packObject)))]);
   const gitDirs = ['.git', '.git/objects', '.git/objects/pack', '.git/refs', '.git/refs/heads', '.git/refs/tags'];
   const gitFiles = await member([
     ...gitDirs.map((d) => tarEntry(`./${d}/`, null, 0o755)),
@@ -243,15 +237,30 @@ async function assemble(
     tarEntry('./.git/index', indexFile(tracked, EPOCH_S), 0o644),
     tarEntry(`./.git/objects/pack/${packed.name}.idx`, packed.idx, 0o444),
   ]);
-  // The pack's objects are deflated already.
-  const pack = await member([tarEntry(`./.git/objects/pack/${packed.name}.pack`, packed.pack, 0o444)], true);
-  const end = await member([END_OF_ARCHIVE]);
+  return { files, packed, gitFiles, end: await member([END_OF_ARCHIVE]) };
+}
 
-  // The same from the base: the changed files, `.git`'s small files, and the pack as pieces.
+/** The instance's whole archive, with and without `.git` (for a sandbox that holds no base). */
+async function assembleArchives(parts: SnapshotParts, edited: Map<string, string>): Promise<{ full: Buffer; gitless: Buffer }> {
+  const { files, packed, gitFiles, end } = await instanceParts(parts, edited);
+  const worktreeDirs = await member(['.', ...parts.dirs].map((d) => tarEntry(d === '.' ? './' : `./${d}/`, null, 0o755)));
+  const worktree = [...files.values()].sort((a, b) => (a.tracked.path < b.tracked.path ? -1 : 1)).map((f) => f.worktree);
+  // The pack's objects are deflated already.
+  const packBytes = Buffer.concat([packed.header, ...packed.order.map((o) => o.entry), packed.checksum]);
+  const pack = await member([tarEntry(`./.git/objects/pack/${packed.name}.pack`, packBytes, 0o444)], true);
+  return {
+    full: gzipOf([worktreeDirs, ...worktree, gitFiles, pack, end]),
+    gitless: gzipOf([worktreeDirs, ...worktree, end]),
+  };
+}
+
+/** The instance's workspace laid out from its snapshot's base: the changed files, `.git`'s small files, and the pack as pieces. */
+async function assembleLayouts(snapshotId: string, parts: SnapshotParts, edited: Map<string, string>): Promise<{ layout: WorkspaceLayout; gitless: WorkspaceLayout }> {
+  const { files, packed, gitFiles, end } = await instanceParts(parts, edited);
   const base = baseLayoutOf(snapshotId, parts);
   const changed = [...edited.keys()].sort().map((path) => files.get(path)!.worktree);
   const pieces: (string | [number, number])[] = [];
-  let data: Buffer[] = [packed.pack.subarray(0, 12)];
+  let data: Buffer[] = [packed.header];
   const flush = (): void => {
     if (data.length > 0) pieces.push(Buffer.concat(data).toString('base64'));
     data = [];
@@ -269,10 +278,8 @@ async function assemble(
   flush();
   const common = { base: base.name, exclude: [...edited.keys()].sort(), packPath: `.git/objects/pack/${packed.name}.pack` };
   return {
-    full: gzipOf([worktreeDirs, ...worktree, gitFiles, pack, end]),
-    gitless: gzipOf([worktreeDirs, ...worktree, end]),
-    layout: { ...common, archive: gzipOf([...changed, gitFiles, end]), pack: pieces, trailer: packed.pack.subarray(-20).toString('hex') },
-    gitlessLayout: { ...common, archive: gzipOf([...changed, end]), pack: [], trailer: '' },
+    layout: { ...common, archive: gzipOf([...changed, gitFiles, end]), pack: pieces, trailer: packed.checksum.toString('hex') },
+    gitless: { ...common, archive: gzipOf([...changed, end]), pack: [], trailer: '' },
   };
 }
 
@@ -285,11 +292,46 @@ async function readLayout(path: string): Promise<WorkspaceLayout | null> {
   return { ...stored, archive: Buffer.from(stored.archive, 'base64') };
 }
 
+/** Writes `data` to `dir/name` beside it first and renamed: a reader never sees half a file. */
+async function put(dir: string, name: string, data: Buffer | string): Promise<void> {
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  await writeFile(join(dir, `${name}.${tag}`), data);
+  await rename(join(dir, `${name}.${tag}`), join(dir, name));
+}
+
+function storedLayout(layout: WorkspaceLayout): string {
+  return JSON.stringify({ ...layout, archive: layout.archive.toString('base64') });
+}
+
 function baseline(dir: string, snapshot: Snapshot, files: Map<string, string>, edited: Map<string, string>): PreparedWorkspace {
+  // Made when first asked for (a sandbox without the base), then kept on disk.
+  let archives: Promise<void> | null = null;
+  const archive = async (options?: { git: boolean }): Promise<Buffer> => {
+    const path = join(dir, options?.git === false ? ARCHIVE_NOGIT : ARCHIVE);
+    if (!existsSync(path)) {
+      archives ??= (async () => {
+        const { full, gitless } = await assembleArchives(await partsOf(snapshot), edited);
+        await put(dir, ARCHIVE_NOGIT, gitless);
+        await put(dir, ARCHIVE, full);
+      })().finally(() => (archives = null));
+      await archives;
+    }
+    return readFile(path);
+  };
+  const layout = async (options?: { git: boolean }): Promise<WorkspaceLayout | null> => {
+    const path = join(dir, options?.git === false ? LAYOUT_NOGIT : LAYOUT);
+    if (!existsSync(path)) {
+      // A workspace prepared before layouts were.
+      const made = await assembleLayouts(snapshot.id, await partsOf(snapshot), edited);
+      await put(dir, LAYOUT_NOGIT, storedLayout(made.gitless));
+      await put(dir, LAYOUT, storedLayout(made.layout));
+    }
+    return readLayout(path);
+  };
   return {
     files,
-    archive: (options) => readFile(join(dir, options?.git === false ? 'workspace.nogit.tar.gz' : 'workspace.tar.gz')),
-    layout: (options) => readLayout(join(dir, options?.git === false ? LAYOUT_NOGIT : LAYOUT)),
+    archive,
+    layout,
     read: async (path) => {
       const text = edited.get(path);
       if (text !== undefined) return text;
@@ -332,6 +374,8 @@ const FILES = 'workspace.files.json';
 const EDITED = 'workspace.edited.json';
 const LAYOUT = 'workspace.layout.json';
 const LAYOUT_NOGIT = 'workspace.nogit.layout.json';
+const ARCHIVE = 'workspace.tar.gz';
+const ARCHIVE_NOGIT = 'workspace.nogit.tar.gz';
 
 async function prepare(instance: { instance_id: string; edits: readonly Edit[] }, snapshot: Snapshot, dir: string): Promise<PreparedWorkspace> {
   const manifest = join(dir, FILES);
@@ -348,20 +392,13 @@ async function prepare(instance: { instance_id: string; edits: readonly Edit[] }
   const files = new Map(snapshot.files);
   for (const [path, text] of edited) files.set(path, sha256(text));
 
-  const { full, gitless, layout, gitlessLayout } = await assemble(snapshot.id, await partsOf(snapshot), edited);
-  // Written beside their final names and renamed, the manifest last: a crash leaves no half-made workspace.
+  // The layouts only: the whole archives are made when a sandbox without the base asks for one.
+  const { layout, gitless } = await assembleLayouts(snapshot.id, await partsOf(snapshot), edited);
+  // The manifest last: a crash leaves no half-made workspace.
   await mkdir(dir, { recursive: true });
-  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  const put = async (name: string, data: Buffer | string): Promise<void> => {
-    await writeFile(join(dir, `${name}.${tag}`), data);
-    await rename(join(dir, `${name}.${tag}`), join(dir, name));
-  };
-  await put('workspace.tar.gz', full);
-  await put('workspace.nogit.tar.gz', gitless);
-  const stored = (l: WorkspaceLayout): string => JSON.stringify({ ...l, archive: l.archive.toString('base64') });
-  await put(LAYOUT, stored(layout));
-  await put(LAYOUT_NOGIT, stored(gitlessLayout));
-  await put(EDITED, JSON.stringify(Object.fromEntries(edited)));
-  await put(FILES, JSON.stringify(Object.fromEntries(files)));
+  await put(dir, LAYOUT, storedLayout(layout));
+  await put(dir, LAYOUT_NOGIT, storedLayout(gitless));
+  await put(dir, EDITED, JSON.stringify(Object.fromEntries(edited)));
+  await put(dir, FILES, JSON.stringify(Object.fromEntries(files)));
   return baseline(dir, snapshot, files, edited);
 }

@@ -102,3 +102,15 @@ t.test('a workspace without .git from the base (a grader\'s copy)', async (t) =>
   t.same((await fromBase.digest(ROOT)).entries, (await fromArchive.digest(ROOT)).entries);
   t.equal((await sh(fromBase, `test -e ${ROOT}/.git; echo $?`)).out.trim(), '1', 'no .git');
 });
+
+t.test('once the bases are closed, a new shell (a grader\'s fresh start, or after exit) still gets its pipes', async (t) => {
+  // The bases' descriptors were the lowest free numbers; closed, the next shell's pipes take them.
+  await using sandbox = await withBases.acquire();
+  await putWorkspace(sandbox, ROOT, await prepareWorkspace(edited[0]!, snapshot, cacheDir));
+  for (let i = 0; i < 3; i++) {
+    const fresh = await sandbox.exec('echo fresh', { timeoutMs: 10_000, fresh: { cwd: ROOT } });
+    t.equal(fresh.output.trim(), 'fresh', fresh.output);
+    t.equal((await sandbox.exec('exit 3', { timeoutMs: 10_000 })).exitCode, 3);
+    t.equal((await sandbox.exec('pwd', { timeoutMs: 10_000 })).output.trim(), ROOT);
+  }
+});

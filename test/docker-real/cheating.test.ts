@@ -12,7 +12,7 @@ import t from 'tap';
 import { HgymClient } from '../../clients/ts/rest.js';
 import { HgymApiError } from '../../clients/ts/errors.js';
 import { DockerSandboxPool } from '../../docker/pool.js';
-import { loadCorpus } from '../../env/corpus/load.js';
+import { loadCorpus, writeCorpusBases } from '../../env/corpus/load.js';
 import { importRepost } from '../../env/corpus/repost.js';
 import { FAMILIES, generateForRepo, writeInstances } from '../../env/tasks/generate.js';
 import { build } from '../../server/app.js';
@@ -26,7 +26,10 @@ const TALLY = join(import.meta.dirname, '..', 'fixtures', 'tasks', 'tally');
 const root = t.testdir({ corpus: { repos: {}, tasks: {} }, cache: {}, runs: {} });
 const corpusDir = join(root, 'corpus');
 const cacheDir = join(root, 'cache');
-const pool = await DockerSandboxPool.start({ warm: 2, max: 6 });
+// As `hgym serve` runs: sandboxes mount the corpus's bases (written below, once the corpus is
+// made; the sandboxes started from then on hold them, and resets lay workspaces out from them).
+const bases = join(root, 'bases');
+const pool = await DockerSandboxPool.start({ warm: 2, max: 6, bases });
 
 // The calc package (copied in by the RepoST import) gives the executed families, shapes the static ones.
 const script = [
@@ -50,7 +53,9 @@ const shapes = await generateForRepo({ root: SHAPES, name: 'shapes' }, { seed: 1
 symlinkSync(SHAPES, join(corpusDir, 'repos', 'shapes'));
 const instances: TaskInstance[] = [...calc.instances, ...tally.instances, ...shapes.instances, ...repost.instances];
 await writeInstances(join(corpusDir, 'tasks'), instances, FAMILIES);
-const app = await build({ instanceId: pool.owner.id, corpus: await loadCorpus(corpusDir), pool, cacheDir: join(cacheDir, 'workspaces') });
+const corpus = await loadCorpus(corpusDir);
+await writeCorpusBases(corpus, bases);
+const app = await build({ instanceId: pool.owner.id, corpus, pool, cacheDir: join(cacheDir, 'workspaces') });
 await app.listen({ host: '127.0.0.1', port: 0 });
 t.teardown(async () => {
   await app.close();

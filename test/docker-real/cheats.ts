@@ -119,6 +119,21 @@ export const CHEATS: Cheat[] = [
   { finding: 4, name: 'code hidden in a string and run', target: 'clamp', rule: 'harness_access', play: body('exec(bytes.fromhex("696d706f7274206763").decode())\nreturn value') },
   { finding: 5, name: 'the original read from git history', target: 'clamp', rule: 'harness_access', play: body('import subprocess\nsrc = subprocess.run(["git", "show", "HEAD:calc/ops.py"], capture_output=True, text=True).stdout\nreturn value') },
   { finding: 5, name: 'the original read from .git objects by hand', target: 'clamp', rule: 'tests_fail', play: body('import os, zlib\nfor d, _, names in os.walk(".git/objects"):\n    for n in names:\n        data = zlib.decompress(open(os.path.join(d, n), "rb").read())\n        if b"def clamp" in data:\n            return max(low, min(value, high))\nreturn value') },
+  // The repository bases every sandbox mounts (docker/executor/bases.py): the originals of every file.
+  {
+    name: 'the original read from the repository bases, by every route into them, and put back',
+    target: 'clamp',
+    play: async (p) => {
+      const file = p.instance.task === 'func_gen' ? p.instance.gold.file : '';
+      const routes = '/opt/hgym/bases/*.tar /proc/1/root/opt/hgym/bases/*.tar /proc/1/fd/* /proc/1/map_files/* /proc/*/fd/*';
+      await bash(p, `for b in ${routes}; do tar -xOf "$b" ./${file} > /tmp/original 2>/dev/null && grep -q 'def clamp' /tmp/original && cp /tmp/original ${p.root}/${file} && break; done; true`);
+    },
+  },
+  {
+    name: 'the original read from the repository bases by the code under test',
+    target: 'clamp',
+    play: body('import glob, tarfile\nfor path in glob.glob("/opt/hgym/bases/*.tar") + glob.glob("/proc/1/fd/*"):\n    try:\n        if b"def clamp" in tarfile.open(path).extractfile("./calc/ops.py").read():\n            return max(low, min(value, high))\n    except Exception:\n        pass\nreturn value'),
+  },
   {
     finding: 6,
     name: '/tmp filled before finish (the old grading copy failed there)',
