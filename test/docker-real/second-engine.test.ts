@@ -3,6 +3,7 @@
  * containers without a network, can be killed (its socket then refuses) and brought back, and
  * stops leaving no container, while the first engine carries on untouched.
  */
+import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import t, { type Test } from 'tap';
 import Docker from 'dockerode';
@@ -43,7 +44,11 @@ function sleeper(docker: Docker): Promise<Docker.Container> {
   return docker.createContainer({ Image: IMAGE, Entrypoint: ['sleep'], Cmd: ['300'], HostConfig: { NetworkMode: 'none' } });
 }
 
+/** The first engine's bridge, which its image builds (setup's) need: the second must leave it be. */
+const firstBridge = () => existsSync('/sys/class/net/docker0');
+
 t.test('a second engine: image, a container, kill, restart, stop', async (t) => {
+  const bridged = firstBridge();
   const engine = await timed(t, 'start (with image check or load)', () => startSecondEngine());
   t.teardown(() => engine.stop());
   t.equal(engine.host, `unix://${engine.socketPath}`);
@@ -83,4 +88,9 @@ t.test('a second engine: image, a container, kill, restart, stop', async (t) => 
   t.same(await engine.docker.listContainers({ all: true }), [], 'stop left no container on it');
   await engine.stop();
   t.ok(await firstAnswers(), 'the first engine still answers');
+  t.equal(firstBridge(), bridged, "the first engine's docker0 is as it was");
+  const build = await first.createContainer({ Image: IMAGE, Entrypoint: ['true'], Cmd: [], HostConfig: { NetworkMode: 'bridge' } });
+  await build.start();
+  t.equal((await build.wait()).StatusCode, 0, "a container on the first engine's bridge (as an image build's) still starts");
+  await build.remove();
 });

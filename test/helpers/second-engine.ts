@@ -16,14 +16,17 @@
  *   with SIGKILL takes its containerd with it (dockerd starts it with a parent-death signal).
  * - `--containerd-namespace`, `--containerd-plugins-namespace`: different from the first's
  *   `moby`, so that even a shared containerd would keep the two engines' containers apart.
- * - `--bridge=none --iptables=false --ip6tables=false --ip-forward=false`: no docker0, and no
- *   change to the host's firewall or sysctls, which belong to the first engine.
+ * - `--bridge=hgym-engine2 --iptables=false --ip6tables=false --ip-forward=false`: a bridge of
+ *   its own, made here and never used (sandboxes have no network), and no change to the host's
+ *   firewall or sysctls, which belong to the first engine. Not `--bridge=none`: with it, dockerd
+ *   deletes the host's docker0 at start, the first engine's, whose image builds then fail.
  * - `--config-file` of its own: the first engine's /etc/docker/daemon.json (hosts, data-root)
  *   would conflict with these flags, and dockerd refuses to start on a conflict.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { docker as firstDocker } from './docker.js';
@@ -37,6 +40,9 @@ const CONTAINERD_PIDFILE = join(EXEC_ROOT, 'containerd', 'containerd.pid');
 const CONTAINERD_CONFIG = join(EXEC_ROOT, 'containerd', 'containerd.toml');
 const CONTAINERD_SOCKET = join(EXEC_ROOT, 'containerd', 'containerd.sock');
 const CONFIG_FILE = join(DATA_DIR, 'daemon.json');
+const BRIDGE = 'hgym-engine2';
+/** The bridge's address: dockerd takes a bridge it is given with its address. A link-local /30, never routed. */
+const BRIDGE_ADDRESS = '169.254.222.1/30';
 const LOG_FILE = join(DATA_DIR, 'dockerd.log');
 
 const DOCKERD_ARGS = [
@@ -47,7 +53,7 @@ const DOCKERD_ARGS = [
   '-H', `unix://${SOCKET}`,
   '--containerd-namespace', 'hgym-engine2',
   '--containerd-plugins-namespace', 'hgym-engine2-plugins',
-  '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-forward=false',
+  `--bridge=${BRIDGE}`, '--iptables=false', '--ip6tables=false', '--ip-forward=false',
 ];
 
 const READY_MS = 60_000;
@@ -111,6 +117,8 @@ export async function startSecondEngine(options: SecondEngineOptions = {}): Prom
       const rest = [livePid(CONTAINERD_PIDFILE, CONTAINERD_CONFIG), ...shims()].filter((p) => p !== null);
       for (const p of rest) signal(p, 'SIGKILL');
       for (const p of rest) await untilGone(p, EXIT_MS);
+      // Gone is not yet refusing: a connection can still be taken while the socket is torn down.
+      if (!(await untilRefuses())) throw new Error(`second engine: ${SOCKET} still takes connections ${EXIT_MS} ms after the kill`);
     },
     async restart() {
       const pid = livePid(PIDFILE, PIDFILE);
@@ -143,9 +151,19 @@ function assertCanRun(): void {
   if (process.getuid?.() !== 0) throw new Error('second engine: starting a dockerd needs root');
 }
 
+/** The engine's own bridge, made once (it outlives the engine, as its data root does). */
+function ensureBridge(): void {
+  if (existsSync(`/sys/class/net/${BRIDGE}`)) return;
+  for (const args of [['link', 'add', BRIDGE, 'type', 'bridge'], ['addr', 'add', BRIDGE_ADDRESS, 'dev', BRIDGE], ['link', 'set', BRIDGE, 'up']]) {
+    const done = spawnSync('ip', args, { encoding: 'utf8' });
+    if (done.status !== 0) throw new Error(`second engine: ip ${args.join(' ')} failed: ${done.error?.message ?? done.stderr.trim()}`);
+  }
+}
+
 /** Starts the dockerd and resolves once it answers; rejects with the tail of its log if it exits or stays silent. */
 async function launch(): Promise<void> {
   removeStalePidfiles();
+  ensureBridge();
   mkdirSync(RUN_DIR, { recursive: true });
   mkdirSync(DATA_DIR, { recursive: true });
   if (!existsSync(CONFIG_FILE)) writeFileSync(CONFIG_FILE, '{}\n');
@@ -271,6 +289,25 @@ async function untilGone(pid: number, ms: number, mustGo = true): Promise<boolea
 }
 
 /** Whether the engine's socket answers `GET /_ping` within a second. */
+/** Whether connecting to the socket is refused (or it is gone), within a second. */
+function refuses(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection(SOCKET);
+    socket.setTimeout(1_000, () => (socket.destroy(), resolve(false)));
+    socket.on('connect', () => (socket.destroy(), resolve(false)));
+    socket.on('error', () => resolve(true));
+  });
+}
+
+async function untilRefuses(): Promise<boolean> {
+  const deadline = Date.now() + EXIT_MS;
+  while (Date.now() < deadline) {
+    if (await refuses()) return true;
+    await delay(POLL_MS);
+  }
+  return false;
+}
+
 function answers(): Promise<boolean> {
   return new Promise((resolve) => {
     const req = request({ socketPath: SOCKET, path: '/_ping', timeout: 1_000 }, (res) => {
