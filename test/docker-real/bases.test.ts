@@ -55,6 +55,11 @@ for (const instance of [...new Map(edited.map((i) => [i.task, i])).values()]) {
     t.same(a.digest, b.digest, 'the same files with the same contents');
     t.equal(a.git.code, 0, a.git.out);
     t.equal(a.git.out, b.git.out, 'the same commit, index, clean status, fsck, modes and tree');
+    // git found every file up to date by its stat data alone: it had nothing to refresh, so it
+    // did not write the index (it keeps the second after the files' time that it was given).
+    for (const sandbox of [fromBase, fromArchive]) {
+      t.equal((await sh(sandbox, `stat -c %Y ${ROOT}/.git/index`)).out.trim(), String(Date.UTC(2000, 0, 1) / 1000 + 1), 'git status read no file');
+    }
     // The original of every changed file: not in the work tree, not in git's objects.
     for (const file of new Set(instance.edits.map((e) => e.file))) {
       const original = await readFile(join(snapshot.root, file));
