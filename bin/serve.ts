@@ -46,9 +46,12 @@ export async function serve(argv: string[], defaultCorpus: string): Promise<numb
   // (setup), which is where an engine that lacks one gets it from.
   const engines = engineHosts(values['docker-host']).map((host) => new DockerEngine(host));
   const images = environmentImages(corpus.instances.values());
-  // Before the pool starts: its sandboxes hold the bases there when they start.
-  const bases = basesDir(corpus);
-  await writeCorpusBases(corpus, bases, (repo, err) => process.stderr.write(`hgym: the base of ${repo} could not be written (its resets send the whole workspace): ${err.message}\n`));
+  // Before the pool starts: its sandboxes hold the bases there when they start. HGYM_BASES=0
+  // turns them off (an engine that cannot mount a folder of this host: resets send everything).
+  const bases = process.env.HGYM_BASES === '0' ? undefined : basesDir(corpus);
+  if (bases !== undefined) {
+    await writeCorpusBases(corpus, bases, (repo, err) => process.stderr.write(`hgym: the base of ${repo} could not be written (its resets send the whole workspace): ${err.message}\n`));
+  }
   const pool = await DockerSandboxPool.start({
     engines,
     imageSource: DockerEngine.local(),
@@ -57,7 +60,7 @@ export async function serve(argv: string[], defaultCorpus: string): Promise<numb
     warm,
     max: maxEpisodes + warm,
     ownerId: instanceId,
-    bases,
+    ...(bases === undefined ? {} : { bases }),
   });
   const app = await build({
     instanceId,

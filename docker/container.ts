@@ -45,9 +45,10 @@ function tmpfs(bytes: number, extra = ''): string {
 /**
  * The create options of a sandbox container: everything that locks it down is here. With
  * `bases` (a folder of this host), the folder is mounted read-only and the container starts as
- * root with the capabilities to read it and to change user, and nothing else: the executor
- * opens the bases and becomes the agent's user before anything else runs (docker/executor/
- * bases.py), and a container whose executor reports another user is never used.
+ * root with the capabilities to read it, to empty the bounding set and to change user, and
+ * nothing else: the executor opens the bases, drops every capability (bounding set included)
+ * and becomes the agent's user before anything else runs (docker/executor/bases.py), and a
+ * container whose executor reports another user is never used.
  */
 export function containerSpec(image: string, limits: SandboxLimits, labels: Record<string, string>, bases?: string): Docker.ContainerCreateOptions {
   return {
@@ -68,7 +69,7 @@ export function containerSpec(image: string, limits: SandboxLimits, labels: Reco
     HostConfig: {
       NetworkMode: 'none',
       CapDrop: ['ALL'],
-      ...(bases === undefined ? {} : { CapAdd: ['DAC_READ_SEARCH', 'SETUID', 'SETGID'], Binds: [`${bases}:${BASES_MOUNT}:ro`] }),
+      ...(bases === undefined ? {} : { CapAdd: ['DAC_READ_SEARCH', 'SETPCAP', 'SETUID', 'SETGID'], Binds: [`${bases}:${BASES_MOUNT}:ro`] }),
       SecurityOpt: ['no-new-privileges'],
       ReadonlyRootfs: true,
       Memory: limits.memoryBytes,

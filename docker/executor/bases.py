@@ -3,9 +3,10 @@ read-only at BASES_DIR, each a plain tar of its work tree (`<name>.tar`) and the
 its files, deflated and concatenated as a pack holds them (`<name>.objects`). Nobody may read
 them: mode 0, in a directory of mode 0700 that is not the agent's.
 
-The container starts as root with three capabilities (DAC_READ_SEARCH, SETUID, SETGID) and no
-others. `hold` opens every base, then the process becomes the agent's user for good: every
-capability is gone, and no process of the sandbox can open a base again. The executor keeps
+The container starts as root with four capabilities (DAC_READ_SEARCH, SETPCAP, SETUID, SETGID)
+and no others. `hold` opens every base, empties the capability bounding set, then becomes the
+agent's user for good: every capability set is empty, and no process of the sandbox can open a
+base again. The executor keeps
 the open descriptors (close-on-exec, and /proc/1/fd is closed to the agent: the executor is not
 dumpable) until it lays out a workspace from one, then closes them all: a sandbox serves one
 episode.
@@ -17,6 +18,7 @@ SHA-1 trailer. The original text of a changed file is never written: tar skips i
 """
 
 import base64
+import ctypes
 import hashlib
 import os
 import subprocess
@@ -27,6 +29,7 @@ BASES_DIR = "/opt/hgym/bases"
 AGENT_UID = 1000
 AGENT_GID = 1000
 TAR_TIMEOUT_S = 300
+PR_CAPBSET_DROP = 24
 
 
 class NoBase(Exception):
@@ -57,20 +60,29 @@ def hold():
             os.close(tar_fd)
             continue
         held[stem] = (tar_fd, objects_fd)
+    # Every capability out of the bounding set first (SETPCAP allows it), so that no process of
+    # the sandbox can ever gain one; then the user: that clears the permitted and effective sets.
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in range(64):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
     os.setgroups([])
     os.setresgid(AGENT_GID, AGENT_GID, AGENT_GID)
     os.setresuid(AGENT_UID, AGENT_UID, AGENT_UID)
-    if os.getresuid() != (AGENT_UID,) * 3 or os.getresgid() != (AGENT_GID,) * 3 or effective_capabilities() != 0:
-        raise SystemExit("hgym executor: could not become the agent's user")
+    left = capabilities()
+    if os.getresuid() != (AGENT_UID,) * 3 or os.getresgid() != (AGENT_GID,) * 3 or any(left.values()):
+        raise SystemExit("hgym executor: could not become the agent's user without capabilities: %r" % left)
     return held
 
 
-def effective_capabilities():
+def capabilities():
+    """The process's capability sets, from /proc: {"CapEff": n, "CapPrm": n, ...}."""
+    found = {}
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("CapEff:"):
-                return int(line.split()[1], 16)
-    return 0
+            if line.startswith("Cap"):
+                name, value = line.split(":")
+                found[name] = int(value.strip(), 16)
+    return found
 
 
 def release(held):

@@ -80,6 +80,7 @@ t.test('nothing the agent runs can read a base, or the descriptors the executor 
   t.match(who.out, /^1000\n/, "the agent's user");
   t.match(who.out, /CapEff:\s+0+\n/, 'no effective capability');
   t.match(who.out, /CapPrm:\s+0+\n/, 'no permitted capability');
+  t.match(who.out, /CapBnd:\s+0+\n/, 'none in the bounding set: none can ever be gained');
   const tries = [
     'ls /opt/hgym/bases',
     'cat /opt/hgym/bases/*',
