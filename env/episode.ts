@@ -76,6 +76,8 @@ export class Episode {
     private readonly snapshot: Snapshot,
     private readonly cacheDir: string,
     private readonly pool: SandboxPool,
+    /** How the workspace came: laid out from the repository's base the sandbox holds, or sent whole. */
+    readonly workspaceFrom: 'base' | 'archive' = 'archive',
   ) {
     this.toolbox = new ToolBox(sandbox, { bash: { timeoutMs: limits.commandTimeoutMs, maxOutputChars: limits.maxOutputChars } });
   }
@@ -87,9 +89,10 @@ export class Episode {
     }
     const workspace = await prepareWorkspace(input.instance, input.snapshot, input.cacheDir);
     const sandbox = await input.pool.acquire(imageOf(input.instance.repo));
+    let from: 'base' | 'archive';
     try {
       const root = workspacePath(input.instance.repo.name);
-      await putWorkspace(sandbox, root, workspace);
+      from = await putWorkspace(sandbox, root, workspace);
       // The agent's shell starts in the repository.
       await sandbox.exec(`cd ${root}`, { timeoutMs: 5_000 });
     } catch (err) {
@@ -99,7 +102,7 @@ export class Episode {
     // In the background, after the answer: the agent's first steps take far longer.
     void warmGrading(input.instance, workspace);
     const id = input.server ? `${input.server}.${uuidv4()}` : uuidv4();
-    return new Episode(id, input.instance, limits, sandbox, workspace, input.snapshot, input.cacheDir, input.pool);
+    return new Episode(id, input.instance, limits, sandbox, workspace, input.snapshot, input.cacheDir, input.pool, from);
   }
 
   get sandboxId(): string {

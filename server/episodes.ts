@@ -23,7 +23,7 @@ export interface Log {
 }
 
 /** The metrics the service records (server/metrics.ts makes them). */
-export type EpisodeMetrics = Pick<Metrics, 'episodesTotal' | 'resetSeconds' | 'stepSeconds' | 'rewards'>;
+export type EpisodeMetrics = Pick<Metrics, 'episodesTotal' | 'resetSeconds' | 'workspacesTotal' | 'stepSeconds' | 'rewards'>;
 
 export interface EpisodeServiceOptions {
   corpus: Corpus;
@@ -119,6 +119,7 @@ export class EpisodeService {
     const { metrics } = this.options;
     metrics.resetSeconds.observe({ task: instance.task }, (performance.now() - started) / 1000);
     metrics.episodesTotal.inc({ task: instance.task });
+    metrics.workspacesTotal.inc({ from: episode.workspaceFrom });
     // Every line about this episode carries its id and its container's.
     const log = this.options.log.child({ episode_id: episode.id, container_id: episode.sandboxId.slice(0, 12) });
     log.info({ task: instance.task, instance_id: instance.instance_id }, 'episode started');

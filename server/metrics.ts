@@ -23,6 +23,12 @@ export function createMetrics(pool: SandboxPool | null, running: () => Map<strin
     }),
     stepSeconds: new Histogram({ name: 'hgym_step_seconds', help: 'Step latency, by tool', labelNames: ['tool'], buckets: LATENCY_BUCKETS, registers: [registry] }),
     resetSeconds: new Histogram({ name: 'hgym_reset_seconds', help: 'Reset latency, by task', labelNames: ['task'], buckets: LATENCY_BUCKETS, registers: [registry] }),
+    workspacesTotal: new Counter({
+      name: 'hgym_workspaces_total',
+      help: "Workspaces given at reset, by how: laid out from the repository's base the sandbox holds (base), or sent whole (archive)",
+      labelNames: ['from'],
+      registers: [registry],
+    }),
     rewards: new Histogram({ name: 'hgym_episode_reward', help: 'Rewards of graded episodes, by task', labelNames: ['task'], buckets: [0, 0.25, 0.5, 0.75, 0.99, 1], registers: [registry] }),
     errorsTotal: new Counter({ name: 'hgym_errors_total', help: 'Error answers, by code', labelNames: ['code'], registers: [registry] }),
   };

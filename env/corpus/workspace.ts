@@ -357,12 +357,17 @@ function baseline(dir: string, snapshot: Snapshot, files: Map<string, string>, e
 
 /**
  * Puts the workspace into `dir` of a sandbox: laid out from its base when the sandbox holds it
- * (a few small files sent), else unpacked from the whole archive. `git: false` leaves out `.git`.
+ * (a few small files sent), else unpacked from the whole archive; says which. `git: false`
+ * leaves out `.git`.
  */
-export async function putWorkspace(sandbox: Sandbox, dir: string, workspace: PreparedWorkspace, options?: { git: boolean }): Promise<void> {
+export async function putWorkspace(sandbox: Sandbox, dir: string, workspace: PreparedWorkspace, options?: { git: boolean }): Promise<'base' | 'archive'> {
   const layout = sandbox.materialize && sandbox.holdsBase ? await workspace.layout(options) : null;
-  if (layout && sandbox.holdsBase!(layout.base)) return sandbox.materialize!(dir, layout);
-  return sandbox.putArchive(dir, await workspace.archive(options));
+  if (layout && sandbox.holdsBase!(layout.base)) {
+    await sandbox.materialize!(dir, layout);
+    return 'base';
+  }
+  await sandbox.putArchive(dir, await workspace.archive(options));
+  return 'archive';
 }
 
 /** Preparations under way in this process, by directory: concurrent callers share one. */

@@ -90,6 +90,13 @@ for (const cheat of CHEATS) {
   });
 }
 
+t.test('the rows ran as hgym serve runs them: most workspaces laid out from the bases', async (t) => {
+  // Only the sandboxes started before the bases were written were sent whole archives.
+  const text = await (await fetch(`http://127.0.0.1:${(app.server.address() as { port: number }).port}/metrics`)).text();
+  const count = (from: string) => Number(new RegExp(`hgym_workspaces_total\\{from="${from}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+  t.ok(count('base') > count('archive'), `from bases ${count('base')}, whole archives ${count('archive')}`);
+});
+
 t.test('the honest answers still score 1 on the same instances', async (t) => {
   for (const target of ['add_all', 'clamp', 'word_counts', 'longest_word']) {
     const instance = instances.find((i) => i.task === 'func_gen' && i.source !== 'repost' && i.gold.qualname === target)!;

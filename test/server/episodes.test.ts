@@ -127,6 +127,9 @@ t.test('/metrics counts episodes, latencies, rewards, pool sandboxes and errors 
   t.match(text, /hgym_episodes_total\{task="dep_search"\} [1-9]/);
   t.match(text, /hgym_step_seconds_count\{tool="str_replace_editor"\} [1-9]/);
   t.match(text, /hgym_reset_seconds_count\{task="dep_search"\} [1-9]/);
+  // This pool's sandboxes hold no repository base: every workspace was sent whole.
+  t.match(text, /hgym_workspaces_total\{from="archive"\} [1-9]/);
+  t.notMatch(text, /hgym_workspaces_total\{from="base"\}/);
   t.match(text, /hgym_episode_reward_count\{task="dep_search"\} [1-9]/);
   t.match(text, /hgym_pool_sandboxes\{state="warm"\} \d/);
   t.match(text, /hgym_errors_total\{code="HGYM_ERR_BAD_REQUEST"\} [1-9]/);
