@@ -67,6 +67,16 @@ export function slotsOf(state: EngineState, image: string): ImageSlots {
   return s;
 }
 
+/** The engine that answers and holds most warm containers of `image`, if any does. */
+export function warmestEngine(engines: readonly EngineState[], image: string): EngineState | undefined {
+  let best: EngineState | undefined;
+  for (const e of engines) {
+    const n = e.up ? (e.images.get(image)?.warm.length ?? 0) : 0;
+    if (n > 0 && (!best || n > best.images.get(image)!.warm.length)) best = e;
+  }
+  return best;
+}
+
 export function slotStats(s: { target: number; warm: number; starting: number; leased: number }): ImagePoolStats {
   return { target: s.target, warm: s.warm, starting: s.starting, leased: s.leased };
 }

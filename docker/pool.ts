@@ -29,7 +29,7 @@ import { baseTarget, environmentTargets, priorTarget } from './warm-targets.js';
 import { countOf, leasedCount, poolStats } from './pool-counts.js';
 import type { DockerPoolOptions } from './pool-options.js';
 import { poolSettings, refillConcurrency, type PoolSettings } from './pool-settings.js';
-import { emptySlots, slotsOf, sum, totalOf, type EngineState, type ImageSlots } from './pool-state.js';
+import { emptySlots, slotsOf, sum, totalOf, warmestEngine, type EngineState, type ImageSlots } from './pool-state.js';
 import { WaiterQueue } from './waiters.js';
 
 export type { DockerPoolOptions } from './pool-options.js';
@@ -190,7 +190,7 @@ export class DockerSandboxPool implements SandboxPool {
     if (this.closed) throw hgymError('HGYM_ERR_POOL_CLOSED');
     const image = options.image ?? this.image;
     // A warm container on the engine that has most of them; looked up again after each await.
-    for (let e = this.warmest(image); e; e = this.warmest(image)) {
+    for (let e = warmestEngine(this.engines, image); e; e = warmestEngine(this.engines, image)) {
       // No refill until it is leased (lease() refills): while it is checked it is in no count,
       // and a refill now would take its slot too and go above max.
       const candidate = slotsOf(e, image).warm.shift()!;
@@ -216,16 +216,6 @@ export class DockerSandboxPool implements SandboxPool {
 
   private downReasons(): string {
     return this.engines.map((e) => `${e.engine.name}: ${e.downReason ?? 'up'}`).join('; ');
-  }
-
-  /** The engine that answers and holds most warm containers of `image`, if any does. */
-  private warmest(image: string): EngineState | undefined {
-    let best: EngineState | undefined;
-    for (const e of this.engines) {
-      const n = e.up ? (e.images.get(image)?.warm.length ?? 0) : 0;
-      if (n > 0 && (!best || n > best.images.get(image)!.warm.length)) best = e;
-    }
-    return best;
   }
 
   /**
