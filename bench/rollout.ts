@@ -12,7 +12,8 @@
  * Also measured in the same run, before the server starts: the raw engine's rate of creating
  * and starting `--raw` containers of the same hardened spec, `--raw-parallel` at a time.
  *
- * Prints one JSON object: errors, reset/step/finish p50 and p99, the pool's refill rates (in the
+ * Prints one JSON object: errors, reset/step/finish p50 and p99 (steps also split into those that
+ * started before the first finish and those while the batch was being graded), the pool's refill rates (in the
  * background while episodes run, and at full speed from the last close until the warm sets are
  * back at their targets) next to the raw engine's rate, and the server's peak RSS (sampled every
  * 250 ms).
@@ -162,9 +163,13 @@ const sampler = (async () => {
   }
 })();
 
+const summary = (ms: number[]) => ({ n: ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99) });
 const errors: string[] = [];
 const resetTimes: number[] = [];
 const stepTimes: number[] = [];
+/** When each step started, with its time: steps that overlap the batch's grading are told apart. */
+const stepsAt: { at: number; ms: number }[] = [];
+let firstFinishAt = Infinity;
 const finishTimes: number[] = [];
 const rewards: number[] = [];
 
@@ -196,9 +201,11 @@ try {
         const t1 = performance.now();
         await client.step(id, agentAction(step, root));
         stepTimes.push(performance.now() - t1);
+        stepsAt.push({ at: t1, ms: performance.now() - t1 });
       }
       await sleep((THINK_MIN_S + Math.random() * (THINK_MAX_S - THINK_MIN_S)) * 1000);
       const t2 = performance.now();
+      firstFinishAt = Math.min(firstFinishAt, t2);
       const done = await client.step(id, toolCall('finish', { message: 'done' }));
       finishTimes.push(performance.now() - t2);
       if (!done.terminated) throw new Error('finish did not end the episode');
@@ -244,7 +251,14 @@ try {
     error_samples: [...new Set(errors)].slice(0, 5),
     rollout_s: round(rolloutSeconds, 1),
     reset_ms: { n: resetTimes.length, p50: resetP50, p99: resetP99, max: percentile(resetTimes, 100) },
-    step_ms: { n: stepTimes.length, p50: percentile(stepTimes, 50), p99: stepP99 },
+    step_ms: {
+      n: stepTimes.length,
+      p50: percentile(stepTimes, 50),
+      p99: stepP99,
+      // Steps that started before any episode finished, and those while the batch was being graded.
+      before_grading: summary(stepsAt.filter((s) => s.at < firstFinishAt).map((s) => s.ms)),
+      during_grading: summary(stepsAt.filter((s) => s.at >= firstFinishAt).map((s) => s.ms)),
+    },
     finish_ms: { n: finishTimes.length, p50: percentile(finishTimes, 50), p99: percentile(finishTimes, 99) },
     rewards: { n: rewards.length, mean: round(rewards.reduce((a, b) => a + b, 0) / Math.max(1, rewards.length), 3) },
     refill: {
