@@ -4,9 +4,19 @@
  * repositories pays their start-up once; between jobs they are unref'd and do not keep
  * the process alive.
  */
-import type { Worker } from 'node:worker_threads';
-import { startModuleWorker } from '../threads.js';
+import { Worker } from 'node:worker_threads';
 import type { FileAnswer } from './module.js';
+
+// Compiled, the worker is worker.js beside this file. Run from source (tests, tsx) it is
+// worker.ts, loaded through tsx's loader, which a worker does not inherit.
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.meta.url);
+
+function startWorker(): Worker {
+  if (!FROM_SOURCE) return new Worker(WORKER_URL);
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
+  return new Worker(boot, { eval: true });
+}
 
 interface Job {
   root: string;
@@ -27,7 +37,7 @@ function feed(w: Worker): void {
 
 function ensure(threads: number): Worker[] {
   while (workers.length < threads) {
-    const w = startModuleWorker(import.meta.url, 'worker');
+    const w = startWorker();
     w.on('message', (a: FileAnswer) => {
       if (!job) return;
       job.onAnswer(a);

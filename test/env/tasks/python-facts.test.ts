@@ -70,20 +70,3 @@ t.test('warming computes facts ahead of time and never throws', async (t) => {
   const warmed = pythonFacts('geo.py', TEXT);
   t.equal(pythonFacts('geo.py', TEXT).definitions, warmed.definitions);
 });
-
-t.test('warming parses on a worker thread: the facts are those grading computes, and the event loop stays free', async (t) => {
-  // About 0.9 MB of Python: a parse and analysis of hundreds of milliseconds.
-  const text = `class Big:\n` + Array.from({ length: 6000 }, (_, i) => `    def m_${i}(self, x):\n        return helper(x) + ${i}\n`).join('') + `y = [${'1, '.repeat(100_000)}]\n`;
-  const before = performance.eventLoopUtilization();
-  await warmFacts(['big.py'], async () => text);
-  const busy = performance.eventLoopUtilization(before);
-  t.ok(busy.utilization < 0.5, `the event loop was mostly free while the worker parsed (utilization ${busy.utilization.toFixed(2)})`);
-  const warmed = pythonFacts('big.py', text);
-  t.equal(pythonFacts('big.py', text).definitions, warmed.definitions, 'grading finds them in the cache');
-  forgetFacts();
-  const computed = pythonFacts('big.py', text);
-  t.same([...warmed.definitions], [...computed.definitions], 'the same definitions as computed in the thread that grades');
-  t.equal(warmed.skeleton, computed.skeleton);
-  t.equal(warmed.distrust, computed.distrust);
-  t.equal(warmed.definitions.size, 6001);
-});
