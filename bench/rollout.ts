@@ -237,7 +237,9 @@ try {
   const afterEnd = backAt ?? samples.at(-1)!;
   const afterSeconds = (afterEnd.at - rolloutEnd) / 1000;
   const afterStarted = afterEnd.created - createdAtEnd;
-  const refillPerS = afterStarted > 0 ? round(afterStarted / afterSeconds, 2) : 0;
+  // Null when nothing was left to refill once the last episode closed: the background refill had
+  // already brought the warm set back, and there is no full-speed rate to compare.
+  const refillPerS = afterStarted > 0 ? round(afterStarted / afterSeconds, 2) : null;
   const duringStarted = createdAtEnd - createdBefore;
 
   const resetP50 = percentile(resetTimes, 50);
@@ -266,7 +268,7 @@ try {
       after_rollout: { started: afterStarted, seconds: round(afterSeconds, 2), per_s: refillPerS, back_to_target: backAt !== undefined },
     },
     raw_engine: raw,
-    refill_over_raw: round(refillPerS / raw.per_s, 2),
+    refill_over_raw: refillPerS === null ? null : round(refillPerS / raw.per_s, 2),
     server_rss_peak_mib: rssPeak,
     server_cpu_s: round(serverCpu, 1),
     requests_per_server_cpu_s: round((resetTimes.length + stepTimes.length + finishTimes.length) / serverCpu, 1),
@@ -277,7 +279,7 @@ try {
       reset_p99_le_2s: resetP99 <= 2_000,
       step_p99_le_100ms: stepP99 <= 100,
       server_rss_le_400mib: rssPeak <= 400,
-      refill_ge_80pct_of_raw: refillPerS >= 0.8 * raw.per_s,
+      refill_ge_80pct_of_raw: refillPerS === null ? null : refillPerS >= 0.8 * raw.per_s,
     },
   };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
