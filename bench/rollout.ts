@@ -165,6 +165,8 @@ const sampler = (async () => {
 
 const summary = (ms: number[]) => ({ n: ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99) });
 const errors: string[] = [];
+/** Episodes per repository: a batch of large repositories costs more than one of small ones. */
+const repos: Record<string, number> = {};
 const resetTimes: number[] = [];
 const stepTimes: number[] = [];
 /** When each step started, with its time: steps that overlap the batch's grading are told apart. */
@@ -196,6 +198,8 @@ try {
       // Once every episode has its sandbox: the memory of all sandboxes, leased and warm.
       if (resetTimes.length === EPISODES) memory = containerMemoryMiB();
       const root = String(reset.info.workspace ?? '/workspace');
+      const repo = root.split('/').at(-1)!;
+      repos[repo] = (repos[repo] ?? 0) + 1;
       for (let step = 0; step < STEPS; step++) {
         await sleep((THINK_MIN_S + Math.random() * (THINK_MAX_S - THINK_MIN_S)) * 1000);
         const t1 = performance.now();
@@ -249,6 +253,7 @@ try {
     benchmark: 'rollout',
     when: new Date().toISOString(),
     shape: { instances: INSTANCES, group: GROUP, episodes: EPISODES, steps: STEPS, think_s: [THINK_MIN_S, THINK_MAX_S], reset_window_s: RESET_WINDOW_MS / 1000, pool: POOL, families: names },
+    repos: Object.fromEntries(Object.entries(repos).sort((a, b) => b[1] - a[1])),
     errors: errors.length,
     error_samples: [...new Set(errors)].slice(0, 5),
     rollout_s: round(rolloutSeconds, 1),

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { forgetFacts, pythonFacts, warmFacts } from '../../../env/tasks/python-facts.js';
+import { forgetFacts, pythonFacts, WARM_QUIET_MS, warmFacts } from '../../../env/tasks/python-facts.js';
 
 const TEXT = `def area(w, h):
     return w * h
@@ -69,4 +69,20 @@ t.test('warming computes facts ahead of time and never throws', async (t) => {
   t.same(reads, ['geo.py', 'gone.py', 'broken.py'], 'each Python file read once; other files skipped');
   const warmed = pythonFacts('geo.py', TEXT);
   t.equal(pythonFacts('geo.py', TEXT).definitions, warmed.definitions);
+});
+
+t.test('warming waits until none has been asked for a while: a burst of resets goes first', async (t) => {
+  const readAt = new Map<string, number>();
+  const read = async (path: string) => {
+    readAt.set(path, Date.now());
+    return `def ${path.replace('.py', '')}():\n    return 1\n`;
+  };
+  const first = warmFacts(['a.py'], read);
+  await new Promise((resolve) => setTimeout(resolve, WARM_QUIET_MS / 2));
+  const lastAskedAt = Date.now();
+  const second = warmFacts(['b.py'], read);
+  await Promise.all([first, second]);
+  t.ok(readAt.get('a.py')! - lastAskedAt >= WARM_QUIET_MS - 5, 'the first file waited for the quiet after the second request');
+  t.ok(readAt.get('b.py')! >= readAt.get('a.py')!, 'then files are warmed in the order asked');
+  t.equal(pythonFacts('a.py', await read('a.py')).definitions.size, 1);
 });
