@@ -4,7 +4,8 @@
  */
 import type { ImagePoolStats } from '../env/sandbox.js';
 import type { ContainerEngine } from './engine.js';
-import type { ByteBudget, LeasedSandbox, WarmContainer } from './sandbox.js';
+import type { Budget } from '../env/budget.js';
+import type { LeasedSandbox, WarmContainer } from './sandbox.js';
 
 /** One image's containers on one engine; the base image's lives as long as the pool. */
 export interface ImageSlots {
@@ -45,7 +46,7 @@ export interface EngineState {
    */
   readonly startingIds: Set<string>;
   /** Archives unpacking in its sandboxes at once, one unit each (LeasedSandbox.putArchive). */
-  readonly unpacks: ByteBudget;
+  readonly unpacks: Budget;
   /** Images made present on this engine (checked or copied), by image. */
   readonly present: Map<string, Promise<void>>;
   readonly counters: { created: number; lost: number; failed: number };

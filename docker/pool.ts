@@ -24,7 +24,8 @@ import { EngineHealth } from './engine-health.js';
 import { ImagePresence } from './image-presence.js';
 import { reapEngine } from './orphans.js';
 import { ownerLabels } from './owner.js';
-import { ByteBudget, LeasedSandbox, WarmContainer } from './sandbox.js';
+import { Budget } from '../env/budget.js';
+import { LeasedSandbox, WarmContainer } from './sandbox.js';
 import { baseTarget, environmentTargets, priorTarget } from './warm-targets.js';
 import { countOf, leasedCount, poolStats } from './pool-counts.js';
 import type { DockerPoolOptions } from './pool-options.js';
@@ -72,7 +73,7 @@ export class DockerSandboxPool implements SandboxPool {
       // Environments with a share are warmed from the start, after the base image.
       const shared = [...policy.shares.keys()].map((image) => emptySlots(image, priorTarget(policy, image))).filter((s) => s.target > 0);
       const images = new Map([base, ...shared].map((s) => [s.image, s]));
-      return { engine, up: true, downReason: null, probeFailures: 0, probing: false, base, images, startingIds: new Set<string>(), unpacks: new ByteBudget(this.settings.unpackConcurrency), present: new Map(), counters: { created: 0, lost: 0, failed: 0 } };
+      return { engine, up: true, downReason: null, probeFailures: 0, probing: false, base, images, startingIds: new Set<string>(), unpacks: new Budget(this.settings.unpackConcurrency), present: new Map(), counters: { created: 0, lost: 0, failed: 0 } };
     });
     this.presence = new ImagePresence({
       engines: this.engines,

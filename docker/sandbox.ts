@@ -3,6 +3,7 @@
  * into a LeasedSandbox (the Sandbox port) exactly once; a released or lost sandbox rejects
  * every call.
  */
+import { Budget } from '../env/budget.js';
 import { hgymError, HgymError } from '../env/errors.js';
 import {
   SandboxFileError,
@@ -37,37 +38,8 @@ const PING_DEADLINE_MS = 10_000;
  */
 const TRANSFER_BUDGET_BYTES = 24 * 2 ** 20;
 
-export class ByteBudget {
-  private used = 0;
-  private readonly queue: { bytes: number; go: () => void }[] = [];
-
-  constructor(private readonly budget: number) {}
-
-  private fits(bytes: number): boolean {
-    return this.used === 0 || this.used + bytes <= this.budget;
-  }
-
-  /** Waits for room for `bytes` (in order of asking); the answer gives it back. */
-  async acquire(bytes: number): Promise<() => void> {
-    if (this.queue.length === 0 && this.fits(bytes)) this.used += bytes;
-    // Counted by the release that lets it go.
-    else await new Promise<void>((go) => this.queue.push({ bytes, go }));
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.used -= bytes;
-      while (this.queue.length > 0 && this.fits(this.queue[0]!.bytes)) {
-        const next = this.queue.shift()!;
-        this.used += next.bytes;
-        next.go();
-      }
-    };
-  }
-}
-
-const transfers = new ByteBudget(TRANSFER_BUDGET_BYTES);
-const UNLIMITED = new ByteBudget(Number.MAX_SAFE_INTEGER);
+const transfers = new Budget(TRANSFER_BUDGET_BYTES);
+const UNLIMITED = new Budget(Number.MAX_SAFE_INTEGER);
 
 export class WarmContainer {
   private taken = false;
@@ -95,7 +67,7 @@ export class WarmContainer {
    * Hands the container over to an episode; a WarmContainer can be leased once. `unpacks` is its
    * engine's share of archives unpacking at once (one unit each).
    */
-  lease(onRelease: (sandbox: LeasedSandbox) => Promise<void>, unpacks: ByteBudget = UNLIMITED): LeasedSandbox {
+  lease(onRelease: (sandbox: LeasedSandbox) => Promise<void>, unpacks: Budget = UNLIMITED): LeasedSandbox {
     if (this.taken) throw new Error('a warm container was leased twice');
     this.taken = true;
     return new LeasedSandbox(this.id, this.conn, onRelease, unpacks, this.bases);
@@ -118,7 +90,7 @@ export class LeasedSandbox implements Sandbox {
     readonly id: string,
     private readonly conn: ExecutorConnection,
     private readonly onRelease: (sandbox: LeasedSandbox) => Promise<void>,
-    private readonly unpacks: ByteBudget = UNLIMITED,
+    private readonly unpacks: Budget = UNLIMITED,
     private readonly bases: ReadonlySet<string> = new Set(),
   ) {}
 

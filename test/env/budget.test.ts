@@ -1,9 +1,9 @@
 /** The transfer budget: bytes in flight stay within it, in the order asked, and a large transfer goes alone. */
 import t from 'tap';
-import { ByteBudget } from '../../docker/sandbox.js';
+import { Budget } from '../../env/budget.js';
 
 t.test('within the budget, in order; one larger than it goes alone', async (t) => {
-  const budget = new ByteBudget(10);
+  const budget = new Budget(10);
   const order: string[] = [];
   const a = await budget.acquire(6);
   const b = budget.acquire(6).then((release) => (order.push('b'), release));
