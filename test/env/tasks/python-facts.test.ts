@@ -85,4 +85,8 @@ t.test('warming waits until none has been asked for a while: a burst of resets g
   t.ok(readAt.get('a.py')! - lastAskedAt >= WARM_QUIET_MS - 5, 'the first file waited for the quiet after the second request');
   t.ok(readAt.get('b.py')! >= readAt.get('a.py')!, 'then files are warmed in the order asked');
   t.equal(pythonFacts('a.py', await read('a.py')).definitions.size, 1);
+  // Asked with no quiet (bench/tasks.ts, one instance at a time), it waits for nothing.
+  const asked = Date.now();
+  await warmFacts(['c.py'], read, 0);
+  t.ok(readAt.get('c.py')! - asked < WARM_QUIET_MS, 'warmed without waiting for a quiet');
 });
