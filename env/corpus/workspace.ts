@@ -26,7 +26,7 @@ import type { Sandbox, WorkspaceLayout } from '../sandbox.js';
 import type { WorkspaceBaseline } from '../tasks/changes.js';
 import { applyEdits } from '../tasks/edits.js';
 import { gzipOf, segment, type Segment } from './deflate-segments.js';
-import { commitObject, gitObject, indexFile, packLayout, packObject, treeObjects, type PackedObject, type TrackedFile } from './git-objects.js';
+import { commitObject, gitObject, indexFile, packLayout, packObject, treeObjects, type GitObject, type PackedObject, type TrackedFile } from './git-objects.js';
 import { sha256, type Snapshot } from './snapshot.js';
 import { HgymError } from '../errors.js';
 
@@ -225,6 +225,27 @@ export async function writeBase(snapshot: Snapshot, dir: string): Promise<string
   return name;
 }
 
+/** Tree objects packed at most (a few kilobytes each): the trees of a few dozen repositories. */
+const MAX_PACKED_TREES = 8192;
+const packedTrees = new Map<string, Promise<PackedObject>>();
+
+/**
+ * A tree object packed, by its id: an instance changes a few files, so all its trees but those
+ * on their paths are its snapshot's, the same for every instance of it (deflating them was most
+ * of what preparing an instance cost). Oldest dropped first.
+ */
+function packTree(tree: GitObject): Promise<PackedObject> {
+  const key = tree.id.toString('hex');
+  let packed = packedTrees.get(key);
+  if (!packed) {
+    packed = packObject(tree);
+    packedTrees.set(key, packed);
+    if (packedTrees.size > MAX_PACKED_TREES) packedTrees.delete(packedTrees.keys().next().value!);
+    packed.catch(() => packedTrees.delete(key));
+  }
+  return packed;
+}
+
 /** An instance's files (the snapshot's with its edited ones), `.git`'s small files, and its pack's layout. */
 async function instanceParts(parts: SnapshotParts, edited: Map<string, string>) {
   const files = new Map(parts.files);
@@ -235,7 +256,7 @@ async function instanceParts(parts: SnapshotParts, edited: Map<string, string>) 
   const tracked = [...files.values()].map((f) => f.tracked);
   const { root, trees } = treeObjects(tracked);
   const commit = commitObject(root, AUTHOR, 'workspace');
-  const packed = packLayout([...[...files.values()].map((f) => f.object), ...(await Promise.all([...trees, commit].map(packObject)))]);
+  const packed = packLayout([...[...files.values()].map((f) => f.object), ...(await Promise.all(trees.map(packTree))), await packObject(commit)]);
   const gitDirs = ['.git', '.git/objects', '.git/objects/pack', '.git/refs', '.git/refs/heads', '.git/refs/tags'];
   const gitFiles = await member([
     ...gitDirs.map((d) => tarEntry(`./${d}/`, null, 0o755)),

@@ -98,3 +98,22 @@ t.test('an edit of a file the snapshot does not hold is refused', async (t) => {
   const snapshot = await snapshotOf(repo);
   await t.rejects(prepareWorkspace({ instance_id: 'bad', edits: [{ file: 'nope.py', start: 0, end: 0, text: 'x' }] }, snapshot, join(root, 'cache')), /nope\.py/);
 });
+
+t.test('instances of one snapshot share its packed trees, and each is still the repository git would make', async (t) => {
+  const snapshot = await snapshotOf(repo);
+  const others: Edit[][] = [[{ file: 'b-c/x.py', start: 1, end: 1, text: 'y = 20\n' }], [{ file: long, start: 1, end: 1, text: 'deep = False\n' }], []];
+  for (const [i, change] of others.entries()) {
+    const workspace = await prepareWorkspace({ instance_id: `shared-${i}`, edits: change }, snapshot, join(root, 'cache'));
+    const out = join(root, `shared-${i}`);
+    extract(await workspace.archive(), out);
+    git(out, 'fsck', '--strict', '--no-dangling');
+    const pack = readdirSync(join(out, '.git/objects/pack')).find((f) => f.endsWith('.idx'))!;
+    git(out, 'verify-pack', join(out, '.git/objects/pack', pack));
+    t.equal(git(out, 'status', '--porcelain'), '', `instance ${i}: a clean status`);
+    const byGit = join(root, `shared-${i}-by-git`);
+    extract(await workspace.archive({ git: false }), byGit);
+    git(byGit, 'init', '-q');
+    git(byGit, 'add', '-A');
+    t.equal(git(byGit, 'write-tree'), git(out, 'rev-parse', 'HEAD^{tree}'), `instance ${i}: the tree git writes`);
+  }
+});
