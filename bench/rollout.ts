@@ -12,11 +12,13 @@
  * Also measured in the same run, before the server starts: the raw engine's rate of creating
  * and starting `--raw` containers of the same hardened spec, `--raw-parallel` at a time.
  *
- * Prints one JSON object: errors, reset/step/finish p50 and p99 (steps also split into those that
- * started before the first finish and those while the batch was being graded), the pool's refill rates (in the
- * background while episodes run, and at full speed from the last close until the warm sets are
- * back at their targets) next to the raw engine's rate, and the server's peak RSS (sampled every
- * 250 ms).
+ * Prints one JSON object: the batch's episodes per repository, errors, reset/step/finish p50 and
+ * p99 (steps also split into those that started before the first finish and those while the
+ * batch was being graded), the pool's refill rates (in the background while episodes run, and at
+ * full speed from the last close until the warm sets are back at their targets; when the
+ * background refill was done by then, every warm sandbox is handed out at once and closed, and
+ * the refill after that is measured) next to the raw engine's rate, and the server's peak RSS
+ * (sampled every 250 ms).
  * Usage: node --import tsx bench/rollout.ts [--instances 32] [--group 4] [--steps 12]
  *   [--think-min 1] [--think-max 3] [--pool 128] [--raw 64] [--raw-parallel 8]
  * HGYM_BENCH_PROFILE=DIR writes a CPU profile of the server process into DIR.
@@ -164,6 +166,36 @@ const sampler = (async () => {
 })();
 
 const summary = (ms: number[]) => ({ n: ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99) });
+/**
+ * The pool's refill from `since` (when the last sandbox was given back) until its warm sets are
+ * back at their targets: how many it started and how fast. per_s is null when none was needed.
+ */
+async function refillFrom(since: number, createdAt: number): Promise<{ started: number; seconds: number; per_s: number | null; back_to_target: boolean }> {
+  const deadline = since + REFILL_WAIT_MS;
+  while (performance.now() < deadline) {
+    const last = samples.at(-1);
+    if (last && last.at > since && last.warm >= last.target) break;
+    await sleep(200);
+  }
+  const backAt = samples.find((s) => s.at > since && s.warm >= s.target);
+  const end = backAt ?? samples.at(-1)!;
+  const started = end.created - createdAt;
+  const seconds = (end.at - since) / 1000;
+  return { started, seconds: round(seconds, 2), per_s: started > 0 ? round(started / seconds, 2) : null, back_to_target: backAt !== undefined };
+}
+
+/** Hands out every warm sandbox at once (resets), closes them all, and measures the refill after. */
+async function drainAndRefill(tasks: readonly string[]): Promise<Awaited<ReturnType<typeof refillFrom>> & { drained: number }> {
+  const warm = samples.at(-1)?.warm ?? 0;
+  const ids = await Promise.all(Array.from({ length: Math.min(warm, EPISODES) }, (_, i) => client.reset({ task: tasks[i % tasks.length]! }).then((r) => r.episode_id)));
+  await Promise.all(ids.map((id) => client.close(id)));
+  const closed = performance.now();
+  // Counted from the pool's first report after the last close.
+  while (!samples.some((s) => s.at >= closed)) await sleep(50);
+  const first = samples.find((s) => s.at >= closed)!;
+  return { drained: ids.length, ...(await refillFrom(first.at, first.created)) };
+}
+
 const errors: string[] = [];
 /** Episodes per repository: a batch of large repositories costs more than one of small ones. */
 const repos: Record<string, number> = {};
@@ -231,19 +263,12 @@ try {
   // target) is what compares with the raw engine's create-and-start rate.
   const rolloutEnd = performance.now();
   const createdAtEnd = samples.at(-1)?.created ?? createdBefore;
-  const refillDeadline = rolloutEnd + REFILL_WAIT_MS;
-  while (performance.now() < refillDeadline) {
-    const last = samples.at(-1);
-    if (last && last.at > rolloutEnd && last.warm >= last.target) break;
-    await sleep(200);
-  }
-  const backAt = samples.find((s) => s.at > rolloutEnd && s.warm >= s.target);
-  const afterEnd = backAt ?? samples.at(-1)!;
-  const afterSeconds = (afterEnd.at - rolloutEnd) / 1000;
-  const afterStarted = afterEnd.created - createdAtEnd;
-  // Null when nothing was left to refill once the last episode closed: the background refill had
-  // already brought the warm set back, and there is no full-speed rate to compare.
-  const refillPerS = afterStarted > 0 ? round(afterStarted / afterSeconds, 2) : null;
+  const afterRollout = await refillFrom(rolloutEnd, createdAtEnd);
+  // Nothing left to refill once the last episode closed (the background refill had brought the
+  // warm set back): then the pool's full-speed refill is measured on its own, after every warm
+  // sandbox is handed out at once (resets, closed at once, no steps).
+  const afterDrain = afterRollout.per_s === null ? await drainAndRefill(names) : null;
+  const refillPerS = afterRollout.per_s ?? afterDrain?.per_s ?? null;
   const duringStarted = createdAtEnd - createdBefore;
 
   const resetP50 = percentile(resetTimes, 50);
@@ -270,7 +295,8 @@ try {
     rewards: { n: rewards.length, mean: round(rewards.reduce((a, b) => a + b, 0) / Math.max(1, rewards.length), 3) },
     refill: {
       during_rollout: { started: duringStarted, seconds: round(rolloutSeconds, 2), per_s: round(duringStarted / rolloutSeconds, 2) },
-      after_rollout: { started: afterStarted, seconds: round(afterSeconds, 2), per_s: refillPerS, back_to_target: backAt !== undefined },
+      after_rollout: afterRollout,
+      ...(afterDrain ? { after_drain: afterDrain } : {}),
     },
     raw_engine: raw,
     refill_over_raw: refillPerS === null ? null : round(refillPerS / raw.per_s, 2),
