@@ -176,6 +176,8 @@ export class Episode {
       const submission = await collectSubmission(this.instance, this.sandbox, this.root, this.workspace);
       // Released before grading: func_gen takes a fresh sandbox, and the pool's bound holds.
       await this.sandbox.release();
+      // What the reset's warm-up has not done yet (it waits for a quiet moment), done now.
+      await warmGrading(this.instance, this.workspace, 'now');
       this.grade = await gradeSubmission(this.instance, submission, { pool: this.pool, snapshot: this.snapshot, cacheDir: this.cacheDir });
       this.status = ended;
     } catch (cause) {

@@ -37,7 +37,7 @@ export function gradeChanges(instance: StaticInstance, changes: Changes): GradeR
  * files as given that the instance is about: those it edits and those its answer lies in,
  * the files a good answer changes. Any other file the agent changes is read at grading.
  */
-export function warmGrading(instance: TaskInstance, baseline: WorkspaceBaseline, quietMs?: number): Promise<void> {
+export function warmGrading(instance: TaskInstance, baseline: WorkspaceBaseline, when?: 'quiet' | 'now'): Promise<void> {
   if (!isStatic(instance)) return Promise.resolve();
   const files = instance.edits.map((e) => e.file);
   switch (instance.task) {
@@ -51,7 +51,7 @@ export function warmGrading(instance: TaskInstance, baseline: WorkspaceBaseline,
       files.push(...instance.gold.files);
       break;
   }
-  return warmFacts(files, (path) => baseline.read(path), quietMs);
+  return warmFacts(files, (path) => baseline.read(path), when);
 }
 
 /**

@@ -93,12 +93,17 @@ let warming = false;
  * not be had); never throws. Warming waits until none has been asked for WARM_QUIET_MS, then
  * parses one file per turn of the event loop: a batch of resets all asking at once would
  * otherwise spend seconds of CPU parsing while their sandboxes wait for it (measured: 2 s in
- * the first seconds of a burst of 128), for grading that comes a minute later. `quietMs` asks
- * for less (bench/tasks.ts warms one instance at a time and waits for nothing else).
+ * the first seconds of a burst of 128), for grading that comes a minute later. `now` warms at
+ * once instead, past the queue: grading does, so that the files as given are parsed before, and
+ * never within, its time for the agent's files (CHECK_MS), whenever the episode finishes.
  */
-export async function warmFacts(files: Iterable<string>, read: (path: string) => Promise<string | null>, quietMs = WARM_QUIET_MS): Promise<void> {
-  lastAsked = Math.max(lastAsked, Date.now() - WARM_QUIET_MS + quietMs);
+export async function warmFacts(files: Iterable<string>, read: (path: string) => Promise<string | null>, when: 'quiet' | 'now' = 'quiet'): Promise<void> {
   const asked = [...new Set(files)].filter((path) => path.endsWith('.py'));
+  if (when === 'now') {
+    for (const path of asked) await warmOne(path, read);
+    return;
+  }
+  lastAsked = Date.now();
   const done = asked.map(
     (path) =>
       new Promise<void>((resolve) => {
@@ -106,7 +111,7 @@ export async function warmFacts(files: Iterable<string>, read: (path: string) =>
         else warmQueue.push({ path, read, done: resolve });
       }),
   );
-  warmIn(Math.max(0, lastAsked + WARM_QUIET_MS - Date.now()));
+  warmIn(WARM_QUIET_MS);
   await Promise.all(done);
 }
 
@@ -123,17 +128,21 @@ async function runWarming(): Promise<void> {
       const quietFor = Date.now() - lastAsked;
       if (quietFor < WARM_QUIET_MS) return warmIn(WARM_QUIET_MS - quietFor + 1);
       const job = warmQueue.shift()!;
-      try {
-        const text = await job.read(job.path);
-        await new Promise((resolve) => setImmediate(resolve));
-        if (text !== null) pythonFacts(job.path, text);
-      } catch {
-        // Only a warm-up: grading reads the file again and reports what goes wrong.
-      } finally {
-        job.done();
-      }
+      await warmOne(job.path, job.read);
+      job.done();
     }
   } finally {
     warming = false;
+  }
+}
+
+/** One file's facts into the cache, in a turn of the event loop of its own; never throws. */
+async function warmOne(path: string, read: (path: string) => Promise<string | null>): Promise<void> {
+  try {
+    const text = await read(path);
+    await new Promise((resolve) => setImmediate(resolve));
+    if (text !== null) pythonFacts(path, text);
+  } catch {
+    // Only a warm-up: grading reads the file again and reports what goes wrong.
   }
 }
