@@ -19,6 +19,7 @@ import type { Snapshot } from './corpus/snapshot.js';
 import type { OutputChunk, Sandbox, SandboxPool } from './sandbox.js';
 import { workspacePath } from './tasks/context.js';
 import { collectSubmission, gradeSubmission, warmGrading } from './tasks/families.js';
+import { pristineWorkspace } from './tasks/executed.js';
 import type { GradeResult } from './tasks/grade.js';
 import { TOOL_DEFINITIONS, ToolBox } from './tools/toolbox.js';
 import type { Observation } from './tools/observation.js';
@@ -49,6 +50,11 @@ export interface ResetInput {
   limits?: Partial<EpisodeLimits>;
   /** The server that owns the episode: its id is then `<server>.<uuid>`, so a load balancer can route by it. */
   server?: string | undefined;
+}
+
+/** Files of the snapshot as it is, for func_gen's grading warm-up. */
+function pristineReader(snapshot: Snapshot, cacheDir: string): (path: string) => Promise<string | null> {
+  return async (path) => (await pristineWorkspace(snapshot, cacheDir)).read(path);
 }
 
 export class Episode {
@@ -100,7 +106,7 @@ export class Episode {
       throw err;
     }
     // In the background, after the answer: the agent's first steps take far longer.
-    void warmGrading(input.instance, workspace);
+    void warmGrading(input.instance, workspace, 'quiet', pristineReader(input.snapshot, input.cacheDir));
     const id = input.server ? `${input.server}.${uuidv4()}` : uuidv4();
     return new Episode(id, input.instance, limits, sandbox, workspace, input.snapshot, input.cacheDir, input.pool, from);
   }
@@ -177,7 +183,7 @@ export class Episode {
       // Released before grading: func_gen takes a fresh sandbox, and the pool's bound holds.
       await this.sandbox.release();
       // What the reset's warm-up has not done yet (it waits for a quiet moment), done now.
-      await warmGrading(this.instance, this.workspace, 'now');
+      await warmGrading(this.instance, this.workspace, 'now', pristineReader(this.snapshot, this.cacheDir));
       this.grade = await gradeSubmission(this.instance, submission, { pool: this.pool, snapshot: this.snapshot, cacheDir: this.cacheDir });
       this.status = ended;
     } catch (cause) {

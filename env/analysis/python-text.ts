@@ -17,11 +17,16 @@ export interface PythonReading {
   distrust: string | null;
 }
 
+/** The text Python tokenizes of `source`: the byte-order mark dropped, every CRLF and lone CR a LF. */
+export function pythonText(source: string): string {
+  return (source.startsWith('\uFEFF') ? source.slice(1) : source).replace(/\r\n?/g, '\n');
+}
+
 /** `timeoutMicros` bounds the parse (see parsePython). */
 export function readAsPython(source: string, timeoutMicros?: number): PythonReading {
   const bom = source.startsWith('\uFEFF');
   const decoded = bom ? source.slice(1) : source;
-  const text = decoded.replace(/\r\n?/g, '\n');
+  const text = pythonText(source);
   const parsed = parsePython(text, timeoutMicros);
   const distrust = decodingDistrust(decoded, bom) ?? ('tree' in parsed ? structureDistrust(parsed.tree, text) : null);
   return { text, parsed, distrust };

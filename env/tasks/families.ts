@@ -36,9 +36,15 @@ export function gradeChanges(instance: StaticInstance, changes: Changes): GradeR
  * Work a grade would do, done at reset instead: the facts (skeleton, definitions) of the
  * files as given that the instance is about: those it edits and those its answer lies in,
  * the files a good answer changes. Any other file the agent changes is read at grading.
+ * func_gen's: the target's file as given (what the agent submits when it leaves the file as it
+ * is) and, from `pristine`, as the snapshot has it (where its definition is replaced).
  */
-export function warmGrading(instance: TaskInstance, baseline: WorkspaceBaseline, when?: 'quiet' | 'now'): Promise<void> {
-  if (!isStatic(instance)) return Promise.resolve();
+export async function warmGrading(instance: TaskInstance, baseline: WorkspaceBaseline, when?: 'quiet' | 'now', pristine?: (path: string) => Promise<string | null>): Promise<void> {
+  if (!isStatic(instance)) {
+    const file = [instance.gold.file];
+    await Promise.all([warmFacts(file, (path) => baseline.read(path), when), pristine ? warmFacts(file, pristine, when) : null]);
+    return;
+  }
   const files = instance.edits.map((e) => e.file);
   switch (instance.task) {
     case 'func_localize':

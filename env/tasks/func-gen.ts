@@ -16,7 +16,7 @@ import type { FuncGenInstance } from '../../schemas/tasks.js';
 import type { Snapshot } from '../corpus/snapshot.js';
 import { imageOf } from '../corpus/environment.js';
 import { parsePython, type SyntaxNode } from '../analysis/parse.js';
-import { readAsPython } from '../analysis/python-text.js';
+import { pythonText } from '../analysis/python-text.js';
 import type { Definition } from '../analysis/types.js';
 import { SandboxFileError, type Sandbox, type SandboxPool } from '../sandbox.js';
 import { prepareWorkspace, putWorkspace } from '../corpus/workspace.js';
@@ -25,6 +25,7 @@ import { screenCandidates } from './degenerate.js';
 import { byPlace, whyNone, pristineWorkspace, testsReaching, traceSuite, type ExecutionOptions } from './executed.js';
 import { applyEdit, splitLines } from './edits.js';
 import { CHECK_MS, definitionsOf, type GradeResult } from './grade.js';
+import { pythonFacts } from './python-facts.js';
 import { runSealed, type SealedRun } from './sealed.js';
 
 export const PLACEHOLDER = 'raise NotImplementedError';
@@ -193,11 +194,12 @@ function header(text: string, def: Definition): string {
 function agentDefinition(instance: FuncGenInstance, submitted: string | null, given: string): { text: string } | { rule: string; detail: string } {
   if (submitted === null) return { rule: 'target_missing', detail: `${instance.gold.file} is missing or unreadable` };
   // Cut from the text Python reads, and only where the parse shows what Python reads (code after a lone CR in a comment runs).
-  const reading = readAsPython(submitted, CHECK_MS * 1000);
-  if ('timedOut' in reading.parsed) return { rule: 'does_not_parse', detail: `${instance.gold.file} takes longer than ${CHECK_MS} ms to parse` };
-  if (reading.distrust) return { rule: 'python_disagrees', detail: `Python does not read ${instance.gold.file} as its parse shows: ${reading.distrust}` };
-  if ('error' in reading.parsed) return { rule: 'does_not_parse', detail: `${instance.gold.file} does not parse` };
-  const text = reading.text;
+  // From the facts cache: a file the agent left as given was parsed when the episode was reset.
+  const facts = pythonFacts(instance.gold.file, submitted, CHECK_MS * 1000);
+  if (facts.timedOut) return { rule: 'does_not_parse', detail: `${instance.gold.file} takes longer than ${CHECK_MS} ms to parse` };
+  if (facts.distrust) return { rule: 'python_disagrees', detail: `Python does not read ${instance.gold.file} as its parse shows: ${facts.distrust}` };
+  if (facts.skeleton === null) return { rule: 'does_not_parse', detail: `${instance.gold.file} does not parse` };
+  const text = pythonText(submitted);
   const def = definitionsOf(instance.gold.file, text, CHECK_MS * 1000).get(instance.gold.qualname);
   if (!def || def.kind === 'class') return { rule: 'target_missing', detail: `${instance.gold.qualname} is not defined in ${instance.gold.file}` };
   const original = definitionsOf(instance.gold.file, given).get(instance.gold.qualname);

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { snapshotOf } from '../../../env/corpus/snapshot.js';
 import type { SandboxPool } from '../../../env/sandbox.js';
 import { gradeFuncGen } from '../../../env/tasks/func-gen.js';
+import { warmGrading } from '../../../env/tasks/families.js';
 import type { FuncGenInstance } from '../../../schemas/tasks.js';
 
 const GIVEN = 'def area(w, h):\n    """Return the area of a w by h rectangle."""\n    raise NotImplementedError\n';
@@ -16,7 +17,8 @@ const unreachable: SandboxPool = {
   [Symbol.asyncDispose]: async () => {},
 };
 
-t.test('a submission Python reads otherwise than its parse gives no definition to test', async (t) => {
+/** A func_gen instance over a one-file repository holding GIVEN, graded against `unreachable`. */
+async function geoInstance(t: Test) {
   const dir = t.testdir({ repo: { 'geo.py': GIVEN }, cache: {} });
   const snapshot = await snapshotOf(join(dir, 'repo'));
   const instance: FuncGenInstance = {
@@ -29,8 +31,14 @@ t.test('a submission Python reads otherwise than its parse gives no definition t
     timeout_s: 10,
     gold: { file: 'geo.py', qualname: 'area', line: 1, body: '    return w * h\n', tests: ['tests/test_geo.py::test_area'] },
   };
-  const exec = { pool: unreachable, snapshot, cacheDir: join(dir, 'cache') };
-  const body = GIVEN.replace('raise NotImplementedError', 'return w * h');
+  return { instance, exec: { pool: unreachable, snapshot, cacheDir: join(dir, 'cache') } };
+}
+
+const BODY = GIVEN.replace('raise NotImplementedError', 'return w * h');
+
+t.test('a submission Python reads otherwise than its parse gives no definition to test', async (t) => {
+  const { instance, exec } = await geoInstance(t);
+  const body = BODY;
   for (const [name, text, rule] of [
     ['a UTF-7 coding declaration', `# -*- coding: utf-7 -*-\n${body}# +AAo-import os\n`, 'python_disagrees'],
     ['a tab after spaces', body.replace('    return', '  \treturn'), 'python_disagrees'],
@@ -40,4 +48,26 @@ t.test('a submission Python reads otherwise than its parse gives no definition t
     const result = await gradeFuncGen(instance, text!, exec);
     t.same([result.reward, result.info.rule], [0, rule], name!);
   }
+});
+
+t.test('a submission is cut from the text Python reads: CRLF line ends and a byte-order mark reach the tests', async (t) => {
+  const { instance, exec } = await geoInstance(t);
+  const body = BODY;
+  for (const [name, text] of [
+    ['CRLF', body.replace(/\n/g, '\r\n')],
+    ['a byte-order mark', `\uFEFF${body}`],
+  ]) {
+    await t.rejects(gradeFuncGen(instance, text!, exec), /reached the test run/, `${name}: not refused, the tests would run`);
+  }
+  const renamed = body.replace('def area(w, h)', 'def area(w, h, d=1)');
+  t.same((await gradeFuncGen(instance, renamed, exec)).info.rule, 'signature_changed');
+});
+
+t.test("func_gen's grading warm-up reads the target's file as given and as the snapshot has it", async (t) => {
+  const instance = { instance_id: 'fg-warm', task: 'func_gen', repo: { name: 'geo', snapshot: 's', license: 'MIT' }, instruction: 'x', edits: [], source: 'traced', timeout_s: 10, gold: { file: 'pkg/geo.py', qualname: 'area', line: 1, body: '    return w * h\n', tests: ['t'] } } as FuncGenInstance;
+  const given: string[] = [];
+  const pristine: string[] = [];
+  const baseline = { files: new Map(), read: async (path: string) => (given.push(path), GIVEN) };
+  await warmGrading(instance, baseline, 'now', async (path) => (pristine.push(path), BODY));
+  t.same([given, pristine], [['pkg/geo.py'], ['pkg/geo.py']]);
 });
