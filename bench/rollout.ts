@@ -7,20 +7,22 @@
  * to `--pool` sandboxes before the burst and may hold `--pool` + N at once.
  *
  * Instances are spread over the task families and drawn fresh for each run (a random seed
- * base), with an empty workspace cache: a trainer's next batch is instances it has not seen.
+ * base, or `--seed` to run one batch again), with an empty workspace cache: a trainer's next
+ * batch is instances it has not seen.
  *
  * Also measured in the same run, before the server starts: the raw engine's rate of creating
  * and starting `--raw` containers of the same hardened spec, `--raw-parallel` at a time.
  *
  * Prints one JSON object: the batch's episodes per repository, errors, reset/step/finish p50 and
  * p99 (steps also split into those that started before the first finish and those while the
- * batch was being graded), the pool's refill rates (in the background while episodes run, and at
+ * batch was being graded, and for commands, the command's own time in the sandbox apart from
+ * the rest of the step), the pool's refill rates (in the background while episodes run, and at
  * full speed from the last close until the warm sets are back at their targets; when the
  * background refill was done by then, every warm sandbox is handed out at once and closed, and
  * the refill after that is measured) next to the raw engine's rate, and the server's peak RSS
  * (sampled every 250 ms).
  * Usage: node --import tsx bench/rollout.ts [--instances 32] [--group 4] [--steps 12]
- *   [--think-min 1] [--think-max 3] [--pool 128] [--raw 64] [--raw-parallel 8]
+ *   [--think-min 1] [--think-max 3] [--pool 128] [--raw 64] [--raw-parallel 8] [--seed N]
  * HGYM_BENCH_PROFILE=DIR writes a CPU profile of the server process into DIR.
  */
 import { startBenchServer } from './bench-server.js';
@@ -44,6 +46,8 @@ const THINK_MAX_S = numberArg('think-max', 3);
 const POOL = numberArg('pool', 128);
 const RAW = numberArg('raw', 64);
 const RAW_PARALLEL = numberArg('raw-parallel', 8);
+/** The batch's instances are drawn from this seed on; by default a random one, a new batch each run. */
+const SEED = numberArg('seed', Math.floor(Math.random() * 1e9));
 const RESET_WINDOW_MS = 2_000;
 /** How long the benchmark waits, after the last episode closed, for the warm set to be back at its target. */
 const REFILL_WAIT_MS = 300_000;
@@ -166,6 +170,12 @@ const sampler = (async () => {
 })();
 
 const summary = (ms: number[]) => ({ n: ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99) });
+/** Of the steps that ran a command: p50 and p99 of the command's own time and of the rest. */
+function commandSplit(steps: readonly { ms: number; execMs: number | null }[]) {
+  const commands = steps.filter((s): s is { ms: number; execMs: number } => s.execMs !== null);
+  return { n: commands.length, in_sandbox: summary(commands.map((s) => s.execMs)), around: summary(commands.map((s) => s.ms - s.execMs)) };
+}
+
 /**
  * The pool's refill from `since` (when the last sandbox was given back) until its warm sets are
  * back at their targets: how many it started and how fast. per_s is null when none was needed.
@@ -202,7 +212,7 @@ const repos: Record<string, number> = {};
 const resetTimes: number[] = [];
 const stepTimes: number[] = [];
 /** When each step started, with its time: steps that overlap the batch's grading are told apart. */
-const stepsAt: { at: number; ms: number }[] = [];
+const stepsAt: { at: number; ms: number; execMs: number | null }[] = [];
 let firstFinishAt = Infinity;
 const finishTimes: number[] = [];
 const rewards: number[] = [];
@@ -211,7 +221,7 @@ try {
   const { families } = await client.tasks();
   const names = Object.keys(families).filter((f) => (families[f]?.instances ?? 0) > 0);
   if (names.length === 0) throw new Error('the corpus has no instances');
-  const seedBase = Math.floor(Math.random() * 1e9);
+  const seedBase = SEED;
   const cpuBefore = cpuSeconds(pid);
   let memory: number[] = [];
   const burstStart = performance.now();
@@ -235,9 +245,11 @@ try {
       for (let step = 0; step < STEPS; step++) {
         await sleep((THINK_MIN_S + Math.random() * (THINK_MAX_S - THINK_MIN_S)) * 1000);
         const t1 = performance.now();
-        await client.step(id, agentAction(step, root));
-        stepTimes.push(performance.now() - t1);
-        stepsAt.push({ at: t1, ms: performance.now() - t1 });
+        const result = await client.step(id, agentAction(step, root));
+        const ms = performance.now() - t1;
+        const exec = result.info.exec as { duration_ms?: number } | undefined;
+        stepTimes.push(ms);
+        stepsAt.push({ at: t1, ms, execMs: typeof exec?.duration_ms === 'number' ? exec.duration_ms : null });
       }
       await sleep((THINK_MIN_S + Math.random() * (THINK_MAX_S - THINK_MIN_S)) * 1000);
       const t2 = performance.now();
@@ -277,7 +289,7 @@ try {
   const result = {
     benchmark: 'rollout',
     when: new Date().toISOString(),
-    shape: { instances: INSTANCES, group: GROUP, episodes: EPISODES, steps: STEPS, think_s: [THINK_MIN_S, THINK_MAX_S], reset_window_s: RESET_WINDOW_MS / 1000, pool: POOL, families: names },
+    shape: { seed: SEED, instances: INSTANCES, group: GROUP, episodes: EPISODES, steps: STEPS, think_s: [THINK_MIN_S, THINK_MAX_S], reset_window_s: RESET_WINDOW_MS / 1000, pool: POOL, families: names },
     repos: Object.fromEntries(Object.entries(repos).sort((a, b) => b[1] - a[1])),
     errors: errors.length,
     error_samples: [...new Set(errors)].slice(0, 5),
@@ -290,6 +302,12 @@ try {
       // Steps that started before any episode finished, and those while the batch was being graded.
       before_grading: summary(stepsAt.filter((s) => s.at < firstFinishAt).map((s) => s.ms)),
       during_grading: summary(stepsAt.filter((s) => s.at >= firstFinishAt).map((s) => s.ms)),
+      // Commands only (execute_bash): the time the command ran in the sandbox, as the executor
+      // measured it, and the rest of the step (server, engine, transport) around it.
+      commands: {
+        before_grading: commandSplit(stepsAt.filter((s) => s.at < firstFinishAt)),
+        during_grading: commandSplit(stepsAt.filter((s) => s.at >= firstFinishAt)),
+      },
     },
     finish_ms: { n: finishTimes.length, p50: percentile(finishTimes, 50), p99: percentile(finishTimes, 99) },
     rewards: { n: rewards.length, mean: round(rewards.reduce((a, b) => a + b, 0) / Math.max(1, rewards.length), 3) },
