@@ -17,9 +17,9 @@
  * p99 (steps also split into those that started before the first finish and those while the
  * batch was being graded, and for commands, the command's own time in the sandbox apart from
  * the rest of the step), the pool's refill rates (in the background while episodes run, and at
- * full speed from the last close until the warm sets are back at their targets; when the
- * background refill was done by then, every warm sandbox is handed out at once and closed, and
- * the refill after that is measured) next to the raw engine's rate, and the server's peak RSS
+ * full speed from the last close until the warm sets are back at their targets; when fewer
+ * than `--raw` were left to start by then, every warm sandbox is handed out at once and closed,
+ * and the refill after that is measured) next to the raw engine's rate, and the server's peak RSS
  * (sampled every 250 ms).
  * Usage: node --import tsx bench/rollout.ts [--instances 32] [--group 4] [--steps 12]
  *   [--think-min 1] [--think-max 3] [--pool 128] [--raw 64] [--raw-parallel 8] [--seed N]
@@ -276,11 +276,13 @@ try {
   const rolloutEnd = performance.now();
   const createdAtEnd = samples.at(-1)?.created ?? createdBefore;
   const afterRollout = await refillFrom(rolloutEnd, createdAtEnd);
-  // Nothing left to refill once the last episode closed (the background refill had brought the
-  // warm set back): then the pool's full-speed refill is measured on its own, after every warm
-  // sandbox is handed out at once (resets, closed at once, no steps).
-  const afterDrain = afterRollout.per_s === null ? await drainAndRefill(names) : null;
-  const refillPerS = afterRollout.per_s ?? afterDrain?.per_s ?? null;
+  // Fewer left to refill once the last episode closed than the raw engine started (the
+  // background refill had brought the warm set back, or nearly): a few starts, timed to the
+  // sampler's quarter second, are no measure of a rate. Then the pool's full-speed refill is
+  // measured on its own, after every warm sandbox is handed out at once (resets, closed at
+  // once, no steps), and that is what compares with the raw engine.
+  const afterDrain = afterRollout.started < RAW ? await drainAndRefill(names) : null;
+  const refillPerS = afterDrain ? afterDrain.per_s : afterRollout.per_s;
   const duringStarted = createdAtEnd - createdBefore;
 
   const resetP50 = percentile(resetTimes, 50);
