@@ -24,12 +24,15 @@ export function pythonText(source: string): string {
 
 /** `timeoutMicros` bounds the parse (see parsePython). */
 export function readAsPython(source: string, timeoutMicros?: number): PythonReading {
-  const bom = source.startsWith('\uFEFF');
-  const decoded = bom ? source.slice(1) : source;
   const text = pythonText(source);
   const parsed = parsePython(text, timeoutMicros);
-  const distrust = decodingDistrust(decoded, bom) ?? ('tree' in parsed ? structureDistrust(parsed.tree, text) : null);
-  return { text, parsed, distrust };
+  return { text, parsed, distrust: pythonDistrust(source, text, parsed) };
+}
+
+/** Why `parsed`, tree-sitter's parse of `text` (pythonText of `source`), cannot stand for what Python reads; null when it can. */
+export function pythonDistrust(source: string, text: string, parsed: ParseResult): string | null {
+  const bom = source.startsWith('\uFEFF');
+  return decodingDistrust(bom ? source.slice(1) : source, bom) ?? ('tree' in parsed ? structureDistrust(parsed.tree, text) : null);
 }
 
 /** Codecs (by Python's normalised name) that decode any UTF-8 text to itself. */

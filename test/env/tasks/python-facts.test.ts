@@ -92,3 +92,42 @@ t.test('warming waits until none has been asked for a while: a burst of resets g
   t.ok(readAt.get('c.py')! - asked < WARM_QUIET_MS, 'warmed without waiting for a quiet');
   t.notOk(readAt.has('d.py'), 'while the queued one still waits');
 });
+
+t.test('warmed facts are those pythonFacts computes, texts Python reads otherwise included', async (t) => {
+  const texts: Record<string, string> = {
+    plain: TEXT,
+    crlf: TEXT.replace(/\n/g, '\r\n'),
+    bom: `\uFEFF${TEXT}`,
+    'lone CR': TEXT.replace('return 1', 'return 1  # note\rimport os'),
+    utf7: `# -*- coding: utf-7 -*-\n${TEXT}`,
+    'syntax error': 'def (:\n',
+  };
+  for (const [name, text] of Object.entries(texts)) {
+    forgetFacts();
+    const computed = pythonFacts('pkg/geo.py', text);
+    forgetFacts();
+    await warmFacts(['pkg/geo.py'], async () => text, 'now');
+    const warmed = pythonFacts('pkg/geo.py', text);
+    t.same(
+      [warmed.distrust, warmed.skeleton, [...warmed.definitions.entries()], warmed.timedOut],
+      [computed.distrust, computed.skeleton, [...computed.definitions.entries()], computed.timedOut],
+      name,
+    );
+  }
+});
+
+t.test('a file is warmed over several turns of the event loop, not in one', async (t) => {
+  const big = `def f():\n    pass\n` + `x = [${'1, '.repeat(200)}]\n`.repeat(300);
+  let turns = 0;
+  let counting = true;
+  const count = () => {
+    if (!counting) return;
+    turns += 1;
+    setImmediate(count);
+  };
+  setImmediate(count);
+  await warmFacts(['big.py'], async () => big, 'now');
+  counting = false;
+  t.ok(turns >= 4, `other work ran in between (${turns} turns)`);
+  t.same([...pythonFacts('big.py', big).definitions.keys()], ['f']);
+});
