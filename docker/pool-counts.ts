@@ -12,7 +12,7 @@ export function poolStats(engines: readonly EngineState[], max: number): PoolSta
   const total = { target: 0, warm: 0, starting: 0, leased: 0, created: 0, lost: 0, failed: 0 };
   for (const e of engines) {
     const own = { target: e.up ? e.base.target : 0, warm: sum(e, (s) => s.warm.length), starting: sum(e, (s) => s.starting), leased: sum(e, (s) => s.leased.size) };
-    perEngine[e.engine.name] = { up: e.up, ...(e.downReason ? { down_reason: e.downReason } : {}), max, ...slotStats(own), ...e.counters };
+    perEngine[e.engine.name] = { up: e.up, ...(e.downReason ? { down_reason: e.downReason } : {}), max, ...slotStats(own), ...e.counters, removing: e.removing.size };
     for (const key of ['target', 'warm', 'starting', 'leased'] as const) total[key] += own[key];
     for (const key of ['created', 'lost', 'failed'] as const) total[key] += e.counters[key];
     for (const s of e.images.values()) {

@@ -53,6 +53,14 @@ export interface DockerPoolOptions {
    */
   busyStartConcurrency?: number;
   /**
+   * Containers each engine removes at the same time while any of its sandboxes is leased; with
+   * none leased, all at once. Ending a container (its processes, cgroups and namespaces) costs
+   * the engine's machine CPU that the running episodes' steps need, and a batch of episodes
+   * finishing together would otherwise end all their containers at once. A released sandbox is
+   * halted at once (nothing of the agent's runs on) and waits its turn. Default 1.
+   */
+  busyRemoveConcurrency?: number;
+  /**
    * Workspace archives each engine's sandboxes unpack at once; more wait their turn, in order.
    * Unpacking is CPU work in the sandbox: beyond the engine machine's CPUs, more at once only
    * makes each finish later. Default: this machine's CPUs (set it for a remote engine).

@@ -20,6 +20,7 @@ export interface PoolSettings {
   readonly readyTimeoutMs: number;
   readonly startConcurrency: number;
   readonly busyStartConcurrency: number;
+  readonly busyRemoveConcurrency: number;
   readonly unpackConcurrency: number;
   readonly drainTimeoutMs: number;
   readonly probeMs: number;
@@ -44,6 +45,7 @@ export function poolSettings(options: DockerPoolOptions): PoolSettings {
     startConcurrency: Math.max(1, options.startConcurrency ?? 4),
     unpackConcurrency: Math.max(1, options.unpackConcurrency ?? availableParallelism()),
     busyStartConcurrency: Math.max(1, Math.min(options.busyStartConcurrency ?? 1, options.startConcurrency ?? 4)),
+    busyRemoveConcurrency: Math.max(1, options.busyRemoveConcurrency ?? 1),
     drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
     probeMs: Math.max(50, options.probeMs ?? 2_000),
     probeTimeoutMs: Math.max(50, options.probeTimeoutMs ?? 3_000),
@@ -59,4 +61,9 @@ export function poolSettings(options: DockerPoolOptions): PoolSettings {
  */
 export function refillConcurrency(settings: PoolSettings, leased: number): number {
   return leased > 0 ? settings.busyStartConcurrency : settings.startConcurrency;
+}
+
+/** How many containers an engine removes at once: few while episodes run there (`leased`), all otherwise. */
+export function removeConcurrency(settings: PoolSettings, leased: number): number {
+  return leased > 0 ? settings.busyRemoveConcurrency : Infinity;
 }

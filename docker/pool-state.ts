@@ -47,6 +47,11 @@ export interface EngineState {
   readonly startingIds: Set<string>;
   /** Archives unpacking in its sandboxes at once, one unit each (LeasedSandbox.putArchive). */
   readonly unpacks: Budget;
+  /** Containers being removed or waiting their turn (removeConcurrency), by id. */
+  readonly removing: Map<string, Promise<void>>;
+  /** Removals waiting their turn, in order; and how many run. */
+  readonly removeQueue: (() => void)[];
+  removesRunning: number;
   /** Images made present on this engine (checked or copied), by image. */
   readonly present: Map<string, Promise<void>>;
   readonly counters: { created: number; lost: number; failed: number };

@@ -29,7 +29,7 @@ import { LeasedSandbox, WarmContainer } from './sandbox.js';
 import { baseTarget, environmentTargets, priorTarget } from './warm-targets.js';
 import { countOf, leasedCount, poolStats } from './pool-counts.js';
 import type { DockerPoolOptions } from './pool-options.js';
-import { poolSettings, refillConcurrency, type PoolSettings } from './pool-settings.js';
+import { poolSettings, refillConcurrency, removeConcurrency, type PoolSettings } from './pool-settings.js';
 import { emptySlots, slotsOf, sum, totalOf, warmestEngine, type EngineState, type ImageSlots } from './pool-state.js';
 import { WaiterQueue } from './waiters.js';
 
@@ -73,7 +73,7 @@ export class DockerSandboxPool implements SandboxPool {
       // Environments with a share are warmed from the start, after the base image.
       const shared = [...policy.shares.keys()].map((image) => emptySlots(image, priorTarget(policy, image))).filter((s) => s.target > 0);
       const images = new Map([base, ...shared].map((s) => [s.image, s]));
-      return { engine, up: true, downReason: null, probeFailures: 0, probing: false, base, images, startingIds: new Set<string>(), unpacks: new Budget(this.settings.unpackConcurrency), present: new Map(), counters: { created: 0, lost: 0, failed: 0 } };
+      return { engine, up: true, downReason: null, probeFailures: 0, probing: false, base, images, startingIds: new Set<string>(), unpacks: new Budget(this.settings.unpackConcurrency), removing: new Map(), removeQueue: [], removesRunning: 0, present: new Map(), counters: { created: 0, lost: 0, failed: 0 } };
     });
     this.presence = new ImagePresence({
       engines: this.engines,
@@ -259,7 +259,8 @@ export class DockerSandboxPool implements SandboxPool {
     slots.leased.delete(sandbox);
     this.notify();
     // On an engine that is down the call could only fail (or hang); the container is reaped when it rejoins.
-    if (e.up) await this.remove(e, sandbox.id);
+    // One its release could not halt (or whose executor is gone) is removed at once, out of turn.
+    if (e.up) await this.remove(e, sandbox.id, !sandbox.halted);
     this.handOff();
   }
 
@@ -270,14 +271,45 @@ export class DockerSandboxPool implements SandboxPool {
     this.notify();
   }
 
-  /** Removes a container, tracked so that close() and destroy() can wait for it. */
-  private remove(e: EngineState, id: string): Promise<void> {
-    const removal = e.engine.remove(id).catch((err: Error) => {
-      this.log.warn({ engine: e.engine.name, container_id: id.slice(0, 12), err: err.message }, 'removing a container failed');
-    });
+  /**
+   * Removes a container in its turn (removeConcurrency), or `now`; tracked so that close() and
+   * destroy() can wait for it; asked again while pending, the same removal.
+   */
+  private remove(e: EngineState, id: string, now = false): Promise<void> {
+    const pending = e.removing.get(id);
+    if (pending) return pending;
+    const removal = (async () => {
+      await new Promise<void>((go) => {
+        if (now) {
+          e.removesRunning++;
+          return go();
+        }
+        e.removeQueue.push(go);
+        this.pumpRemovals(e);
+      });
+      try {
+        await e.engine.remove(id);
+      } catch (err) {
+        this.log.warn({ engine: e.engine.name, container_id: id.slice(0, 12), err: (err as Error).message }, 'removing a container failed');
+      } finally {
+        e.removesRunning--;
+        e.removing.delete(id);
+        this.pumpRemovals(e);
+      }
+    })();
+    e.removing.set(id, removal);
     this.removals.add(removal);
     void removal.finally(() => this.removals.delete(removal));
     return removal;
+  }
+
+  /** Lets removals waiting on `e` go, as many as may run now. */
+  private pumpRemovals(e: EngineState): void {
+    const limit = removeConcurrency(this.settings, sum(e, (s) => s.leased.size));
+    while (e.removesRunning < limit && e.removeQueue.length > 0) {
+      e.removesRunning++;
+      e.removeQueue.shift()!();
+    }
   }
 
   /** Starts one ready container of `slots`' image on an engine; counts it as starting meanwhile. */

@@ -20,6 +20,8 @@ import {
 } from '../env/sandbox.js';
 import type { ExecutorConnection, Frame } from './protocol.js';
 
+/** How long a release waits for the executor to halt the agent's processes (see haltForRemoval). */
+const RELEASE_HALT_MS = 2_000;
 /** Slack on top of a command's own timeout for the executor's kill-and-restart to report. */
 const EXEC_GRACE_MS = 15_000;
 const FILE_OP_DEADLINE_MS = 30_000;
@@ -227,12 +229,34 @@ export class LeasedSandbox implements Sandbox {
     );
   }
 
+  /** Whether its release halted every process but the executor's: its removal can wait its turn. */
+  halted = false;
+
+  /**
+   * Ends the sandbox for good: the agent's processes are halted at once, and its container is
+   * removed in its turn (the pool paces removals); resolves once it is removed.
+   */
   release(): Promise<void> {
     if (!this.releasing) {
       this.released = true;
-      this.releasing = this.onRelease(this);
+      this.releasing = this.haltForRemoval().then(() => this.onRelease(this));
     }
     return this.releasing;
+  }
+
+  /**
+   * Nothing of the agent's may run while the container waits to be removed. An executor that
+   * does not halt in time loses its connection, and that ends the container (StdinOnce).
+   */
+  private async haltForRemoval(): Promise<void> {
+    if (this.conn.lost !== null) return;
+    try {
+      const frame = await this.conn.request({ op: 'halt' }, RELEASE_HALT_MS);
+      if (frame.type !== 'halted') throw new Error(`halt answered ${String(frame.type)}`);
+      this.halted = true;
+    } catch {
+      this.conn.close('released');
+    }
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -175,6 +175,8 @@ export const EngineStats = Type.Object(
     down_reason: Type.Optional(Type.String()),
     /** Most sandboxes at once on this engine. */
     max: Type.Integer({ minimum: 0 }),
+    /** Released containers not yet removed: being removed, or halted and waiting their turn. */
+    removing: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { $id: 'hgym.api.engine_stats' },
 );

@@ -116,6 +116,40 @@ t.test('one engine', async (t) => {
     t.equal(a.maxStartsInFlight, 3, 'refilling once every episode ended: startConcurrency at once');
   });
 
+  t.test('while episodes run, released containers are halted at once and removed busyRemoveConcurrency at a time; with none, all at once', async (t) => {
+    const a = fake('a');
+    const pool = await startPool(t, { engines: [a], warm: 0, max: 12, busyRemoveConcurrency: 1 });
+    const leased = await Promise.all(Array.from({ length: 7 }, () => pool.acquire()));
+    const ids = leased.map((s) => (s as Sandbox & { id: string }).id);
+    a.latencyMs = 20;
+    const released = leased.slice(0, 5).map((s) => s.release());
+    await eventually(t, 'every released sandbox halted', () => ids.slice(0, 5).every((id) => a.halted.has(id)));
+    t.ok(leased.slice(0, 5).every((s) => holds(a, s)), 'while their containers still wait their turn');
+    await Promise.all(released);
+    t.equal(a.maxRemovesInFlight, 1, 'beside 2 leased sandboxes: one removal at a time');
+    t.ok(leased.slice(0, 5).every((s) => !holds(a, s)), 'a release resolves once its container is removed');
+    a.maxRemovesInFlight = 0;
+    await Promise.all(leased.slice(5).map((s) => s.release()));
+    const rest = await Promise.all(Array.from({ length: 4 }, () => pool.acquire()));
+    a.maxRemovesInFlight = 0;
+    await Promise.all(rest.map((s) => s.release()));
+    t.equal(a.maxRemovesInFlight, 4, 'with none leased, all at once');
+  });
+
+  t.test('a released container its executor would not halt is removed at once, out of turn', async (t) => {
+    const a = fake('a');
+    const pool = await startPool(t, { engines: [a], warm: 0, max: 4, busyRemoveConcurrency: 1 });
+    const [kept, quiet, unhalted] = await Promise.all([1, 2, 3].map(() => pool.acquire()));
+    a.latencyMs = 50;
+    const first = quiet!.release();
+    await eventually(t, 'the first removal runs', () => a.removesInFlight === 1);
+    a.refuseHalt = true;
+    await unhalted!.release();
+    t.equal(a.maxRemovesInFlight, 2, 'beside the one in its turn');
+    await first;
+    await kept!.release();
+  });
+
   t.test('archives unpack unpackConcurrency at a time per engine, the rest in turn', async (t) => {
     const a = fake('a');
     a.untarMs = 30;

@@ -1,8 +1,8 @@
 /**
  * An in-memory ContainerEngine for unit tests of the pool's logic: no Docker. Each container's
  * attach stream emulates a minimal executor (docker/executor/__main__.py): after start it writes
- * the `ready` frame, answers `ping` with a pong, `exec` with an exit frame and `untar` (after
- * `untarMs`) with a written frame, all multiplexed as
+ * the `ready` frame, answers `ping` with a pong, `exec` with an exit frame, `halt` with a halted
+ * frame and `untar` (after `untarMs`) with a written frame, all multiplexed as
  * Docker does (8-byte header, stdout). Knobs let a test take the engine down (calls refused, live
  * streams ended, as when dockerd dies), slow every call, fail creates or leave an executor silent.
  */
@@ -55,6 +55,12 @@ export class FakeEngine implements ContainerEngine {
   untarMs = 0;
   untarsInFlight = 0;
   maxUntarsInFlight = 0;
+  removesInFlight = 0;
+  maxRemovesInFlight = 0;
+  /** Containers whose executor was asked to halt, by id. */
+  readonly halted = new Set<string>();
+  /** When set, executors answer halt with an error. */
+  refuseHalt = false;
   private readonly live = new Map<string, Live>();
   private isDown = false;
   private failing = 0;
@@ -174,7 +180,13 @@ export class FakeEngine implements ContainerEngine {
   }
 
   async remove(id: string): Promise<void> {
-    await this.call('remove');
+    this.removesInFlight++;
+    this.maxRemovesInFlight = Math.max(this.maxRemovesInFlight, this.removesInFlight);
+    try {
+      await this.call('remove');
+    } finally {
+      this.removesInFlight--;
+    }
     const live = this.live.get(id);
     if (!live) return;
     this.live.delete(id);
@@ -206,8 +218,11 @@ export class FakeEngine implements ContainerEngine {
       }, this.untarMs);
       return;
     }
+    if (request.op === 'halt' && !this.refuseHalt) this.halted.add(live.container.id);
     const frame =
-      request.op === 'ping'
+      request.op === 'halt' && !this.refuseHalt
+        ? { id, type: 'halted' }
+        : request.op === 'ping'
         ? { id, type: 'pong', busy: false }
         : request.op === 'exec'
           ? { id, type: 'exit', exit_code: 0, timed_out: false, output: `ran: ${String(request.command)}`, output_chars: 0, cut_chars: 0, cwd: '/workspace', duration_ms: 1 }
