@@ -181,7 +181,7 @@ export class Episode {
     try {
       const submission = await collectSubmission(this.instance, this.sandbox, this.root, this.workspace);
       // Released before grading: func_gen takes a fresh sandbox, and the pool's bound holds.
-      await this.sandbox.release();
+      this.endSandbox();
       // What the reset's warm-up has not done yet (it waits for a quiet moment), done now.
       await warmGrading(this.instance, this.workspace, 'now', pristineReader(this.snapshot, this.cacheDir));
       this.grade = await gradeSubmission(this.instance, submission, { pool: this.pool, snapshot: this.snapshot, cacheDir: this.cacheDir });
@@ -206,12 +206,21 @@ export class Episode {
       if (this.status === 'running') this.status = 'closed';
       this.endedAt = new Date();
       try {
-        await this.sandbox.release();
+        this.endSandbox();
       } finally {
         this.onEnd?.(this.trajectory());
       }
     })();
     return this.closing;
+  }
+
+  /**
+   * Releases the sandbox (idempotent). Its container is removed in its turn (the pool paces
+   * removals while episodes run, and its close waits for them): neither grading nor an answer
+   * waits for that.
+   */
+  private endSandbox(): void {
+    this.sandbox.release().catch(() => {});
   }
 
   /** Every step so far and, once ended, the reward and its breakdown. */
