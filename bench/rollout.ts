@@ -19,7 +19,7 @@
  * the rest of the step), the pool's refill rates (in the background while episodes run, and at
  * full speed from the last close until the warm sets are back at their targets; when fewer
  * than `--raw` were left to start by then, every warm sandbox is handed out at once and closed,
- * and the refill after that is measured) next to the raw engine's rate, and the server's peak RSS
+ * and the refill after their containers are removed is measured) next to the raw engine's rate, and the server's peak RSS
  * (sampled every 250 ms).
  * Usage: node --import tsx bench/rollout.ts [--instances 32] [--group 4] [--steps 12]
  *   [--think-min 1] [--think-max 3] [--pool 128] [--raw 64] [--raw-parallel 8] [--seed N]
@@ -154,6 +154,8 @@ interface PoolSample {
   created: number;
   warm: number;
   target: number;
+  /** Released containers not yet removed, on every engine. */
+  removing: number;
 }
 const samples: PoolSample[] = [];
 let sampling = true;
@@ -163,7 +165,8 @@ const sampler = (async () => {
     if (pool) {
       // The base image's target and every environment's: `warm` counts the warm sandboxes of all.
       const environments = Object.values(pool.environments ?? {}).reduce((n, s) => n + Number(s.target ?? 0), 0);
-      samples.push({ at: performance.now(), created: Number(pool.created ?? 0), warm: Number(pool.warm ?? 0), target: Number(pool.target ?? 0) + environments });
+      const removing = Object.values(pool.engines ?? {}).reduce((n, e) => n + Number(e.removing ?? 0), 0);
+      samples.push({ at: performance.now(), created: Number(pool.created ?? 0), warm: Number(pool.warm ?? 0), target: Number(pool.target ?? 0) + environments, removing });
     }
     await sleep(200);
   }
@@ -195,15 +198,17 @@ async function refillFrom(since: number, createdAt: number): Promise<{ started: 
 }
 
 /** Hands out every warm sandbox at once (resets), closes them all, and measures the refill after. */
-async function drainAndRefill(tasks: readonly string[]): Promise<Awaited<ReturnType<typeof refillFrom>> & { drained: number }> {
+async function drainAndRefill(tasks: readonly string[]): Promise<Awaited<ReturnType<typeof refillFrom>> & { drained: number; removed_after_s: number }> {
   const warm = samples.at(-1)?.warm ?? 0;
   const ids = await Promise.all(Array.from({ length: Math.min(warm, EPISODES) }, (_, i) => client.reset({ task: tasks[i % tasks.length]! }).then((r) => r.episode_id)));
   await Promise.all(ids.map((id) => client.close(id)));
   const closed = performance.now();
-  // Counted from the pool's first report after the last close.
-  while (!samples.some((s) => s.at >= closed)) await sleep(50);
-  const first = samples.find((s) => s.at >= closed)!;
-  return { drained: ids.length, ...(await refillFrom(first.at, first.created)) };
+  // Counted from the pool's first report after the last close with the drained containers
+  // removed (a close does not wait for that): the raw engine's rate is of creating and starting.
+  const removed = (s: PoolSample) => s.at >= closed && s.removing === 0;
+  while (!samples.some(removed) && performance.now() < closed + REFILL_WAIT_MS) await sleep(50);
+  const first = samples.find(removed) ?? samples.at(-1)!;
+  return { drained: ids.length, removed_after_s: round((first.at - closed) / 1000, 2), ...(await refillFrom(first.at, first.created)) };
 }
 
 const errors: string[] = [];
