@@ -53,13 +53,19 @@ export async function applyDepSearchGold(toolbox: ToolBox, root: string, instanc
 
 /**
  * The original body back in place of the placeholder: str_replace of the placeholder line
- * together with the line before it (the docstring's end), which makes it unique in the file.
+ * together with as many lines before it as make it unique in the file (the docstring's end
+ * or the signature usually; more where an abstract method of the same signature raises the
+ * same placeholder).
  */
 export async function applyFuncGenGold(toolbox: ToolBox, root: string, instance: FuncGenInstance, read: Read): Promise<void> {
   const edit = instance.edits[0]!;
-  const lines = (await read(instance.gold.file)).split('\n');
-  const before = lines[edit.start - 2]!;
+  const text = await read(instance.gold.file);
+  const lines = text.split('\n');
   const placeholder = lines[edit.start - 1]!;
+  const occurrences = (needle: string) => text.split(needle).length - 1;
+  let first = edit.start - 2;
+  while (first > 0 && occurrences(`${lines.slice(first, edit.start - 1).join('\n')}\n${placeholder}\n`) > 1) first--;
+  const before = lines.slice(first, edit.start - 1).join('\n');
   const obs = await toolbox.run({
     tool: 'str_replace_editor',
     arguments: { command: 'str_replace', path: `${root}/${instance.gold.file}`, old_str: `${before}\n${placeholder}\n`, new_str: `${before}\n${instance.gold.body}` },
