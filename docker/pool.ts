@@ -303,9 +303,9 @@ export class DockerSandboxPool implements SandboxPool {
     return removal;
   }
 
-  /** Lets removals waiting on `e` go, as many as may run now. */
+  /** Lets removals waiting on `e` go, as many as may run now: all of them once the pool is closing. */
   private pumpRemovals(e: EngineState): void {
-    const limit = removeConcurrency(this.settings, sum(e, (s) => s.leased.size));
+    const limit = this.closed ? Infinity : removeConcurrency(this.settings, sum(e, (s) => s.leased.size));
     while (e.removesRunning < limit && e.removeQueue.length > 0) {
       e.removesRunning++;
       e.removeQueue.shift()!();

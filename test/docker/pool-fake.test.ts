@@ -150,6 +150,21 @@ t.test('one engine', async (t) => {
     await kept!.release();
   });
 
+  t.test('once the pool is closing, removals waiting their turn all go at once', async (t) => {
+    const a = fake('a');
+    const pool = await startPool(t, { engines: [a], warm: 0, max: 8, busyRemoveConcurrency: 1 });
+    const leased = await Promise.all(Array.from({ length: 6 }, () => pool.acquire()));
+    a.latencyMs = 30;
+    const released = leased.slice(0, 4).map((s) => s.release());
+    await eventually(t, 'the first removal runs', () => a.removesInFlight === 1);
+    const closed = pool.close();
+    await Promise.all(released);
+    t.ok(a.maxRemovesInFlight > 1, `more than one at a time while two are still leased (${a.maxRemovesInFlight})`);
+    await Promise.all(leased.slice(4).map((s) => s.release()));
+    await closed;
+    t.equal(a.containers().length, 0, 'every container removed');
+  });
+
   t.test('archives unpack unpackConcurrency at a time per engine, the rest in turn', async (t) => {
     const a = fake('a');
     a.untarMs = 30;
