@@ -105,8 +105,10 @@ export class Episode {
       await sandbox.release();
       throw err;
     }
-    // In the background, after the answer: the agent's first steps take far longer.
-    void warmGrading(input.instance, workspace, 'quiet', pristineReader(input.snapshot, input.cacheDir));
+    // In the background, after the answer: the agent's first steps take far longer. Only what
+    // the server holds: the snapshot's files are written to the cache when grading needs them,
+    // and nothing runs on after the server has closed that could write into it.
+    void warmGrading(input.instance, workspace);
     const id = input.server ? `${input.server}.${uuidv4()}` : uuidv4();
     return new Episode(id, input.instance, limits, sandbox, workspace, input.snapshot, input.cacheDir, input.pool, from);
   }
