@@ -28,6 +28,7 @@ summary line.
 """
 
 import argparse
+import inspect
 import itertools
 import json
 import os
@@ -35,9 +36,11 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set, Type, get_args
 
 import openai
+import pydantic
+from openai.types.chat import ChatCompletion
 
 try:
     import hgym
@@ -52,6 +55,27 @@ class ModelError(Exception):
     """The chat-completions endpoint failed or answered something unusable."""
 
 
+def build_models(root: Type[pydantic.BaseModel]) -> None:
+    """The openai SDK's response models build their pydantic schemas on first use, and two
+    threads doing that at once can fail (AttributeError: ... has no attribute
+    '__pydantic_core_schema__'). Build `root` and every model it holds before the workers start."""
+    seen: Set[Type[pydantic.BaseModel]] = set()
+    pending = [root]
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        model.model_rebuild(force=True)
+        for field in model.model_fields.values():
+            types: List[Any] = [field.annotation]
+            while types:
+                t = types.pop()
+                if inspect.isclass(t) and issubclass(t, pydantic.BaseModel):
+                    pending.append(t)
+                types.extend(get_args(t))
+
+
 class ChatModel:
     """A chat-completions endpoint through the openai SDK, which tries a failed call again
     itself (a connection error, 408, 409, 429, 5xx) up to `max_retries` times."""
@@ -59,6 +83,7 @@ class ChatModel:
     def __init__(self, base_url: str, model: str, api_key: Optional[str], sampling: Dict[str, Any], timeout: float) -> None:
         # The SDK insists on a key; a local server without one ignores whatever is sent.
         self.client = openai.OpenAI(base_url=base_url, api_key=api_key or "none", timeout=timeout, max_retries=3)
+        build_models(ChatCompletion)
         self.model = model
         self.sampling = sampling
 
