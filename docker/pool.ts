@@ -32,6 +32,7 @@ import type { DockerPoolOptions } from './pool-options.js';
 import { poolSettings, refillConcurrency, removeConcurrency, type PoolSettings } from './pool-settings.js';
 import { emptySlots, slotsOf, sum, totalOf, warmestEngine, type EngineState, type ImageSlots } from './pool-state.js';
 import { WaiterQueue } from './waiters.js';
+import { removeInTurn } from './removals.js';
 
 export type { DockerPoolOptions } from './pool-options.js';
 export { DEFAULT_IMAGE } from './pool-settings.js';
@@ -271,45 +272,16 @@ export class DockerSandboxPool implements SandboxPool {
     this.notify();
   }
 
-  /**
-   * Removes a container in its turn (removeConcurrency), or `now`; tracked so that close() and
-   * destroy() can wait for it; asked again while pending, the same removal.
-   */
+  /** Removes a container in its turn (docker/removals.ts), or `now`; tracked so that close() and destroy() can wait for it. */
   private remove(e: EngineState, id: string, now = false): Promise<void> {
-    const pending = e.removing.get(id);
-    if (pending) return pending;
-    const removal = (async () => {
-      await new Promise<void>((go) => {
-        if (now) {
-          e.removesRunning++;
-          return go();
-        }
-        e.removeQueue.push(go);
-        this.pumpRemovals(e);
-      });
-      try {
-        await e.engine.remove(id);
-      } catch (err) {
-        this.log.warn({ engine: e.engine.name, container_id: id.slice(0, 12), err: (err as Error).message }, 'removing a container failed');
-      } finally {
-        e.removesRunning--;
-        e.removing.delete(id);
-        this.pumpRemovals(e);
-      }
-    })();
-    e.removing.set(id, removal);
+    // All at once once the pool is closing.
+    const limit = () => (this.closed ? Infinity : removeConcurrency(this.settings, sum(e, (s) => s.leased.size)));
+    const removal = removeInTurn(e, id, limit, now, (err) => {
+      this.log.warn({ engine: e.engine.name, container_id: id.slice(0, 12), err: err.message }, 'removing a container failed');
+    });
     this.removals.add(removal);
     void removal.finally(() => this.removals.delete(removal));
     return removal;
-  }
-
-  /** Lets removals waiting on `e` go, as many as may run now: all of them once the pool is closing. */
-  private pumpRemovals(e: EngineState): void {
-    const limit = this.closed ? Infinity : removeConcurrency(this.settings, sum(e, (s) => s.leased.size));
-    while (e.removesRunning < limit && e.removeQueue.length > 0) {
-      e.removesRunning++;
-      e.removeQueue.shift()!();
-    }
   }
 
   /** Starts one ready container of `slots`' image on an engine; counts it as starting meanwhile. */
