@@ -61,6 +61,16 @@ export interface DockerPoolOptions {
    */
   busyRemoveConcurrency?: number;
   /**
+   * How long a released container may wait for its removal while any sandbox of its engine is
+   * leased, before it is removed in its turn (busyRemoveConcurrency): episodes still stepping
+   * there do not share the CPU with containers being ended, which costs most when a batch
+   * finishes together. A waiting container is halted (only its idle executor runs) but holds its
+   * memory, its workspace's included; at most `max` wait at once per engine (beyond that the
+   * oldest is removed in its turn). Once no sandbox of the engine is leased, or the pool closes,
+   * every waiting container is removed at once. 0: none waits. Default 60 s.
+   */
+  busyRemoveHoldMs?: number;
+  /**
    * Workspace archives each engine's sandboxes unpack at once; more wait their turn, in order.
    * Unpacking is CPU work in the sandbox: beyond the engine machine's CPUs, more at once only
    * makes each finish later. Default: this machine's CPUs (set it for a remote engine).

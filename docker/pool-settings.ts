@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { DEFAULT_LIMITS, type SandboxLimits } from './container.js';
 import type { DockerPoolOptions } from './pool-options.js';
+import type { RemovalPace } from './removals.js';
 import type { WarmPolicy } from './warm-targets.js';
 
 /** The sandbox image; HGYM_IMAGE overrides it, as it does for setup (docker/setup.sh). */
@@ -21,6 +22,7 @@ export interface PoolSettings {
   readonly startConcurrency: number;
   readonly busyStartConcurrency: number;
   readonly busyRemoveConcurrency: number;
+  readonly busyRemoveHoldMs: number;
   readonly unpackConcurrency: number;
   readonly drainTimeoutMs: number;
   readonly probeMs: number;
@@ -46,6 +48,7 @@ export function poolSettings(options: DockerPoolOptions): PoolSettings {
     unpackConcurrency: Math.max(1, options.unpackConcurrency ?? availableParallelism()),
     busyStartConcurrency: Math.max(1, Math.min(options.busyStartConcurrency ?? 1, options.startConcurrency ?? 4)),
     busyRemoveConcurrency: Math.max(1, options.busyRemoveConcurrency ?? 1),
+    busyRemoveHoldMs: Math.max(0, options.busyRemoveHoldMs ?? 60_000),
     drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
     probeMs: Math.max(50, options.probeMs ?? 2_000),
     probeTimeoutMs: Math.max(50, options.probeTimeoutMs ?? 3_000),
@@ -63,7 +66,11 @@ export function refillConcurrency(settings: PoolSettings, leased: number): numbe
   return leased > 0 ? settings.busyStartConcurrency : settings.startConcurrency;
 }
 
-/** How many containers an engine removes at once: few while episodes run there (`leased`), all otherwise. */
-export function removeConcurrency(settings: PoolSettings, leased: number): number {
-  return leased > 0 ? settings.busyRemoveConcurrency : Infinity;
+/**
+ * How an engine removes containers (removals.ts): while episodes run there (`leased`), each is
+ * held back up to busyRemoveHoldMs (at most `max` at once) and then removed a few at a time;
+ * otherwise all at once.
+ */
+export function removePace(settings: PoolSettings, leased: number): RemovalPace {
+  return leased > 0 ? { most: settings.busyRemoveConcurrency, holdMs: settings.busyRemoveHoldMs, backlog: settings.max } : { most: Infinity, holdMs: 0, backlog: 0 };
 }

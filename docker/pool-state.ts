@@ -49,9 +49,11 @@ export interface EngineState {
   readonly unpacks: Budget;
   /** Containers being removed or waiting their turn (removeConcurrency), by id. */
   readonly removing: Map<string, Promise<void>>;
-  /** Removals waiting their turn, in order; and how many run. */
-  readonly removeQueue: (() => void)[];
+  /** Removals waiting their turn, in order, with when each was asked for; and how many run. */
+  readonly removeQueue: { go: () => void; at: number }[];
   removesRunning: number;
+  /** Set while a removal held back (removals.ts) waits to fall due. */
+  removeTimer: NodeJS.Timeout | null;
   /** Images made present on this engine (checked or copied), by image. */
   readonly present: Map<string, Promise<void>>;
   readonly counters: { created: number; lost: number; failed: number };

@@ -29,10 +29,10 @@ import { LeasedSandbox, WarmContainer } from './sandbox.js';
 import { baseTarget, environmentTargets, priorTarget } from './warm-targets.js';
 import { countOf, leasedCount, poolStats } from './pool-counts.js';
 import type { DockerPoolOptions } from './pool-options.js';
-import { poolSettings, refillConcurrency, removeConcurrency, type PoolSettings } from './pool-settings.js';
+import { poolSettings, refillConcurrency, removePace, type PoolSettings } from './pool-settings.js';
 import { emptySlots, slotsOf, sum, totalOf, warmestEngine, type EngineState, type ImageSlots } from './pool-state.js';
 import { WaiterQueue } from './waiters.js';
-import { removeInTurn } from './removals.js';
+import { pumpRemovals, removeInTurn, type RemovalPace } from './removals.js';
 
 export type { DockerPoolOptions } from './pool-options.js';
 export { DEFAULT_IMAGE } from './pool-settings.js';
@@ -74,7 +74,7 @@ export class DockerSandboxPool implements SandboxPool {
       // Environments with a share are warmed from the start, after the base image.
       const shared = [...policy.shares.keys()].map((image) => emptySlots(image, priorTarget(policy, image))).filter((s) => s.target > 0);
       const images = new Map([base, ...shared].map((s) => [s.image, s]));
-      return { engine, up: true, downReason: null, probeFailures: 0, probing: false, base, images, startingIds: new Set<string>(), unpacks: new Budget(this.settings.unpackConcurrency), removing: new Map(), removeQueue: [], removesRunning: 0, present: new Map(), counters: { created: 0, lost: 0, failed: 0 } };
+      return { engine, up: true, downReason: null, probeFailures: 0, probing: false, base, images, startingIds: new Set<string>(), unpacks: new Budget(this.settings.unpackConcurrency), removing: new Map(), removeQueue: [], removesRunning: 0, removeTimer: null, present: new Map(), counters: { created: 0, lost: 0, failed: 0 } };
     });
     this.presence = new ImagePresence({
       engines: this.engines,
@@ -140,8 +140,11 @@ export class DockerSandboxPool implements SandboxPool {
 
   /** Whether close() or destroy() was called: no acquire is served any more. */
   get closed(): boolean {
-    return this.closing !== null || this.destroying !== null;
+    return this.stopped || this.closing !== null || this.destroying !== null;
   }
+
+  /** Set as close() or destroy() begins, before either is recorded. */
+  private stopped = false;
 
   /** Whether destroy() was called: every sandbox is being removed, leased ones too. */
   get destroyed(): boolean {
@@ -178,7 +181,8 @@ export class DockerSandboxPool implements SandboxPool {
 
   /** Removes labelled containers nobody holds on one engine (owner.ts says which); never unlabelled ones. */
   private reap(e: EngineState): Promise<number> {
-    return reapEngine(e, this.owner.id, (id) => this.remove(e, id), this.log);
+    // Out of turn: what runs in an orphan is nobody's to hold back.
+    return reapEngine(e, this.owner.id, (id) => this.remove(e, id, true), this.log);
   }
 
   /** Removes containers nobody holds on every engine that answers; how many. */
@@ -261,7 +265,8 @@ export class DockerSandboxPool implements SandboxPool {
     this.notify();
     // On an engine that is down the call could only fail (or hang); the container is reaped when it rejoins.
     // One its release could not halt (or whose executor is gone) is removed at once, out of turn.
-    if (e.up) await this.remove(e, sandbox.id, !sandbox.halted);
+    // Not awaited: the release is done once the sandbox is halted and given back.
+    if (e.up) void this.remove(e, sandbox.id, !sandbox.halted);
     this.handOff();
   }
 
@@ -272,11 +277,14 @@ export class DockerSandboxPool implements SandboxPool {
     this.notify();
   }
 
+  /** How `e` removes containers now: all at once once the pool is closing. */
+  private removePace(e: EngineState): RemovalPace {
+    return this.closed ? { most: Infinity, holdMs: 0, backlog: 0 } : removePace(this.settings, sum(e, (s) => s.leased.size));
+  }
+
   /** Removes a container in its turn (docker/removals.ts), or `now`; tracked so that close() and destroy() can wait for it. */
   private remove(e: EngineState, id: string, now = false): Promise<void> {
-    // All at once once the pool is closing.
-    const limit = () => (this.closed ? Infinity : removeConcurrency(this.settings, sum(e, (s) => s.leased.size)));
-    const removal = removeInTurn(e, id, limit, now, (err) => {
+    const removal = removeInTurn(e, id, () => this.removePace(e), now, (err) => {
       this.log.warn({ engine: e.engine.name, container_id: id.slice(0, 12), err: err.message }, 'removing a container failed');
     });
     this.removals.add(removal);
@@ -480,12 +488,15 @@ export class DockerSandboxPool implements SandboxPool {
   }
 
   private stopAccepting(reason: Error): void {
+    this.stopped = true;
     for (const timer of this.timers.splice(0)) clearInterval(timer);
     for (const e of this.engines) {
       for (const s of e.images.values()) {
         if (s.retryTimer) clearTimeout(s.retryTimer);
         s.retryTimer = null;
       }
+      // What waits for its removal goes now.
+      pumpRemovals(e, () => this.removePace(e));
     }
     this.waiters.rejectAll(reason);
     this.notify();

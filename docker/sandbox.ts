@@ -234,7 +234,8 @@ export class LeasedSandbox implements Sandbox {
 
   /**
    * Ends the sandbox for good: the agent's processes are halted at once, and its container is
-   * removed in its turn (the pool paces removals); resolves once it is removed.
+   * removed in its turn (the pool paces removals); resolves once it is halted and given back,
+   * not waiting for that removal (the pool's close does).
    */
   release(): Promise<void> {
     if (!this.releasing) {

@@ -55,6 +55,8 @@ t.test("an environment's warm containers follow its demand, within maxWarm", asy
   t.equal(envStats(pool)?.target, 2, 'three acquires, but only two fit beside the base image\'s one');
   t.ok(await eventually(() => envStats(pool)?.warm === 2, 30_000), 'the environment fills to its target');
   t.equal(pool.stats().warm - envStats(pool)!.warm, 1, 'the base image keeps its own warm container');
+  // A release does not wait for its container's removal.
+  t.ok(await eventually(() => Object.values(pool.stats().engines ?? {}).every((e) => !e.removing), 30_000), 'the released containers removed');
   const warmIds = await containersOf(pool, ENV_IMAGE);
   t.equal(warmIds.length, 2, 'two containers of the environment image exist');
   const next = await pool.acquire({ image: ENV_IMAGE });

@@ -116,50 +116,77 @@ t.test('one engine', async (t) => {
     t.equal(a.maxStartsInFlight, 3, 'refilling once every episode ended: startConcurrency at once');
   });
 
-  t.test('while episodes run, released containers are halted at once and removed busyRemoveConcurrency at a time; with none, all at once', async (t) => {
+  t.test('while episodes run, released containers are halted at once and wait for their removal; once none is leased, all go at once', async (t) => {
     const a = fake('a');
-    const pool = await startPool(t, { engines: [a], warm: 0, max: 12, busyRemoveConcurrency: 1 });
+    const pool = await startPool(t, { engines: [a], warm: 0, max: 12, busyRemoveHoldMs: 60_000 });
     const leased = await Promise.all(Array.from({ length: 7 }, () => pool.acquire()));
     const ids = leased.map((s) => (s as Sandbox & { id: string }).id);
     a.latencyMs = 20;
-    const released = leased.slice(0, 5).map((s) => s.release());
-    await eventually(t, 'every released sandbox halted', () => ids.slice(0, 5).every((id) => a.halted.has(id)));
-    t.ok(leased.slice(0, 5).every((s) => holds(a, s)), 'while their containers still wait their turn');
-    await Promise.all(released);
-    t.equal(a.maxRemovesInFlight, 1, 'beside 2 leased sandboxes: one removal at a time');
-    t.ok(leased.slice(0, 5).every((s) => !holds(a, s)), 'a release resolves once its container is removed');
-    a.maxRemovesInFlight = 0;
+    await Promise.all(leased.slice(0, 5).map((s) => s.release()));
+    t.ok(ids.slice(0, 5).every((id) => a.halted.has(id)), 'a release resolves once its sandbox is halted');
+    await delay(100);
+    t.ok(leased.slice(0, 5).every((s) => holds(a, s)), 'beside 2 leased sandboxes their containers wait');
+    t.equal(a.calls.remove, 0, 'none removed yet');
+    t.equal(pool.stats().leased, 2);
     await Promise.all(leased.slice(5).map((s) => s.release()));
-    const rest = await Promise.all(Array.from({ length: 4 }, () => pool.acquire()));
-    a.maxRemovesInFlight = 0;
-    await Promise.all(rest.map((s) => s.release()));
-    t.equal(a.maxRemovesInFlight, 4, 'with none leased, all at once');
+    await eventually(t, 'every container removed once none is leased', () => a.containers().length === 0);
+    t.equal(a.maxRemovesInFlight, 7, 'all at once');
+  });
+
+  t.test('a held-back removal goes in its turn once it has waited busyRemoveHoldMs, busyRemoveConcurrency at a time', async (t) => {
+    const a = fake('a');
+    const pool = await startPool(t, { engines: [a], warm: 0, max: 8, busyRemoveHoldMs: 150, busyRemoveConcurrency: 1 });
+    const leased = await Promise.all(Array.from({ length: 6 }, () => pool.acquire()));
+    a.latencyMs = 20;
+    await Promise.all(leased.slice(0, 4).map((s) => s.release()));
+    t.equal(a.calls.remove, 0, 'none removed at once');
+    await eventually(t, 'the four removed while two are still leased', () => leased.slice(0, 4).every((s) => !holds(a, s)));
+    t.equal(pool.stats().leased, 2);
+    t.equal(a.maxRemovesInFlight, 1, 'one at a time');
+    await Promise.all(leased.slice(4).map((s) => s.release()));
+  });
+
+  t.test('with more than max waiting for their removal, the oldest go in their turn', async (t) => {
+    const a = fake('a');
+    const pool = await startPool(t, { engines: [a], warm: 0, max: 4, busyRemoveHoldMs: 60_000 });
+    const first = await Promise.all(Array.from({ length: 4 }, () => pool.acquire()));
+    await Promise.all(first.slice(0, 3).map((s) => s.release()));
+    // Waiting containers hold no slot: three more may be leased beside the one left.
+    const second = await Promise.all(Array.from({ length: 3 }, () => pool.acquire()));
+    await Promise.all(second.map((s) => s.release()));
+    await eventually(t, 'two removed', () => a.calls.remove === 2);
+    await delay(50);
+    t.equal(a.calls.remove, 2, 'no more than brings the wait back to max');
+    t.ok(first.slice(0, 2).every((s) => !holds(a, s)), 'the oldest two');
+    t.ok([first[2]!, ...second].every((s) => holds(a, s)), 'the rest still wait');
+    await first[3]!.release();
+    await eventually(t, 'every container removed once none is leased', () => a.containers().length === 0);
   });
 
   t.test('a released container its executor would not halt is removed at once, out of turn', async (t) => {
     const a = fake('a');
-    const pool = await startPool(t, { engines: [a], warm: 0, max: 4, busyRemoveConcurrency: 1 });
+    const pool = await startPool(t, { engines: [a], warm: 0, max: 4, busyRemoveHoldMs: 60_000 });
     const [kept, quiet, unhalted] = await Promise.all([1, 2, 3].map(() => pool.acquire()));
-    a.latencyMs = 50;
-    const first = quiet!.release();
-    await eventually(t, 'the first removal runs', () => a.removesInFlight === 1);
+    await quiet!.release();
     a.refuseHalt = true;
     await unhalted!.release();
-    t.equal(a.maxRemovesInFlight, 2, 'beside the one in its turn');
-    await first;
+    await eventually(t, 'the unhalted one removed', () => !holds(a, unhalted!));
+    t.ok(holds(a, quiet!), 'while the halted one still waits');
+    t.notOk(a.halted.has((unhalted as Sandbox & { id: string }).id));
     await kept!.release();
+    await eventually(t, 'every container removed once none is leased', () => a.containers().length === 0);
   });
 
   t.test('once the pool is closing, removals waiting their turn all go at once', async (t) => {
     const a = fake('a');
-    const pool = await startPool(t, { engines: [a], warm: 0, max: 8, busyRemoveConcurrency: 1 });
+    const pool = await startPool(t, { engines: [a], warm: 0, max: 8, busyRemoveHoldMs: 60_000 });
     const leased = await Promise.all(Array.from({ length: 6 }, () => pool.acquire()));
     a.latencyMs = 30;
-    const released = leased.slice(0, 4).map((s) => s.release());
-    await eventually(t, 'the first removal runs', () => a.removesInFlight === 1);
+    await Promise.all(leased.slice(0, 4).map((s) => s.release()));
+    t.equal(a.calls.remove, 0, 'they wait beside two leased sandboxes');
     const closed = pool.close();
-    await Promise.all(released);
-    t.ok(a.maxRemovesInFlight > 1, `more than one at a time while two are still leased (${a.maxRemovesInFlight})`);
+    await eventually(t, 'the four removed while two are still leased', () => leased.slice(0, 4).every((s) => !holds(a, s)));
+    t.equal(a.maxRemovesInFlight, 4, 'all at once');
     await Promise.all(leased.slice(4).map((s) => s.release()));
     await closed;
     t.equal(a.containers().length, 0, 'every container removed');
