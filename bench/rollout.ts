@@ -24,10 +24,12 @@
  * Usage: node --import tsx bench/rollout.ts [--instances 32] [--group 4] [--steps 12]
  *   [--think-min 1] [--think-max 3] [--pool 128] [--raw 64] [--raw-parallel 8] [--seed N]
  * HGYM_BENCH_PROFILE=DIR writes a CPU profile of the server process into DIR.
+ * HGYM_BENCH_STEPS=FILE writes every step as a line of JSON into FILE: when it started (ms
+ * from the burst's start), its time, the command's own time, the action and the repository.
  */
 import { startBenchServer } from './bench-server.js';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { v4 as uuidv4 } from 'uuid';
@@ -217,7 +219,7 @@ const repos: Record<string, number> = {};
 const resetTimes: number[] = [];
 const stepTimes: number[] = [];
 /** When each step started, with its time: steps that overlap the batch's grading are told apart. */
-const stepsAt: { at: number; ms: number; execMs: number | null }[] = [];
+const stepsAt: { at: number; ms: number; execMs: number | null; action: string; repo: string }[] = [];
 let firstFinishAt = Infinity;
 const finishTimes: number[] = [];
 const rewards: number[] = [];
@@ -250,11 +252,12 @@ try {
       for (let step = 0; step < STEPS; step++) {
         await sleep((THINK_MIN_S + Math.random() * (THINK_MAX_S - THINK_MIN_S)) * 1000);
         const t1 = performance.now();
-        const result = await client.step(id, agentAction(step, root));
+        const action = agentAction(step, root);
+        const result = await client.step(id, action);
         const ms = performance.now() - t1;
         const exec = result.info.exec as { duration_ms?: number } | undefined;
         stepTimes.push(ms);
-        stepsAt.push({ at: t1, ms, execMs: typeof exec?.duration_ms === 'number' ? exec.duration_ms : null });
+        stepsAt.push({ at: t1, ms, execMs: typeof exec?.duration_ms === 'number' ? exec.duration_ms : null, action: JSON.stringify(action), repo });
       }
       await sleep((THINK_MIN_S + Math.random() * (THINK_MAX_S - THINK_MIN_S)) * 1000);
       const t2 = performance.now();
@@ -338,6 +341,11 @@ try {
       refill_ge_80pct_of_raw: refillPerS === null ? null : refillPerS >= 0.8 * raw.per_s,
     },
   };
+  const stepsFile = process.env.HGYM_BENCH_STEPS;
+  if (stepsFile) {
+    const lines = stepsAt.map((s) => JSON.stringify({ at_ms: round(s.at - burstStart, 1), epoch_ms: Math.round(performance.timeOrigin + s.at), ms: round(s.ms, 1), exec_ms: s.execMs, first_finish_ms: round(firstFinishAt - burstStart, 1), action: s.action, repo: s.repo }));
+    writeFileSync(stepsFile, `${lines.join('\n')}\n`);
+  }
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } finally {
   sampling = false;
