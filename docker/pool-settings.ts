@@ -69,8 +69,9 @@ export function refillConcurrency(settings: PoolSettings, leased: number): numbe
 /**
  * How an engine removes containers (removals.ts): while episodes run there (`leased`), each is
  * held back up to busyRemoveHoldMs (at most `max` at once) and then removed a few at a time;
- * otherwise all at once.
+ * otherwise, or once the pool is `closing`, all at once.
  */
-export function removePace(settings: PoolSettings, leased: number): RemovalPace {
-  return leased > 0 ? { most: settings.busyRemoveConcurrency, holdMs: settings.busyRemoveHoldMs, backlog: settings.max } : { most: Infinity, holdMs: 0, backlog: 0 };
+export function removePace(settings: PoolSettings, leased: number, closing: boolean): RemovalPace {
+  if (closing || leased === 0) return { most: Infinity, holdMs: 0, backlog: 0 };
+  return { most: settings.busyRemoveConcurrency, holdMs: settings.busyRemoveHoldMs, backlog: settings.max };
 }

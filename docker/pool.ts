@@ -1,9 +1,9 @@
 /**
  * The SandboxPool adapter over container engines: warm pools of started, ready containers, one per
  * episode and never reused, refilled in the background (gently while episodes run on the engine,
- * so that their steps keep the CPU), spread over one or more engines. Each
- * engine keeps its own capacity (`max`) and its own warm sandboxes: the base sandbox image's, and
- * one set per environment image sized by that environment's recent demand on it (warm-targets.ts).
+ * so that their steps keep the CPU), spread over one or more engines. Each engine keeps its own
+ * capacity (`max`) and its own warm sandboxes: the base sandbox image's, and one set per
+ * environment image sized by that environment's recent demand on it (warm-targets.ts).
  * An episode stays on the engine of its sandbox. An engine that stops answering is marked down:
  * its sandboxes are lost (their episodes end with HGYM_ERR_SANDBOX_LOST), new acquires go to the
  * other engines, and it is probed until it answers and rejoins.
@@ -32,7 +32,7 @@ import type { DockerPoolOptions } from './pool-options.js';
 import { poolSettings, refillConcurrency, removePace, type PoolSettings } from './pool-settings.js';
 import { emptySlots, slotsOf, sum, totalOf, warmestEngine, type EngineState, type ImageSlots } from './pool-state.js';
 import { WaiterQueue } from './waiters.js';
-import { pumpRemovals, removeInTurn, type RemovalPace } from './removals.js';
+import { pumpRemovals, removeInTurn } from './removals.js';
 
 export type { DockerPoolOptions } from './pool-options.js';
 export { DEFAULT_IMAGE } from './pool-settings.js';
@@ -138,13 +138,11 @@ export class DockerSandboxPool implements SandboxPool {
     this.timers.push(timer);
   }
 
-  /** Whether close() or destroy() was called: no acquire is served any more. */
-  get closed(): boolean {
-    return this.stopped || this.closing !== null || this.destroying !== null;
-  }
-
-  /** Set as close() or destroy() begins, before either is recorded. */
   private stopped = false;
+  /** Whether close() or destroy() was called (set as either begins): no acquire is served any more. */
+  get closed(): boolean {
+    return this.stopped;
+  }
 
   /** Whether destroy() was called: every sandbox is being removed, leased ones too. */
   get destroyed(): boolean {
@@ -264,8 +262,8 @@ export class DockerSandboxPool implements SandboxPool {
     slots.leased.delete(sandbox);
     this.notify();
     // On an engine that is down the call could only fail (or hang); the container is reaped when it rejoins.
-    // One its release could not halt (or whose executor is gone) is removed at once, out of turn.
-    // Not awaited: the release is done once the sandbox is halted and given back.
+    // One its release could not halt (or whose executor is gone) is removed at once, out of turn. Not
+    // awaited: the release is done once the sandbox is halted and given back.
     if (e.up) void this.remove(e, sandbox.id, !sandbox.halted);
     this.handOff();
   }
@@ -277,14 +275,9 @@ export class DockerSandboxPool implements SandboxPool {
     this.notify();
   }
 
-  /** How `e` removes containers now: all at once once the pool is closing. */
-  private removePace(e: EngineState): RemovalPace {
-    return this.closed ? { most: Infinity, holdMs: 0, backlog: 0 } : removePace(this.settings, sum(e, (s) => s.leased.size));
-  }
-
   /** Removes a container in its turn (docker/removals.ts), or `now`; tracked so that close() and destroy() can wait for it. */
   private remove(e: EngineState, id: string, now = false): Promise<void> {
-    const removal = removeInTurn(e, id, () => this.removePace(e), now, (err) => {
+    const removal = removeInTurn(e, id, () => removePace(this.settings, sum(e, (s) => s.leased.size), this.closed), now, (err) => {
       this.log.warn({ engine: e.engine.name, container_id: id.slice(0, 12), err: err.message }, 'removing a container failed');
     });
     this.removals.add(removal);
@@ -495,8 +488,7 @@ export class DockerSandboxPool implements SandboxPool {
         if (s.retryTimer) clearTimeout(s.retryTimer);
         s.retryTimer = null;
       }
-      // What waits for its removal goes now.
-      pumpRemovals(e, () => this.removePace(e));
+      pumpRemovals(e, () => removePace(this.settings, sum(e, (s) => s.leased.size), this.closed)); // all that wait, now
     }
     this.waiters.rejectAll(reason);
     this.notify();
