@@ -46,6 +46,8 @@ export interface ContainerEngine {
   start(id: string): Promise<void>;
   /** Force-removes a container; one already gone is fine. */
   remove(id: string): Promise<void>;
+  /** Sets a running container's relative CPU weight (Docker's CpuShares: 1024 is the default, 2 the least). */
+  setCpuShares(id: string, shares: number): Promise<void>;
   /** Every container carrying the label `label` (any value), in any state. */
   list(label: string): Promise<ListedContainer[]>;
 }
@@ -171,6 +173,10 @@ export class DockerEngine implements ContainerEngine {
       if (statusOf(err) === 404 || statusOf(err) === 409) return;
       throw err;
     }
+  }
+
+  async setCpuShares(id: string, shares: number): Promise<void> {
+    await this.docker.getContainer(id).update({ CpuShares: shares });
   }
 
   async list(label: string): Promise<ListedContainer[]> {

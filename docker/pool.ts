@@ -245,7 +245,7 @@ export class DockerSandboxPool implements SandboxPool {
   /** Every served acquire goes through here, so this is where demand is counted. */
   private lease(e: EngineState, image: string, warm: WarmContainer): LeasedSandbox {
     const slots = slotsOf(e, image);
-    const sandbox = warm.lease((s) => this.onRelease(e, slots, s), e.unpacks);
+    const sandbox = warm.lease((s) => this.onRelease(e, slots, s), e.unpacks, (shares) => e.engine.setCpuShares(warm.id, shares));
     slots.leased.add(sandbox);
     sandbox.onLost((reason) => {
       if (!slots.leased.has(sandbox)) return;

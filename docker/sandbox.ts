@@ -20,6 +20,9 @@ import {
 } from '../env/sandbox.js';
 import type { ExecutorConnection, Frame } from './protocol.js';
 
+/** Docker's least CPU weight (the default is 1024): a background() sandbox's. */
+export const BACKGROUND_CPU_SHARES = 2;
+
 /** How long a release waits for the executor to halt the agent's processes (see haltForRemoval). */
 const RELEASE_HALT_MS = 2_000;
 /** Slack on top of a command's own timeout for the executor's kill-and-restart to report. */
@@ -67,12 +70,13 @@ export class WarmContainer {
 
   /**
    * Hands the container over to an episode; a WarmContainer can be leased once. `unpacks` is its
-   * engine's share of archives unpacking at once (one unit each).
+   * engine's share of archives unpacking at once (one unit each); `setCpuShares` sets the
+   * container's CPU weight on its engine (background()).
    */
-  lease(onRelease: (sandbox: LeasedSandbox) => Promise<void>, unpacks: Budget = UNLIMITED): LeasedSandbox {
+  lease(onRelease: (sandbox: LeasedSandbox) => Promise<void>, unpacks: Budget = UNLIMITED, setCpuShares?: (shares: number) => Promise<void>): LeasedSandbox {
     if (this.taken) throw new Error('a warm container was leased twice');
     this.taken = true;
-    return new LeasedSandbox(this.id, this.conn, onRelease, unpacks, this.bases);
+    return new LeasedSandbox(this.id, this.conn, onRelease, unpacks, this.bases, setCpuShares);
   }
 }
 
@@ -94,7 +98,23 @@ export class LeasedSandbox implements Sandbox {
     private readonly onRelease: (sandbox: LeasedSandbox) => Promise<void>,
     private readonly unpacks: Budget = UNLIMITED,
     private readonly bases: ReadonlySet<string> = new Set(),
+    private readonly setCpuShares?: (shares: number) => Promise<void>,
   ) {}
+
+  /**
+   * Lowers the container's CPU weight to the least its engine gives (Docker's 2 against the
+   * default 1024): it then runs on the CPU other sandboxes leave, for work no one waits on step
+   * by step (a grader's test run beside episodes that still step). Whether it was lowered: an
+   * engine that cannot (no CPU controller, say) leaves it at the default.
+   */
+  async background(): Promise<boolean> {
+    if (this.released) throw new HgymError('HGYM_ERR_SANDBOX_RELEASED');
+    if (!this.setCpuShares) return false;
+    return this.setCpuShares(BACKGROUND_CPU_SHARES).then(
+      () => true,
+      () => false,
+    );
+  }
 
   get usable(): boolean {
     return !this.released && this.conn.lost === null;

@@ -139,6 +139,11 @@ export interface Sandbox extends AsyncDisposable {
   holdsBase?(name: string): boolean;
   /** Lays out a workspace in `dir` from a base the sandbox holds: what putArchive does, without the base's bytes. */
   materialize?(dir: string, layout: WorkspaceLayout): Promise<void>;
+  /**
+   * Runs the sandbox at its engine's least CPU weight, on the CPU other sandboxes leave (for a
+   * grader's run beside episodes that still step); whether it could.
+   */
+  background?(): Promise<boolean>;
   /** Ends the sandbox for good; idempotent. */
   release(): Promise<void>;
 }

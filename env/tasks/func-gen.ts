@@ -19,7 +19,7 @@ import { parsePython, type SyntaxNode } from '../analysis/parse.js';
 import { pythonText } from '../analysis/python-text.js';
 import type { Definition } from '../analysis/types.js';
 import { SandboxFileError, type Sandbox, type SandboxPool } from '../sandbox.js';
-import { prepareWorkspace, putWorkspace } from '../corpus/workspace.js';
+import { prepareWorkspace, putWorkspace, type PreparedWorkspace } from '../corpus/workspace.js';
 import { instanceId, isTestFile, uniquelyNamed, workspacePath, type GenerateOptions, type RepoContext } from './context.js';
 import { screenCandidates } from './degenerate.js';
 import { byPlace, whyNone, pristineWorkspace, testsReaching, traceSuite, type ExecutionOptions } from './executed.js';
@@ -251,26 +251,51 @@ export async function gradeFuncGen(instance: FuncGenInstance, submission: string
   if (original === null || !def) throw new Error(`func_gen ${instance.instance_id}: ${file}:${qualname} is not in the snapshot`);
   const graded = applyEdit(original, { start: def.span.start, end: def.span.end, text: agent.text.endsWith('\n') ? agent.text : `${agent.text}\n` });
   const repo = workspacePath(instance.repo.name);
+  const test = { instance, repo, pristine, graded, agentText: agent.text, first: def.span.start, script, tests };
+  let run = await runGraded(exec, test, true);
+  // A run at the least CPU weight that ran out of time may only have waited for CPU (episodes
+  // that still step take it first): its verdict is a run at the default weight's.
+  if (run.kind === 'timeout' && run.background) run = await runGraded(exec, test, false);
+  return gradeRun(run, tests, instance.timeout_s);
+}
 
+interface GradedTest {
+  instance: FuncGenInstance;
+  repo: string;
+  pristine: PreparedWorkspace;
+  /** The snapshot's file with the agent's definition in place of the target's. */
+  graded: string;
+  agentText: string;
+  /** The target definition's first line in the snapshot's file. */
+  first: number;
+  script: string | undefined;
+  tests: readonly string[];
+}
+
+/**
+ * The instance's tests, run once in a fresh sandbox on the snapshot with the graded file;
+ * `background`: at the engine's least CPU weight, and whether it ran so.
+ */
+async function runGraded(exec: ExecutionGradeContext, test: GradedTest, background: boolean): Promise<SealedRun & { background: boolean }> {
+  const { instance, repo, script } = test;
+  const { file, qualname } = instance.gold;
   const sandbox = await exec.pool.acquire({ waitMs: GRADING_WAIT_MS, priority: true, ...imageOf(instance.repo) });
-  let run: SealedRun;
   try {
-    await putWorkspace(sandbox, repo, pristine, { git: false });
-    await sandbox.writeFile(`${repo}/${file}`, graded);
+    const lowered = background && (await sandbox.background?.()) === true;
+    await putWorkspace(sandbox, repo, test.pristine, { git: false });
+    await sandbox.writeFile(`${repo}/${file}`, test.graded);
     const options = { cwd: repo, timeoutMs: instance.timeout_s * 1000 };
     if (script) {
       const path = `/tmp/hgym-eval-${randomBytes(8).toString('hex')}.py`;
-      const made = repostScript(script, agent.text, qualname);
+      const made = repostScript(script, test.agentText, qualname);
       await sandbox.writeFile(path, made.text);
-      run = await runSealed(sandbox, { script: path }, { path, first: made.first, last: made.last }, options);
-    } else {
-      const last = def.span.start + splitLines(agent.text).length - 1;
-      run = await runSealed(sandbox, { tests }, { path: `${repo}/${file}`, first: def.span.start, last }, options);
+      return { ...(await runSealed(sandbox, { script: path }, { path, first: made.first, last: made.last }, options)), background: lowered };
     }
+    const last = test.first + splitLines(test.agentText).length - 1;
+    return { ...(await runSealed(sandbox, { tests: test.tests }, { path: `${repo}/${file}`, first: test.first, last }, options)), background: lowered };
   } finally {
     await sandbox.release();
   }
-  return gradeRun(run, tests, instance.timeout_s);
 }
 
 /** The reward of a sealed run: 1 only when it ended normally with every test passed. */

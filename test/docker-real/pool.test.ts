@@ -39,6 +39,15 @@ t.test('a pooled container carries every hardening setting', async (t) => {
   );
 });
 
+t.test("background() gives a sandbox Docker's least CPU weight, and it still runs commands", async (t) => {
+  await using pool = await DockerSandboxPool.start({ warm: 1, max: 2 });
+  await using sb = await pool.acquire();
+  t.equal((await docker.getContainer(sb.id).inspect()).HostConfig.CpuShares, 0, 'the default weight at first');
+  t.equal(await sb.background!(), true);
+  t.equal((await docker.getContainer(sb.id).inspect()).HostConfig.CpuShares, 2);
+  t.match(await sb.exec('echo lowered', { timeoutMs: 5_000 }), { exitCode: 0, output: 'lowered\n' });
+});
+
 t.test('checkout, release, and a released handle', async (t) => {
   await using pool = await DockerSandboxPool.start({ warm: 1, max: 2 });
   await pool.waitWarm(1);

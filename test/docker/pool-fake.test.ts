@@ -192,6 +192,21 @@ t.test('one engine', async (t) => {
     t.equal(a.containers().length, 0, 'every container removed');
   });
 
+  t.test('background() sets the least CPU weight on its engine; an engine that cannot leaves the default', async (t) => {
+    const a = fake('a');
+    const pool = await startPool(t, { engines: [a], warm: 0, max: 4 });
+    const lowered = await pool.acquire();
+    t.equal(await lowered.background!(), true);
+    t.equal(a.cpuShares.get(lowered.id), 2, "Docker's least weight");
+    a.refuseCpuShares = true;
+    const kept = await pool.acquire();
+    t.equal(await kept.background!(), false, 'refused: not lowered');
+    t.notOk(a.cpuShares.has(kept.id));
+    t.match(await exec(kept), { exitCode: 0 }, 'and it still runs commands');
+    await Promise.all([lowered.release(), kept.release()]);
+    await t.rejects(lowered.background!(), { code: 'HGYM_ERR_SANDBOX_RELEASED' });
+  });
+
   t.test('archives unpack unpackConcurrency at a time per engine, the rest in turn', async (t) => {
     const a = fake('a');
     a.untarMs = 30;

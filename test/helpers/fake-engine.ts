@@ -18,7 +18,7 @@ export interface FakeContainer {
   state: string;
 }
 
-type Call = 'ping' | 'imageId' | 'exportImage' | 'loadImage' | 'create' | 'start' | 'remove' | 'list';
+type Call = 'ping' | 'imageId' | 'exportImage' | 'loadImage' | 'create' | 'start' | 'remove' | 'list' | 'setCpuShares';
 
 interface Live {
   container: FakeContainer;
@@ -46,7 +46,7 @@ export class FakeEngine implements ContainerEngine {
   /** Image name → id; a test may set or delete entries. */
   readonly images: Map<string, string>;
   /** Every call made, by method, refused ones included. */
-  readonly calls: Record<Call, number> = { ping: 0, imageId: 0, exportImage: 0, loadImage: 0, create: 0, start: 0, remove: 0, list: 0 };
+  readonly calls: Record<Call, number> = { ping: 0, imageId: 0, exportImage: 0, loadImage: 0, create: 0, start: 0, remove: 0, list: 0, setCpuShares: 0 };
   /** Milliseconds each call takes before it answers. */
   latencyMs = 0;
   startsInFlight = 0;
@@ -61,6 +61,9 @@ export class FakeEngine implements ContainerEngine {
   readonly halted = new Set<string>();
   /** When set, executors answer halt with an error. */
   refuseHalt = false;
+  /** CPU weights set on containers, by id; and whether the engine refuses to set one. */
+  readonly cpuShares = new Map<string, number>();
+  refuseCpuShares = false;
   private readonly live = new Map<string, Live>();
   private isDown = false;
   private failing = 0;
@@ -192,6 +195,13 @@ export class FakeEngine implements ContainerEngine {
     this.live.delete(id);
     this.settle(live);
     this.end(live);
+  }
+
+  async setCpuShares(id: string, shares: number): Promise<void> {
+    await this.call('setCpuShares');
+    if (this.refuseCpuShares) throw Object.assign(new Error('CPU shares are not supported'), { statusCode: 500 });
+    if (!this.live.has(id)) throw Object.assign(new Error(`No such container: ${id}`), { statusCode: 404 });
+    this.cpuShares.set(id, shares);
   }
 
   async list(label: string): Promise<ListedContainer[]> {

@@ -3,6 +3,7 @@ import t, { type Test } from 'tap';
 import { snapshotOf } from '../../../env/corpus/snapshot.js';
 import type { SandboxPool } from '../../../env/sandbox.js';
 import { gradeFuncGen } from '../../../env/tasks/func-gen.js';
+import { execResult, MemorySandbox } from '../../helpers/memory-sandbox.js';
 import { warmGrading } from '../../../env/tasks/families.js';
 import type { FuncGenInstance } from '../../../schemas/tasks.js';
 
@@ -70,4 +71,36 @@ t.test("func_gen's grading warm-up reads the target's file as given and as the s
   const baseline = { files: new Map(), read: async (path: string) => (given.push(path), GIVEN) };
   await warmGrading(instance, baseline, 'now', async (path) => (pristine.push(path), BODY));
   t.same([given, pristine], [['pkg/geo.py'], ['pkg/geo.py']]);
+});
+
+t.test('a test run at the least CPU weight that runs out of time is run again at the default weight, whose verdict stands', async (t) => {
+  const { instance, exec } = await geoInstance(t);
+  /** What each grading sandbox saw: whether it was lowered, and how many tests ran in it. */
+  const seen: { lowered: boolean; runs: number }[] = [];
+  class GraderSandbox extends MemorySandbox {
+    private readonly record = { lowered: false, runs: 0 };
+    constructor(lowers: boolean, timesOut: boolean) {
+      super({ exec: () => (this.record.runs++, execResult({ timedOut: timesOut, exitCode: timesOut ? null : 1 })) });
+      this.background = async () => (this.record.lowered = lowers);
+      this.put('/tmp/.made', '');
+      seen.push(this.record);
+    }
+    background: () => Promise<boolean>;
+    /** The workspace's folder, without its files: no test runs here. */
+    override async putArchive(dir?: string): Promise<void> {
+      this.put(`${dir}/.unpacked`, '');
+    }
+  }
+  for (const [name, lowers, timesOut, expected] of [
+    ['lowered, out of time', true, true, [{ lowered: true, runs: 1 }, { lowered: false, runs: 1 }]],
+    ['the engine could not lower it', false, true, [{ lowered: false, runs: 1 }]],
+    ['lowered, ended in time', true, false, [{ lowered: true, runs: 1 }]],
+  ] as const) {
+    seen.length = 0;
+    const pool: SandboxPool = { ...unreachable, acquire: async () => new GraderSandbox(lowers, timesOut) };
+    const result = await gradeFuncGen(instance, BODY, { ...exec, pool });
+    t.equal(result.reward, 0, name);
+    t.equal(result.info.rule, timesOut ? 'timeout' : 'test_run_crashed', name);
+    t.same(seen, expected, name);
+  }
 });
