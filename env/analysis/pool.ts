@@ -7,14 +7,16 @@
 import { Worker } from 'node:worker_threads';
 import type { FileAnswer } from './module.js';
 
-// Compiled, the worker is worker.js beside this file. Run from source (tests, tsx) it is
-// worker.ts, loaded through tsx's loader, which a worker does not inherit.
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.meta.url);
-
-function startWorker(): Worker {
-  if (!FROM_SOURCE) return new Worker(WORKER_URL);
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
+/**
+ * A worker thread running the module `name` (without extension) beside `from` (a module's
+ * import.meta.url). Compiled, that is name.js; run from source (tests, tsx) it is name.ts,
+ * loaded through tsx's loader, which a worker does not inherit.
+ */
+export function startWorker(name: string, from: string): Worker {
+  const fromSource = from.endsWith('.ts');
+  const url = new URL(`./${name}${fromSource ? '.ts' : '.js'}`, from);
+  if (!fromSource) return new Worker(url);
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`;
   return new Worker(boot, { eval: true });
 }
 
@@ -37,7 +39,7 @@ function feed(w: Worker): void {
 
 function ensure(threads: number): Worker[] {
   while (workers.length < threads) {
-    const w = startWorker();
+    const w = startWorker('worker', import.meta.url);
     w.on('message', (a: FileAnswer) => {
       if (!job) return;
       job.onAnswer(a);

@@ -13,6 +13,7 @@ import { analyzeModule } from '../analysis/module.js';
 import { parsePython, type ParseResult } from '../analysis/parse.js';
 import { pythonDistrust, pythonText, readAsPython, type PythonReading } from '../analysis/python-text.js';
 import type { Definition } from '../analysis/types.js';
+import { factsOnThread } from './facts-thread.js';
 import { codeSkeleton } from './skeleton.js';
 
 export interface PythonFacts {
@@ -106,7 +107,7 @@ let warming = false;
 export async function warmFacts(files: Iterable<string>, read: (path: string) => Promise<string | null>, when: 'quiet' | 'now' = 'quiet'): Promise<void> {
   const asked = [...new Set(files)].filter((path) => path.endsWith('.py'));
   if (when === 'now') {
-    for (const path of asked) await warmOne(path, read);
+    for (const path of asked) await warmOne(path, read, 'here');
     return;
   }
   lastAsked = Date.now();
@@ -134,7 +135,7 @@ async function runWarming(): Promise<void> {
       const quietFor = Date.now() - lastAsked;
       if (quietFor < WARM_QUIET_MS) return warmIn(WARM_QUIET_MS - quietFor + 1);
       const job = warmQueue.shift()!;
-      await warmOne(job.path, job.read);
+      await warmOne(job.path, job.read, 'thread');
       job.done();
     }
   } finally {
@@ -142,11 +143,24 @@ async function runWarming(): Promise<void> {
   }
 }
 
-/** One file's facts into the cache; never throws. */
-async function warmOne(path: string, read: (path: string) => Promise<string | null>): Promise<void> {
+/**
+ * One file's facts into the cache, computed `here` (in turns of the event loop) or on the
+ * low-priority thread (facts-thread.ts; here when there is none); never throws.
+ */
+async function warmOne(path: string, read: (path: string) => Promise<string | null>, where: 'here' | 'thread'): Promise<void> {
   try {
     const text = await read(path);
-    if (text !== null) await factsInTurns(path, text);
+    if (text === null) return;
+    // Known: a lookup, which keeps it among the recently used.
+    if (cache.get(text)?.byPath.has(path)) return void pythonFacts(path, text);
+    const answer = where === 'thread' ? await factsOnThread(path, text) : null;
+    if (!answer) return await factsInTurns(path, text);
+    // Nothing is known of a text whose parse ran out of time: it is not cached (see pythonFacts).
+    if (answer.timedOut) return;
+    // Grading may have computed it meanwhile: one entry per text.
+    let entry = cache.get(text);
+    if (!entry) remember(text, (entry = { distrust: answer.distrust, skeleton: answer.skeleton, byPath: new Map() }));
+    if (!entry.byPath.has(path)) entry.byPath.set(path, new Map(answer.definitions));
   } catch {
     // Only a warm-up: grading reads the file again and reports what goes wrong.
   }

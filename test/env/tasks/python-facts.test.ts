@@ -1,4 +1,6 @@
 import t from 'tap';
+import { readdirSync, readFileSync } from 'node:fs';
+import { factsOnThread } from '../../../env/tasks/facts-thread.js';
 import { forgetFacts, pythonFacts, WARM_QUIET_MS, warmFacts } from '../../../env/tasks/python-facts.js';
 
 const TEXT = `def area(w, h):
@@ -102,18 +104,33 @@ t.test('warmed facts are those pythonFacts computes, texts Python reads otherwis
     utf7: `# -*- coding: utf-7 -*-\n${TEXT}`,
     'syntax error': 'def (:\n',
   };
-  for (const [name, text] of Object.entries(texts)) {
-    forgetFacts();
-    const computed = pythonFacts('pkg/geo.py', text);
-    forgetFacts();
-    await warmFacts(['pkg/geo.py'], async () => text, 'now');
-    const warmed = pythonFacts('pkg/geo.py', text);
-    t.same(
-      [warmed.distrust, warmed.skeleton, [...warmed.definitions.entries()], warmed.timedOut],
-      [computed.distrust, computed.skeleton, [...computed.definitions.entries()], computed.timedOut],
-      name,
-    );
+  // 'now' computes in turns of the event loop; 'quiet' on the low-priority thread.
+  for (const when of ['now', 'quiet'] as const) {
+    for (const [name, text] of Object.entries(texts)) {
+      forgetFacts();
+      const computed = pythonFacts('pkg/geo.py', text);
+      forgetFacts();
+      await warmFacts(['pkg/geo.py'], async () => text, when);
+      const warmed = pythonFacts('pkg/geo.py', text);
+      t.same(
+        [warmed.distrust, warmed.skeleton, [...warmed.definitions.entries()], warmed.timedOut],
+        [computed.distrust, computed.skeleton, [...computed.definitions.entries()], computed.timedOut],
+        `${name} (${when})`,
+      );
+    }
   }
+});
+
+t.test("the quiet warm-up computes on a thread of the lowest CPU priority, leaving the event loop's alone", async (t) => {
+  const answer = await factsOnThread('pkg/geo.py', TEXT);
+  forgetFacts();
+  const here = pythonFacts('pkg/geo.py', TEXT);
+  t.same(answer, { timedOut: false, distrust: here.distrust, skeleton: here.skeleton, definitions: [...here.definitions] });
+  // Field 19 of a thread's stat line is its nice value (16 after the command's closing parenthesis).
+  const nice = (tid: string) => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+  const threads = readdirSync('/proc/self/task');
+  t.equal(nice(String(process.pid)), 0, 'the event loop keeps its priority');
+  t.ok(threads.some((tid) => nice(tid) === 19), 'a thread at nice 19');
 });
 
 t.test('a file is warmed over several turns of the event loop, not in one', async (t) => {
