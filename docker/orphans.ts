@@ -7,9 +7,9 @@ import type { Logger } from 'pino';
 import { LABEL_OWNER, orphanReason } from './owner.js';
 import type { EngineState } from './pool-state.js';
 
-/** Ids of the containers the pool holds on an engine: starting, warm and leased. */
+/** Ids of the containers the pool holds on an engine: starting, warm, being checked, leased and being removed. */
 function held(e: EngineState): Set<string> {
-  const ids = new Set<string>(e.startingIds);
+  const ids = new Set<string>([...e.startingIds, ...e.checking, ...e.removing.keys()]);
   for (const s of e.images.values()) {
     for (const w of s.warm) ids.add(w.id);
     for (const l of s.leased) ids.add(l.id);

@@ -45,6 +45,8 @@ export interface EngineState {
    * that a start slower than the start grace is not taken for an orphan by this pool's reaper.
    */
   readonly startingIds: Set<string>;
+  /** Warm containers taken out of their set while an acquire checks that they answer, by id. */
+  readonly checking: Set<string>;
   /** Archives unpacking in its sandboxes at once, one unit each (LeasedSandbox.putArchive). */
   readonly unpacks: Budget;
   /** Containers being removed or waiting their turn (removeConcurrency), by id. */
@@ -87,4 +89,9 @@ export function warmestEngine(engines: readonly EngineState[], image: string): E
 
 export function slotStats(s: { target: number; warm: number; starting: number; leased: number }): ImagePoolStats {
   return { target: s.target, warm: s.warm, starting: s.starting, leased: s.leased };
+}
+
+/** Why each engine is down (or `up`), for an error when none answers. */
+export function downReasons(engines: readonly EngineState[]): string {
+  return engines.map((e) => `${e.engine.name}: ${e.downReason ?? 'up'}`).join('; ');
 }

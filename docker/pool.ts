@@ -30,13 +30,12 @@ import { baseTarget, environmentTargets, priorTarget } from './warm-targets.js';
 import { countOf, leasedCount, poolStats } from './pool-counts.js';
 import type { DockerPoolOptions } from './pool-options.js';
 import { poolSettings, refillConcurrency, removePace, type PoolSettings } from './pool-settings.js';
-import { emptySlots, slotsOf, sum, totalOf, warmestEngine, type EngineState, type ImageSlots } from './pool-state.js';
+import { downReasons, emptySlots, slotsOf, sum, totalOf, warmestEngine, type EngineState, type ImageSlots } from './pool-state.js';
 import { WaiterQueue } from './waiters.js';
 import { pumpRemovals, removeInTurn } from './removals.js';
 
 export type { DockerPoolOptions } from './pool-options.js';
 export { DEFAULT_IMAGE } from './pool-settings.js';
-
 
 /** How often warm targets are recomputed without an acquire, so that idle demand decays. */
 const REBALANCE_MS = 5_000;
@@ -74,7 +73,7 @@ export class DockerSandboxPool implements SandboxPool {
       // Environments with a share are warmed from the start, after the base image.
       const shared = [...policy.shares.keys()].map((image) => emptySlots(image, priorTarget(policy, image))).filter((s) => s.target > 0);
       const images = new Map([base, ...shared].map((s) => [s.image, s]));
-      return { engine, up: true, downReason: null, probeFailures: 0, probing: false, base, images, startingIds: new Set<string>(), unpacks: new Budget(this.settings.unpackConcurrency), removing: new Map(), removeQueue: [], removesRunning: 0, removeTimer: null, present: new Map(), counters: { created: 0, lost: 0, failed: 0 } };
+      return { engine, up: true, downReason: null, probeFailures: 0, probing: false, base, images, startingIds: new Set<string>(), checking: new Set<string>(), unpacks: new Budget(this.settings.unpackConcurrency), removing: new Map(), removeQueue: [], removesRunning: 0, removeTimer: null, present: new Map(), counters: { created: 0, lost: 0, failed: 0 } };
     });
     this.presence = new ImagePresence({
       engines: this.engines,
@@ -196,14 +195,17 @@ export class DockerSandboxPool implements SandboxPool {
     // A warm container on the engine that has most of them; looked up again after each await.
     for (let e = warmestEngine(this.engines, image); e; e = warmestEngine(this.engines, image)) {
       // No refill until it is leased (lease() refills): while it is checked it is in no count,
-      // and a refill now would take its slot too and go above max.
+      // and a refill now would take its slot too and go above max. The reaper knows it meanwhile.
       const candidate = slotsOf(e, image).warm.shift()!;
       const fresh = Date.now() - candidate.createdAt < this.settings.limits.lifetimeMs / 2;
-      if (fresh && (await candidate.check()) && !this.closed && e.up) return this.lease(e, image, candidate);
+      e.checking.add(candidate.id);
+      const answers = fresh && (await candidate.check());
+      e.checking.delete(candidate.id);
+      if (answers && !this.closed && e.up) return this.lease(e, image, candidate);
       this.discard(e, candidate, fresh ? 'failed its readiness check' : 'too close to its maximum lifetime');
     }
     if (this.closed) throw hgymError('HGYM_ERR_POOL_CLOSED');
-    if (!this.engines.some((e) => e.up)) throw hgymError('HGYM_ERR_DOCKER_UNAVAILABLE', this.downReasons());
+    if (!this.engines.some((e) => e.up)) throw hgymError('HGYM_ERR_DOCKER_UNAVAILABLE', downReasons(this.engines));
     const e = this.roomFor(image);
     if (!e) return this.waiters.wait(image, options, this.settings.max * this.engines.filter((o) => o.up).length);
     try {
@@ -216,10 +218,6 @@ export class DockerSandboxPool implements SandboxPool {
       if (!e.up && !this.closed && this.engines.some((o) => o.up)) return this.acquire(options);
       throw err;
     }
-  }
-
-  private downReasons(): string {
-    return this.engines.map((e) => `${e.engine.name}: ${e.downReason ?? 'up'}`).join('; ');
   }
 
   /**

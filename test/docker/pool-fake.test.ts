@@ -229,6 +229,19 @@ t.test('one engine', async (t) => {
     t.equal(pool.stats().starting, 1);
   });
 
+  t.test("a warm container an acquire is checking is its pool's: its reaper does not take it", async (t) => {
+    const a = new PastGraceEngine('a', { [BASE]: 'sha256:base' });
+    const pool = await startPool(t, { engines: [a], warm: 1, max: 2 });
+    await pool.waitWarm(1, 2_000);
+    a.pongMs = 300;
+    const acquiring = pool.acquire();
+    await delay(50);
+    t.equal(await pool.reapOrphans(), 0, 'nothing reaped while it is checked');
+    const s = await acquiring;
+    t.match(await exec(s), { exitCode: 0 }, 'the acquire gets it, alive');
+    await s.release();
+  });
+
   t.test('acquire takes a warm sandbox that runs commands, and the pool refills', async (t) => {
     const a = fake('a');
     const pool = await startPool(t, { engines: [a], warm: 2, max: 4 });

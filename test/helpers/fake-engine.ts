@@ -61,6 +61,8 @@ export class FakeEngine implements ContainerEngine {
   readonly halted = new Set<string>();
   /** When set, executors answer halt with an error. */
   refuseHalt = false;
+  /** Milliseconds an executor takes to answer a ping (a readiness check). */
+  pongMs = 0;
   /** CPU weights set on containers, by id; and whether the engine refuses to set one. */
   readonly cpuShares = new Map<string, number>();
   refuseCpuShares = false;
@@ -237,7 +239,9 @@ export class FakeEngine implements ContainerEngine {
         : request.op === 'exec'
           ? { id, type: 'exit', exit_code: 0, timed_out: false, output: `ran: ${String(request.command)}`, output_chars: 0, cut_chars: 0, cwd: '/workspace', duration_ms: 1 }
           : { id, type: 'error', code: 'ENOSYS', message: `the fake executor does not do ${String(request.op)}` };
-    setImmediate(() => live.stream?.push(muxed(frame)));
+    const answer = () => live.stream?.push(muxed(frame));
+    if (request.op === 'ping' && this.pongMs > 0) setTimeout(answer, this.pongMs);
+    else setImmediate(answer);
   }
 
   private settle(live: Live): void {
