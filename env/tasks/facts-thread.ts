@@ -2,7 +2,8 @@
  * The warm-up's Python facts computed off the event loop: one worker thread (facts-worker.ts)
  * at the lowest CPU priority (nice 19), so that warming a batch's files neither holds the
  * server's event loop nor takes CPU from anything that wants it, episodes' steps included. It
- * is started on first use and kept, unref'd; one that fails is not used again.
+ * is started on first use and ends once it has had nothing to do for IDLE_MS (its memory is
+ * the server's only while a batch's files are warmed); one that fails is not used again.
  */
 import type { Worker } from 'node:worker_threads';
 import type { Definition } from '../analysis/types.js';
@@ -16,30 +17,45 @@ export interface ThreadFacts {
 
 type Answer = ({ timedOut: false } & ThreadFacts) | { timedOut: true };
 
-let worker: Worker | null = null;
+/** How long the worker waits for work before it ends. */
+export const IDLE_MS = 2_000;
+
+/** The worker, and its answers still awaited by id. */
+interface Thread {
+  worker: Worker;
+  waiting: Map<number, (answer: Answer | null) => void>;
+  idle: NodeJS.Timeout | undefined;
+}
+
+let thread: Thread | null = null;
 let failed = false;
 let nextId = 0;
-const waiting = new Map<number, (answer: Answer | null) => void>();
 
-function ensure(): Worker | null {
+function ensure(): Thread | null {
   if (failed) return null;
-  if (worker) return worker;
-  const w = startWorker('facts-worker', import.meta.url);
-  w.on('message', ({ id, ...answer }: { id: number } & Answer) => {
-    waiting.get(id)?.(answer);
-    waiting.delete(id);
-    if (waiting.size === 0) w.unref();
+  if (thread) return thread;
+  const t: Thread = { worker: startWorker('facts-worker', import.meta.url), waiting: new Map(), idle: undefined };
+  t.worker.on('message', ({ id, ...answer }: { id: number } & Answer) => {
+    t.waiting.get(id)?.(answer);
+    t.waiting.delete(id);
+    if (t.waiting.size > 0) return;
+    t.worker.unref();
+    t.idle = setTimeout(() => {
+      if (thread === t) thread = null;
+      void t.worker.terminate();
+    }, IDLE_MS).unref();
   });
-  const fail = () => {
-    failed = true;
-    worker = null;
-    for (const answer of waiting.values()) answer(null);
-    waiting.clear();
+  const lost = (broken: boolean) => {
+    failed ||= broken;
+    if (thread === t) thread = null;
+    for (const answer of t.waiting.values()) answer(null);
+    t.waiting.clear();
   };
-  w.on('error', fail);
-  w.on('exit', fail);
-  w.unref();
-  return (worker = w);
+  t.worker.on('error', () => lost(true));
+  // Ended while it had work: not by its idle timer.
+  t.worker.on('exit', () => lost(t.waiting.size > 0));
+  t.worker.unref();
+  return (thread = t);
 }
 
 /**
@@ -47,12 +63,13 @@ function ensure(): Worker | null {
  * out of time, or null when no worker could do it (the caller computes them itself).
  */
 export function factsOnThread(path: string, text: string): Promise<Answer | null> {
-  const w = ensure();
-  if (!w) return Promise.resolve(null);
+  const t = ensure();
+  if (!t) return Promise.resolve(null);
   const id = nextId++;
-  w.ref();
+  clearTimeout(t.idle);
+  t.worker.ref();
   return new Promise((resolve) => {
-    waiting.set(id, resolve);
-    w.postMessage({ id, path, text });
+    t.waiting.set(id, resolve);
+    t.worker.postMessage({ id, path, text });
   });
 }

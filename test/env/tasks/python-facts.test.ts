@@ -1,6 +1,6 @@
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
-import { factsOnThread } from '../../../env/tasks/facts-thread.js';
+import { factsOnThread, IDLE_MS } from '../../../env/tasks/facts-thread.js';
 import { forgetFacts, pythonFacts, WARM_QUIET_MS, warmFacts } from '../../../env/tasks/python-facts.js';
 
 const TEXT = `def area(w, h):
@@ -131,6 +131,9 @@ t.test("the quiet warm-up computes on a thread of the lowest CPU priority, leavi
   const threads = readdirSync('/proc/self/task');
   t.equal(nice(String(process.pid)), 0, 'the event loop keeps its priority');
   t.ok(threads.some((tid) => nice(tid) === 19), 'a thread at nice 19');
+  await new Promise((resolve) => setTimeout(resolve, IDLE_MS + 1_000));
+  t.notOk(readdirSync('/proc/self/task').some((tid) => nice(tid) === 19), 'it ends once it has had nothing to do');
+  t.same(await factsOnThread('pkg/geo.py', TEXT), answer, 'and a later warm-up starts another');
 });
 
 t.test('a file is warmed over several turns of the event loop, not in one', async (t) => {
