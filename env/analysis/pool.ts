@@ -4,20 +4,20 @@
  * repositories pays their start-up once; between jobs they are unref'd and do not keep
  * the process alive.
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
 import type { FileAnswer } from './module.js';
 
 /**
  * A worker thread running the module `name` (without extension) beside `from` (a module's
  * import.meta.url). Compiled, that is name.js; run from source (tests, tsx) it is name.ts,
- * loaded through tsx's loader, which a worker does not inherit.
+ * loaded through tsx's loader, which a worker does not inherit. `options` are the Worker's.
  */
-export function startWorker(name: string, from: string): Worker {
+export function startWorker(name: string, from: string, options: WorkerOptions = {}): Worker {
   const fromSource = from.endsWith('.ts');
   const url = new URL(`./${name}${fromSource ? '.ts' : '.js'}`, from);
-  if (!fromSource) return new Worker(url);
+  if (!fromSource) return new Worker(url, options);
   const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(boot, { eval: true });
+  return new Worker(boot, { ...options, eval: true });
 }
 
 interface Job {
