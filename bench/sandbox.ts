@@ -46,6 +46,9 @@ async function main(): Promise<void> {
       );
     }
     await sandbox.release();
+    // A release does not wait for its container's removal: the idle figure is of warm containers alone.
+    const until = Date.now() + 30_000;
+    while (Object.values(pool.stats().engines ?? {}).some((e) => e.removing) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
 
     const memory: number[] = [];
     for (const info of await docker.listContainers({ filters: { label: [`hgym.owner=${pool.owner.id}`] } })) {
