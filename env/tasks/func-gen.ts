@@ -13,6 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { FuncGenInstance } from '../../schemas/tasks.js';
+import { HgymError } from '../errors.js';
 import type { Snapshot } from '../corpus/snapshot.js';
 import { imageOf } from '../corpus/environment.js';
 import { parsePython, type SyntaxNode } from '../analysis/parse.js';
@@ -254,8 +255,16 @@ export async function gradeFuncGen(instance: FuncGenInstance, submission: string
   const test = { instance, repo, pristine, graded, agentText: agent.text, first: def.span.start, script, tests };
   let run = await runGraded(exec, test, true);
   // A run at the least CPU weight that ran out of time may only have waited for CPU (episodes
-  // that still step take it first): its verdict is a run at the default weight's.
-  if (run.kind === 'timeout' && run.background) run = await runGraded(exec, test, false);
+  // that still step take it first): its verdict is a run at the default weight's. A submission
+  // can always ask for that run by never ending, so the pool having no sandbox for it keeps the
+  // first verdict: never an error the agent could turn its 0 into.
+  if (run.kind === 'timeout' && run.background) {
+    const first = run;
+    run = await runGraded(exec, test, false).catch((err: unknown) => {
+      if (err instanceof HgymError && err.code === 'HGYM_ERR_CAPACITY') return first;
+      throw err;
+    });
+  }
   return gradeRun(run, tests, instance.timeout_s);
 }
 

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { snapshotOf } from '../../../env/corpus/snapshot.js';
 import type { SandboxPool } from '../../../env/sandbox.js';
+import { hgymError } from '../../../env/errors.js';
 import { gradeFuncGen } from '../../../env/tasks/func-gen.js';
 import { execResult, MemorySandbox } from '../../helpers/memory-sandbox.js';
 import { warmGrading } from '../../../env/tasks/families.js';
@@ -103,4 +104,16 @@ t.test('a test run at the least CPU weight that runs out of time is run again at
     t.equal(result.info.rule, timesOut ? 'timeout' : 'test_run_crashed', name);
     t.same(seen, expected, name);
   }
+});
+
+t.test('a rerun the pool has no sandbox for keeps the lowered run\'s verdict: a 0, never an error', async (t) => {
+  const { instance, exec } = await geoInstance(t);
+  let acquires = 0;
+  const timesOut = () => {
+    const sandbox = new MemorySandbox({ exec: () => execResult({ timedOut: true, exitCode: null }) }).put('/tmp/.made', '');
+    return Object.assign(sandbox, { background: async () => true, putArchive: async (dir?: string) => void sandbox.put(`${dir}/.unpacked`, '') });
+  };
+  const pool: SandboxPool = { ...unreachable, acquire: async () => (++acquires === 1 ? timesOut() : Promise.reject(hgymError('HGYM_ERR_CAPACITY', 'no sandbox free'))) };
+  const result = await gradeFuncGen(instance, BODY, { ...exec, pool });
+  t.same([result.reward, result.info.rule, acquires], [0, 'timeout', 2]);
 });
