@@ -24,8 +24,9 @@
  * Usage: node --import tsx bench/rollout.ts [--instances 32] [--group 4] [--steps 12]
  *   [--think-min 1] [--think-max 3] [--pool 128] [--raw 64] [--raw-parallel 8] [--seed N]
  * HGYM_BENCH_PROFILE=DIR writes a CPU profile of the server process into DIR.
- * HGYM_BENCH_STEPS=FILE writes every step as a line of JSON into FILE: when it started (ms
- * from the burst's start), its time, the command's own time, the action and the repository.
+ * HGYM_BENCH_STEPS=FILE writes every reset and step as a line of JSON into FILE: when it started
+ * (ms from the burst's start), its time, the command's own time, the action ("reset" for a
+ * reset) and the repository.
  */
 import { startBenchServer } from './bench-server.js';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -218,8 +219,10 @@ const errors: string[] = [];
 const repos: Record<string, number> = {};
 const resetTimes: number[] = [];
 const stepTimes: number[] = [];
+type Timed = { at: number; ms: number; execMs: number | null; action: string; repo: string };
 /** When each step started, with its time: steps that overlap the batch's grading are told apart. */
-const stepsAt: { at: number; ms: number; execMs: number | null; action: string; repo: string }[] = [];
+const stepsAt: Timed[] = [];
+const resetsAt: Timed[] = [];
 let firstFinishAt = Infinity;
 const finishTimes: number[] = [];
 const rewards: number[] = [];
@@ -242,13 +245,15 @@ try {
     try {
       const t0 = performance.now();
       const reset = await client.reset(request);
-      resetTimes.push(performance.now() - t0);
+      const resetMs = performance.now() - t0;
+      resetTimes.push(resetMs);
       id = reset.episode_id;
       // Once every episode has its sandbox: the memory of all sandboxes, leased and warm.
       if (resetTimes.length === EPISODES) memory = containerMemoryMiB();
       const root = String(reset.info.workspace ?? '/workspace');
       const repo = root.split('/').at(-1)!;
       repos[repo] = (repos[repo] ?? 0) + 1;
+      resetsAt.push({ at: t0, ms: resetMs, execMs: null, action: 'reset', repo });
       for (let step = 0; step < STEPS; step++) {
         await sleep((THINK_MIN_S + Math.random() * (THINK_MAX_S - THINK_MIN_S)) * 1000);
         const t1 = performance.now();
@@ -343,7 +348,7 @@ try {
   };
   const stepsFile = process.env.HGYM_BENCH_STEPS;
   if (stepsFile) {
-    const lines = stepsAt.map((s) => JSON.stringify({ at_ms: round(s.at - burstStart, 1), epoch_ms: Math.round(performance.timeOrigin + s.at), ms: round(s.ms, 1), exec_ms: s.execMs, first_finish_ms: round(firstFinishAt - burstStart, 1), action: s.action, repo: s.repo }));
+    const lines = [...resetsAt, ...stepsAt].map((s) => JSON.stringify({ at_ms: round(s.at - burstStart, 1), epoch_ms: Math.round(performance.timeOrigin + s.at), ms: round(s.ms, 1), exec_ms: s.execMs, first_finish_ms: round(firstFinishAt - burstStart, 1), action: s.action, repo: s.repo }));
     writeFileSync(stepsFile, `${lines.join('\n')}\n`);
   }
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
