@@ -13,6 +13,7 @@ import {
   type ExecOptions,
   type ExecResult,
   type FileRead,
+  type PutOptions,
   type ReadOptions,
   type Sandbox,
   type WorkspaceLayout,
@@ -212,7 +213,7 @@ export class LeasedSandbox implements Sandbox {
     return { entries: frame.entries as DigestEntry[], truncated: frame.truncated === true };
   }
 
-  async putArchive(dir: string, tar: Buffer): Promise<void> {
+  async putArchive(dir: string, tar: Buffer, options?: PutOptions): Promise<void> {
     // Base64 in one frame: workspaces are megabytes, well under the executor's frame limit. A
     // burst of resets sends them a few at a time, each with its own deadline: as many unpacking
     // at once on an engine as it has CPUs to unpack with (unpacks), in the order asked, so that
@@ -222,7 +223,7 @@ export class LeasedSandbox implements Sandbox {
     const release = await transfers.acquire(tar.length);
     try {
       const deadline = FILE_OP_DEADLINE_MS + Math.ceil(tar.length / 2 ** 20) * UNTAR_DEADLINE_PER_MIB_MS;
-      await this.call({ op: 'untar', path: dir, data: tar.toString('base64') }, deadline);
+      await this.call({ op: 'untar', path: dir, data: tar.toString('base64'), ...(options?.shell ? { shell: true } : {}) }, deadline);
     } finally {
       release();
       unpacking();
@@ -233,7 +234,7 @@ export class LeasedSandbox implements Sandbox {
     return this.bases.has(name);
   }
 
-  async materialize(dir: string, layout: WorkspaceLayout): Promise<void> {
+  async materialize(dir: string, layout: WorkspaceLayout, options?: PutOptions): Promise<void> {
     // Light work in the sandbox (a local tar of the base, a few small files), so no budget.
     const bytes = layout.archive.length + layout.pack.reduce((n, p) => n + (typeof p === 'string' ? p.length : p[1]), 0);
     await this.call(
@@ -244,6 +245,7 @@ export class LeasedSandbox implements Sandbox {
         exclude: layout.exclude,
         archive: layout.archive.toString('base64'),
         ...(layout.pack.length > 0 ? { pack: { path: layout.packPath, pieces: layout.pack, trailer: layout.trailer } } : {}),
+        ...(options?.shell ? { shell: true } : {}),
       },
       FILE_OP_DEADLINE_MS + Math.ceil(bytes / 2 ** 20) * UNTAR_DEADLINE_PER_MIB_MS,
     );

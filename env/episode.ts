@@ -98,9 +98,8 @@ export class Episode {
     let from: 'base' | 'archive';
     try {
       const root = workspacePath(input.instance.repo.name);
-      from = await putWorkspace(sandbox, root, workspace);
       // The agent's shell starts in the repository.
-      await sandbox.exec(`cd ${root}`, { timeoutMs: 5_000 });
+      from = await putWorkspace(sandbox, root, workspace, { shell: true });
     } catch (err) {
       await sandbox.release();
       throw err;

@@ -112,6 +112,16 @@ export interface WorkspaceLayout {
   trailer: string;
 }
 
+/** How a workspace is put into a sandbox. */
+export interface PutOptions {
+  /**
+   * The agent's shell then starts afresh in the workspace, as if its first command had been `cd`
+   * there (a reset's): started by the sandbox after it answers, so the reset does not wait for
+   * it. The idle shell the sandbox started with is replaced; a command running is left alone.
+   */
+  shell?: boolean;
+}
+
 /** A sandbox leased for one episode. After release every method rejects. */
 export interface Sandbox extends AsyncDisposable {
   readonly id: string;
@@ -134,11 +144,11 @@ export interface Sandbox extends AsyncDisposable {
    */
   digest(root: string): Promise<Digest>;
   /** Unpacks a tar archive into `dir` (created if needed), owned by the agent's user. */
-  putArchive(dir: string, tar: Buffer): Promise<void>;
+  putArchive(dir: string, tar: Buffer, options?: PutOptions): Promise<void>;
   /** Whether the sandbox holds the base `name`, to lay out a workspace from it (materialize). */
   holdsBase?(name: string): boolean;
   /** Lays out a workspace in `dir` from a base the sandbox holds: what putArchive does, without the base's bytes. */
-  materialize?(dir: string, layout: WorkspaceLayout): Promise<void>;
+  materialize?(dir: string, layout: WorkspaceLayout, options?: PutOptions): Promise<void>;
   /**
    * Runs the sandbox at its engine's least CPU weight, on the CPU other sandboxes leave (for a
    * grader's run beside episodes that still step); whether it could.

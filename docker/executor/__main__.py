@@ -80,6 +80,8 @@ class Executor:
         self.sel = selectors.DefaultSelector()
         self.inbuf = bytearray()
         self.shell = None
+        # Commands sent to the shell for no request (start_in), whose reports are not a job's.
+        self.silent = 0
         self.state = {"cwd": os.getcwd(), "exports": ""}
         self.job = None  # the running exec request
         lifetime = float(os.environ.get("HGYM_LIFETIME_S", "0") or 0)
@@ -147,7 +149,26 @@ class Executor:
         self.sel.register(self.shell.out_r, selectors.EVENT_READ, "stdout")
         self.sel.register(self.shell.err_r, selectors.EVENT_READ, "stderr")
 
+    def start_in(self, req):
+        """`shell: true` on a workspace's lay-out (a reset's): after the answer, the agent's shell
+        is sent `cd` there as a command of its own that reports to nobody (`silent` counts them:
+        their reports come first, in order), so the reset waits for no round trip and the
+        agent's first command, queued behind it, runs there. With a command running, nothing."""
+        if req.get("shell") is not True or self.job is not None:
+            return
+        path = os.path.realpath(req["path"])
+        self.state["cwd"] = path
+        if self.shell is None:
+            return self.start_shell()
+        try:
+            self.shell.send("cd -- %s 2>/dev/null" % shlex.quote(path))
+            self.silent += 1
+        except BrokenPipeError:
+            self.drop_shell()
+            self.start_shell()
+
     def drop_shell(self):
+        self.silent = 0
         if not self.shell:
             return
         for fd in (self.shell.ctl_r, self.shell.out_r, self.shell.err_r):
@@ -230,21 +251,25 @@ class Executor:
             self.on_shell_exit()
             return
         sh.ctl_buf += data
-        parts = sh.ctl_buf.split(b"\0")
-        if len(parts) < 4:
-            return
-        rc, cwd, exports = parts[0], parts[1], parts[2]
-        sh.ctl_buf = b"\0".join(parts[3:])
-        self.state = {"cwd": cwd.decode("utf-8", "replace"), "exports": exports.decode("utf-8", "replace")}
-        if self.job is None:
-            return
-        self.pump(sh.out_r, "stdout")
-        self.pump(sh.err_r, "stderr")
-        try:
-            code = int(rc)
-        except ValueError:
-            code = None
-        self.finish_job(code, None)
+        # Each report is three NUL-terminated fields; a silent command's and the job's may come together.
+        while True:
+            parts = sh.ctl_buf.split(b"\0", 3)
+            if len(parts) < 4:
+                return
+            rc, cwd, exports, sh.ctl_buf = parts
+            self.state = {"cwd": cwd.decode("utf-8", "replace"), "exports": exports.decode("utf-8", "replace")}
+            if self.silent > 0:
+                self.silent -= 1
+                continue
+            if self.job is None:
+                continue
+            self.pump(sh.out_r, "stdout")
+            self.pump(sh.err_r, "stderr")
+            try:
+                code = int(rc)
+            except ValueError:
+                code = None
+            self.finish_job(code, None)
 
     def on_shell_exit(self):
         sh = self.shell
@@ -331,10 +356,13 @@ class Executor:
                 frame = bases.materialize(req, self.held)
                 frame["id"] = req["id"]
                 self.emit(frame)
+                self.start_in(req)
             elif op in FILE_OPS:
                 frame = FILE_OPS[op](req)
                 frame["id"] = req["id"]
                 self.emit(frame)
+                if op == "untar":
+                    self.start_in(req)
             elif op == "ping":
                 self.emit({"id": req.get("id"), "type": "pong", "busy": self.job is not None})
             else:

@@ -22,7 +22,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Header, Pax } from 'tar';
 import type { Edit } from '../../schemas/tasks.js';
-import type { Sandbox, WorkspaceLayout } from '../sandbox.js';
+import type { PutOptions, Sandbox, WorkspaceLayout } from '../sandbox.js';
 import type { WorkspaceBaseline } from '../tasks/changes.js';
 import { applyEdits } from '../tasks/edits.js';
 import { gzipOf, segment, type Segment } from './deflate-segments.js';
@@ -379,15 +379,17 @@ function baseline(dir: string, snapshot: Snapshot, files: Map<string, string>, e
 /**
  * Puts the workspace into `dir` of a sandbox: laid out from its base when the sandbox holds it
  * (a few small files sent), else unpacked from the whole archive; says which. `git: false`
- * leaves out `.git`.
+ * leaves out `.git`; `shell: true` starts the agent's shell in it (PutOptions).
  */
-export async function putWorkspace(sandbox: Sandbox, dir: string, workspace: PreparedWorkspace, options?: { git: boolean }): Promise<'base' | 'archive'> {
-  const layout = sandbox.materialize && sandbox.holdsBase ? await workspace.layout(options) : null;
+export async function putWorkspace(sandbox: Sandbox, dir: string, workspace: PreparedWorkspace, options: { git?: boolean } & PutOptions = {}): Promise<'base' | 'archive'> {
+  const what = { git: options.git ?? true };
+  const put = options.shell ? { shell: true } : undefined;
+  const layout = sandbox.materialize && sandbox.holdsBase ? await workspace.layout(what) : null;
   if (layout && sandbox.holdsBase!(layout.base)) {
-    await sandbox.materialize!(dir, layout);
+    await sandbox.materialize!(dir, layout, put);
     return 'base';
   }
-  await sandbox.putArchive(dir, await workspace.archive(options));
+  await sandbox.putArchive(dir, await workspace.archive(what), put);
   return 'archive';
 }
 

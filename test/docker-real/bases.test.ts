@@ -120,3 +120,20 @@ t.test('once the bases are closed, a new shell (a grader\'s fresh start, or afte
     t.equal((await sandbox.exec('pwd', { timeoutMs: 10_000 })).output.trim(), ROOT);
   }
 });
+
+t.test("shell: true moves the agent's shell into the workspace, from the base and from the archive", async (t) => {
+  const workspace = await prepareWorkspace(edited[0]!, snapshot, cacheDir);
+  for (const [how, pool] of [['base', withBases], ['archive', without]] as const) {
+    await using sandbox = await pool.acquire();
+    t.equal(await putWorkspace(sandbox, ROOT, workspace, { shell: true }), how);
+    // At once: the first command is queued behind the shell's `cd`.
+    const first = await sandbox.exec('pwd; cd ..; echo "$OLDPWD"; ps -e -o comm= | grep -c bash; (exit 3)', { timeoutMs: 10_000 });
+    t.equal(first.output, `${ROOT}\n${ROOT}\n1\n`, `${how}: its first command runs in the workspace, in the one shell`);
+    t.equal(first.exitCode, 3, `${how}: with its own exit code, not the \`cd\`'s`);
+    t.equal(first.cwd, '/workspace', `${how}: and the shell goes on from where that command left it`);
+  }
+  // Without it, the shell starts where the sandbox does, as before.
+  await using plain = await without.acquire();
+  await putWorkspace(plain, ROOT, workspace);
+  t.not((await plain.exec('pwd', { timeoutMs: 10_000 })).output.trim(), ROOT, 'no shell option: not moved');
+});
