@@ -71,6 +71,16 @@ export interface DockerPoolOptions {
    */
   busyRemoveHoldMs?: number;
   /**
+   * How long after the last acquire the background refill waits before it starts containers: a
+   * batch of resets lays out its workspaces without containers starting beside them (their
+   * engine's, runtime's and executor's CPU); acquires that find no warm sandbox are served at once
+   * all the same. Never longer than refillHoldMaxMs in a row, so a steady stream of acquires is
+   * refilled as before. 0: no wait. Default 500 ms.
+   */
+  refillQuietMs?: number;
+  /** The longest the refill waits in a row for acquires to stop (refillQuietMs). Default 5 s. */
+  refillHoldMaxMs?: number;
+  /**
    * Workspace archives each engine's sandboxes unpack at once; more wait their turn, in order.
    * Unpacking is CPU work in the sandbox: beyond the engine machine's CPUs, more at once only
    * makes each finish later. Default: this machine's CPUs (set it for a remote engine).

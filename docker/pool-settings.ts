@@ -23,6 +23,8 @@ export interface PoolSettings {
   readonly busyStartConcurrency: number;
   readonly busyRemoveConcurrency: number;
   readonly busyRemoveHoldMs: number;
+  readonly refillQuietMs: number;
+  readonly refillHoldMaxMs: number;
   readonly unpackConcurrency: number;
   readonly drainTimeoutMs: number;
   readonly probeMs: number;
@@ -49,6 +51,8 @@ export function poolSettings(options: DockerPoolOptions): PoolSettings {
     busyStartConcurrency: Math.max(1, Math.min(options.busyStartConcurrency ?? 1, options.startConcurrency ?? 4)),
     busyRemoveConcurrency: Math.max(1, options.busyRemoveConcurrency ?? 1),
     busyRemoveHoldMs: Math.max(0, options.busyRemoveHoldMs ?? 60_000),
+    refillQuietMs: Math.max(0, options.refillQuietMs ?? 500),
+    refillHoldMaxMs: Math.max(0, options.refillHoldMaxMs ?? 5_000),
     drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
     probeMs: Math.max(50, options.probeMs ?? 2_000),
     probeTimeoutMs: Math.max(50, options.probeTimeoutMs ?? 3_000),

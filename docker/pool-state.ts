@@ -61,6 +61,15 @@ export interface EngineState {
   readonly counters: { created: number; lost: number; failed: number };
 }
 
+/**
+ * An engine's state as the pool starts: the base image's slots with `baseWarm` as target, then
+ * each environment's with its prior target (those with one), so they are warmed from the start.
+ */
+export function newEngineState(engine: ContainerEngine, base: ImageSlots, environments: readonly ImageSlots[], unpacks: Budget): EngineState {
+  const images = new Map([base, ...environments.filter((s) => s.target > 0)].map((s) => [s.image, s]));
+  return { engine, up: true, downReason: null, probeFailures: 0, probing: false, base, images, startingIds: new Set(), checking: new Set(), unpacks, removing: new Map(), removeQueue: [], removesRunning: 0, removeTimer: null, present: new Map(), counters: { created: 0, lost: 0, failed: 0 } };
+}
+
 export function sum(state: EngineState, count: (s: ImageSlots) => number): number {
   let n = 0;
   for (const s of state.images.values()) n += count(s);

@@ -1,7 +1,8 @@
 /**
  * The SandboxPool adapter over container engines: warm pools of started, ready containers, one per
  * episode and never reused, refilled in the background (gently while episodes run on the engine,
- * so that their steps keep the CPU), spread over one or more engines. Each engine keeps its own
+ * so that their steps keep the CPU, and not while a burst of resets comes in: refill-hold.ts),
+ * spread over one or more engines. Each engine keeps its own
  * capacity (`max`) and its own warm sandboxes: the base sandbox image's, and one set per
  * environment image sized by that environment's recent demand on it (warm-targets.ts).
  * An episode stays on the engine of its sandbox. An engine that stops answering is marked down:
@@ -30,7 +31,8 @@ import { baseTarget, environmentTargets, priorTarget } from './warm-targets.js';
 import { countOf, leasedCount, poolStats } from './pool-counts.js';
 import type { DockerPoolOptions } from './pool-options.js';
 import { poolSettings, refillConcurrency, removePace, type PoolSettings } from './pool-settings.js';
-import { downReasons, emptySlots, slotsOf, sum, totalOf, warmestEngine, type EngineState, type ImageSlots } from './pool-state.js';
+import { downReasons, emptySlots, newEngineState, slotsOf, sum, totalOf, warmestEngine, type EngineState, type ImageSlots } from './pool-state.js';
+import { RefillHold } from './refill-hold.js';
 import { WaiterQueue } from './waiters.js';
 import { pumpRemovals, removeInTurn } from './removals.js';
 
@@ -59,6 +61,7 @@ export class DockerSandboxPool implements SandboxPool {
   private destroying: Promise<void> | null = null;
   private startsSettled: Promise<void> = Promise.resolve();
   private readonly removals = new Set<Promise<void>>();
+  private readonly refillHold: RefillHold;
 
   private constructor(options: DockerPoolOptions) {
     this.settings = poolSettings(options);
@@ -68,13 +71,9 @@ export class DockerSandboxPool implements SandboxPool {
     this.log = (options.logger ?? pino({ level: process.env.HGYM_LOG_LEVEL ?? 'warn' })).child({ pool: this.owner.id });
     const engines = options.engines ?? [DockerEngine.local()];
     if (engines.length === 0) throw hgymError('HGYM_ERR_BAD_REQUEST', 'a sandbox pool needs at least one container engine');
-    this.engines = engines.map((engine) => {
-      const base = emptySlots(this.image, baseTarget(policy));
-      // Environments with a share are warmed from the start, after the base image.
-      const shared = [...policy.shares.keys()].map((image) => emptySlots(image, priorTarget(policy, image))).filter((s) => s.target > 0);
-      const images = new Map([base, ...shared].map((s) => [s.image, s]));
-      return { engine, up: true, downReason: null, probeFailures: 0, probing: false, base, images, startingIds: new Set<string>(), checking: new Set<string>(), unpacks: new Budget(this.settings.unpackConcurrency), removing: new Map(), removeQueue: [], removesRunning: 0, removeTimer: null, present: new Map(), counters: { created: 0, lost: 0, failed: 0 } };
-    });
+    const environments = (): ImageSlots[] => [...policy.shares.keys()].map((image) => emptySlots(image, priorTarget(policy, image)));
+    this.engines = engines.map((engine) => newEngineState(engine, emptySlots(this.image, baseTarget(policy)), environments(), new Budget(this.settings.unpackConcurrency)));
+    this.refillHold = new RefillHold(this.settings.refillQuietMs, this.settings.refillHoldMaxMs);
     this.presence = new ImagePresence({
       engines: this.engines,
       imageSource: options.imageSource ?? null,
@@ -251,6 +250,7 @@ export class DockerSandboxPool implements SandboxPool {
       this.log.warn({ engine: e.engine.name, container_id: sandbox.id.slice(0, 12), image, reason }, 'leased sandbox lost');
     });
     if (slots !== e.base) slots.demand.push(Date.now());
+    this.refillHold.leased(Date.now());
     this.rebalance();
     this.notify();
     return sandbox;
@@ -381,10 +381,10 @@ export class DockerSandboxPool implements SandboxPool {
   /**
    * Starts containers in the background until every image's warm target is met on every engine
    * that answers, in refill order, a few at a time (refillConcurrency). Not while anyone waits:
-   * then every free slot is a waiter's.
+   * then every free slot is a waiter's; nor while acquires come in (refill-hold.ts).
    */
   private fill(): void {
-    if (this.closed || this.waiters.length > 0) return;
+    if (this.closed || this.waiters.length > 0 || this.refillHold.defer(Date.now(), () => this.fill())) return;
     for (const e of this.engines) {
       if (!e.up) continue;
       for (const slots of e.images.values()) {
@@ -480,6 +480,7 @@ export class DockerSandboxPool implements SandboxPool {
 
   private stopAccepting(reason: Error): void {
     this.stopped = true;
+    this.refillHold.stop();
     for (const timer of this.timers.splice(0)) clearInterval(timer);
     for (const e of this.engines) {
       for (const s of e.images.values()) {

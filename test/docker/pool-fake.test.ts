@@ -33,7 +33,8 @@ function fake(name: string, images: Record<string, string> = { [BASE]: 'sha256:b
 }
 
 async function startPool(t: Test, options: DockerPoolOptions): Promise<DockerSandboxPool> {
-  const pool = await DockerSandboxPool.start({ image: BASE, logger: pino({ level: 'silent' }), probeMs: 50, probeTimeoutMs: 50, ...options });
+  // The refill's wait for a burst of acquires to end has tests of its own (below); elsewhere it refills at once.
+  const pool = await DockerSandboxPool.start({ image: BASE, logger: pino({ level: 'silent' }), probeMs: 50, probeTimeoutMs: 50, refillQuietMs: 0, ...options });
   t.teardown(() => pool.destroy());
   return pool;
 }
@@ -114,6 +115,57 @@ t.test('one engine', async (t) => {
     a.maxStartsInFlight = 0;
     await pool.waitWarm(6, 3_000);
     t.equal(a.maxStartsInFlight, 3, 'refilling once every episode ended: startConcurrency at once');
+  });
+
+  t.test('after a burst of acquires, the refill waits until none has come for refillQuietMs', async (t) => {
+    const a = fake('a');
+    const pool = await startPool(t, { engines: [a], warm: 4, max: 16, refillQuietMs: 300 });
+    await pool.waitWarm(4, 2_000);
+    const created = a.calls.create;
+    const leased = [];
+    let lastAcquire = 0;
+    for (let i = 0; i < 4; i++) {
+      leased.push(await pool.acquire());
+      lastAcquire = Date.now();
+      await delay(50);
+    }
+    await delay(100);
+    t.equal(a.calls.create, created, 'no container started while the acquires came in, nor just after');
+    await pool.waitWarm(4, 3_000);
+    t.ok(Date.now() - lastAcquire >= 300, 'refilled once they had stopped for refillQuietMs');
+    t.equal(a.calls.create, created + 4);
+    await Promise.all(leased.map((s) => s.release()));
+  });
+
+  t.test('an acquire that finds no warm sandbox is not held: its container starts at once', async (t) => {
+    const a = fake('a');
+    const pool = await startPool(t, { engines: [a], warm: 1, max: 8, refillQuietMs: 60_000 });
+    await pool.waitWarm(1, 2_000);
+    const first = await pool.acquire();
+    const started = Date.now();
+    const second = await pool.acquire();
+    t.ok(Date.now() - started < 2_000, 'served by a container started for it');
+    t.equal(pool.stats().warm, 0, 'and the refill still waits');
+    await Promise.all([first.release(), second.release()]);
+  });
+
+  t.test('under a steady stream of acquires the refill waits refillHoldMaxMs at most', async (t) => {
+    const a = fake('a');
+    const pool = await startPool(t, { engines: [a], warm: 3, max: 40, refillQuietMs: 400, refillHoldMaxMs: 500 });
+    await pool.waitWarm(3, 2_000);
+    const created = a.calls.create;
+    const leased = [];
+    const began = Date.now();
+    let refilledAt: number | null = null;
+    // An acquire every 100 ms for 1.5 s: never 400 ms without one.
+    for (let i = 0; i < 15; i++) {
+      leased.push(await pool.acquire());
+      if (refilledAt === null && a.calls.create > created + leased.length - Math.min(leased.length, 3)) refilledAt = Date.now();
+      await delay(100);
+    }
+    t.ok(refilledAt !== null, 'the refill started while the acquires still came in');
+    t.ok(refilledAt! - began >= 400, `not before the hold began to run out (${refilledAt! - began} ms)`);
+    await Promise.all(leased.map((s) => s.release()));
   });
 
   t.test('while episodes run, released containers are halted at once and wait for their removal; once none is leased, all go at once', async (t) => {
