@@ -9,8 +9,13 @@
  * latest acquire breaks ties). An environment without an acquire for a window drops to 0.
  *
  * Before any demand is seen, `shares` splits `warm` between the images: an environment expected
- * to serve a fifth of the acquires (a fifth of the corpus's instances) keeps a fifth of `warm`
- * ready, the base image the rest, so a trainer's first batch finds each image's sandboxes ready.
+ * to serve a fifth of the acquires (a fifth of the corpus's instances) takes a fifth of `warm`
+ * from the base image, which keeps the rest, so a trainer's first batch finds each image's
+ * sandboxes ready. A batch's part of an environment varies widely around its share, though: its
+ * instances come in groups (a group resets one instance several times), so a batch holds none of
+ * an environment's instances or several. So an environment keeps PRIOR_HEADROOM times its share
+ * ready (within envWarm and maxWarm, above the base image's part): a batch with more of it than
+ * its share still finds its sandboxes warm instead of waiting for containers to start.
  */
 
 export interface WarmPolicy {
@@ -46,9 +51,12 @@ export function baseTarget(policy: WarmPolicy): number {
   return Math.min(Math.round(policy.warm * (1 - sharedShare(policy))), policy.maxWarm);
 }
 
-/** An environment's warm target before demand: its share of `warm`. */
+/** How many times its share of `warm` an environment keeps ready before demand. */
+export const PRIOR_HEADROOM = 2;
+
+/** An environment's warm target before demand: PRIOR_HEADROOM times its share of `warm`. */
 export function priorTarget(policy: WarmPolicy, image: string): number {
-  return Math.round(policy.warm * Math.max(0, policy.shares?.get(image) ?? 0));
+  return Math.round(policy.warm * PRIOR_HEADROOM * Math.max(0, policy.shares?.get(image) ?? 0));
 }
 
 /** The warm target of each environment, after pruning every environment's demand to the window. */

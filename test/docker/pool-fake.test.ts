@@ -394,18 +394,18 @@ t.test('one engine', async (t) => {
   t.test('shares split warm between the images before any demand, and stay while unused', async (t) => {
     const a = fake('a');
     const pool = await startPool(t, { engines: [a], warm: 8, shares: { [ENV]: 0.25 }, demandWindowMs: 300 });
-    await pool.waitWarm(2, 2_000, ENV);
+    await pool.waitWarm(4, 2_000, ENV);
     await pool.waitWarm(6, 2_000);
     t.equal(pool.stats().target, 6, 'the base image keeps the rest of warm');
-    t.equal(pool.stats().environments?.[ENV]?.target, 2, 'a quarter of 8 for the environment');
-    t.equal(a.containers().filter((c) => c.image === ENV && c.state === 'running').length, 2, 'its sandboxes run its image');
+    t.equal(pool.stats().environments?.[ENV]?.target, 4, 'twice a quarter of 8 for the environment (PRIOR_HEADROOM)');
+    t.equal(a.containers().filter((c) => c.image === ENV && c.state === 'running').length, 4, 'its sandboxes run its image');
     const s = await pool.acquire({ image: ENV });
     t.equal(a.containers().find((c) => c.id === (s as Sandbox & { id: string }).id)?.image, ENV, 'an acquire takes one of them');
     await s.release();
     // Past the demand window the share still holds its target (demand alone would drop to 0).
     await delay(700);
-    t.equal(pool.stats().environments?.[ENV]?.target, 2, 'the share outlives the demand window');
-    await pool.waitWarm(2, 2_000, ENV);
+    t.equal(pool.stats().environments?.[ENV]?.target, 4, 'the share outlives the demand window');
+    await pool.waitWarm(4, 2_000, ENV);
   });
 
   t.test('a failing start backs off instead of hammering the engine, and recovers', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { baseTarget, environmentTargets, priorTarget, pruneDemand, type EnvironmentDemand, type WarmPolicy } from '../../docker/warm-targets.js';
+import { baseTarget, environmentTargets, PRIOR_HEADROOM, priorTarget, pruneDemand, type EnvironmentDemand, type WarmPolicy } from '../../docker/warm-targets.js';
 
 const policy: WarmPolicy = { warm: 2, envWarm: 3, maxWarm: 6, windowMs: 1_000 };
 const NOW = 100_000;
@@ -75,13 +75,17 @@ t.test('demand outside the window does not count, and an idle environment decays
 t.test('shares split warm before demand: each environment its part, the base image the rest', async (t) => {
   const shared: WarmPolicy = { warm: 10, envWarm: 10, maxWarm: 20, windowMs: 1_000, shares: new Map([['big', 0.3], ['small', 0.04]]) };
   t.equal(baseTarget(shared), 7, '10 less 3 (rounded 3.4)');
-  t.equal(priorTarget(shared, 'big'), 3);
-  t.equal(priorTarget(shared, 'small'), 0, 'a share below half a sandbox rounds to none');
+  t.equal(PRIOR_HEADROOM, 2);
+  t.equal(priorTarget(shared, 'big'), 6, 'twice its share: a batch may hold more of it than its share');
+  t.equal(priorTarget(shared, 'small'), 1, 'twice 0.4 rounds to 1');
+  t.equal(priorTarget({ ...shared, shares: new Map([['tiny', 0.02]]) }, 'tiny'), 0, 'below a quarter of a sandbox: none');
   t.equal(priorTarget(shared, 'other'), 0);
   const targets = environmentTargets([env('big'), env('small', NOW - 10, NOW - 5)], shared, NOW);
-  t.equal(targets.get('big'), 3, 'its share with no demand');
-  t.equal(targets.get('small'), 2, 'demand above the share wins');
-  const busy = environmentTargets([env('big', NOW - 5, NOW - 4, NOW - 3, NOW - 2, NOW - 1)], shared, NOW);
-  t.equal(busy.get('big'), 5, 'and for a shared one too');
+  t.equal(targets.get('big'), 6, 'twice its share with no demand');
+  t.equal(targets.get('small'), 2, 'demand above the prior wins');
+  const busy = environmentTargets([env('big', ...Array.from({ length: 8 }, (_, i) => NOW - 8 + i))], shared, NOW);
+  t.equal(busy.get('big'), 8, 'and for a shared one too');
+  t.equal(environmentTargets([env('big')], { ...shared, envWarm: 4 }, NOW).get('big'), 4, 'within envWarm');
+  t.equal(environmentTargets([env('big'), env('small')], { ...shared, maxWarm: 11 }, NOW).get('big'), 4, 'within the room maxWarm leaves after the base image');
   t.equal(baseTarget({ ...shared, shares: new Map([['a', 0.8], ['b', 0.7]]) }), 0, 'shares above 1 leave the base image nothing, not less');
 });
