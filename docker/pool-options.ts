@@ -73,9 +73,10 @@ export interface DockerPoolOptions {
   /**
    * How long after the last acquire the background refill waits before it starts containers: a
    * batch of resets lays out its workspaces without containers starting beside them (their
-   * engine's, runtime's and executor's CPU); acquires that find no warm sandbox are served at once
-   * all the same. Never longer than refillHoldMaxMs in a row, so a steady stream of acquires is
-   * refilled as before. 0: no wait. Default 500 ms.
+   * engine's, runtime's and executor's CPU); an image with no warm sandbox left on an engine
+   * still starts one at a time, and acquires that find none are served at once all the same.
+   * Never longer than refillHoldMaxMs in a row, so a steady stream of acquires is refilled as
+   * before. 0: no wait. Default 500 ms.
    */
   refillQuietMs?: number;
   /** The longest the refill waits in a row for acquires to stop (refillQuietMs). Default 5 s. */

@@ -131,9 +131,7 @@ export class DockerSandboxPool implements SandboxPool {
   }
 
   private every(ms: number, run: () => void): void {
-    const timer = setInterval(run, ms);
-    timer.unref();
-    this.timers.push(timer);
+    this.timers.push(setInterval(run, ms).unref());
   }
 
   private stopped = false;
@@ -381,15 +379,18 @@ export class DockerSandboxPool implements SandboxPool {
   /**
    * Starts containers in the background until every image's warm target is met on every engine
    * that answers, in refill order, a few at a time (refillConcurrency). Not while anyone waits:
-   * then every free slot is a waiter's; nor while acquires come in (refill-hold.ts).
+   * then every free slot is a waiter's. While acquires come in, only an image with no warm
+   * sandbox left on an engine starts one, one at a time (refill-hold.ts).
    */
   private fill(): void {
-    if (this.closed || this.waiters.length > 0 || this.refillHold.defer(Date.now(), () => this.fill())) return;
+    if (this.closed || this.waiters.length > 0) return;
+    const holding = this.refillHold.defer(Date.now(), () => this.fill());
     for (const e of this.engines) {
       if (!e.up) continue;
       for (const slots of e.images.values()) {
         while (
           !slots.retryTimer &&
+          !(holding && slots.warm.length + slots.starting > 0) &&
           slots.warm.length + slots.starting < slots.target &&
           totalOf(e) < this.settings.max &&
           sum(e, (s) => s.starting) < refillConcurrency(this.settings, sum(e, (s) => s.leased.size))

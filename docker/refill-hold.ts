@@ -4,7 +4,9 @@
  * container started beside them (its engine's, its runtime's and its executor's CPU) makes every
  * reset of the burst later. So the refill waits until no sandbox has been leased for `quietMs`,
  * but never more than `maxMs` in a row: under a steady stream of acquires it goes on as before.
- * Acquires that find no warm sandbox are not held: the pool starts theirs at once.
+ * An image with no warm sandbox left on an engine is not held (one start at a time): its next
+ * acquire would start a container anyway, and later. Acquires that find no warm sandbox are not
+ * held either: the pool starts theirs at once.
  */
 export class RefillHold {
   private lastLease = -Infinity;
