@@ -24,6 +24,7 @@
  * Usage: node --import tsx bench/rollout.ts [--instances 32] [--group 4] [--steps 12]
  *   [--think-min 1] [--think-max 3] [--pool 128] [--raw 64] [--raw-parallel 8] [--seed N]
  * HGYM_BENCH_PROFILE=DIR writes a CPU profile of the server process into DIR.
+ * HGYM_BENCH_RSS=FILE writes the server's RSS every 250 ms (ms from the burst's start, MiB).
  * HGYM_BENCH_STEPS=FILE writes every reset and step as a line of JSON into FILE: when it started
  * (ms from the burst's start), its time, the command's own time, the action ("reset" for a
  * reset) and the repository.
@@ -149,7 +150,13 @@ const { port, pid, stop } = await startBenchServer(POOL, EPISODES, 600_000, { ..
 const client = new HgymClient({ url: `http://127.0.0.1:${port}` });
 
 let rssPeak = rssMiB(pid);
-const rssTimer = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(pid))), 250);
+/** The server's RSS every 250 ms (HGYM_BENCH_RSS=FILE writes it, ms from the burst's start). */
+const rssSeries: { at: number; mib: number }[] = [];
+const rssTimer = setInterval(() => {
+  const mib = rssMiB(pid);
+  rssSeries.push({ at: performance.now(), mib });
+  rssPeak = Math.max(rssPeak, mib);
+}, 250);
 
 /** The pool's starts over time, from /readyz, to see how fast it refills after the burst. */
 interface PoolSample {
@@ -346,6 +353,8 @@ try {
       refill_ge_80pct_of_raw: refillPerS === null ? null : refillPerS >= 0.8 * raw.per_s,
     },
   };
+  const rssFile = process.env.HGYM_BENCH_RSS;
+  if (rssFile) writeFileSync(rssFile, `${rssSeries.map((r) => JSON.stringify({ at_ms: round(r.at - burstStart, 1), mib: r.mib })).join('\n')}\n`);
   const stepsFile = process.env.HGYM_BENCH_STEPS;
   if (stepsFile) {
     const lines = [...resetsAt, ...stepsAt].map((s) => JSON.stringify({ at_ms: round(s.at - burstStart, 1), epoch_ms: Math.round(performance.timeOrigin + s.at), ms: round(s.ms, 1), exec_ms: s.execMs, first_finish_ms: round(firstFinishAt - burstStart, 1), action: s.action, repo: s.repo }));
