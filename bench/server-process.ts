@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { v4 as uuidv4 } from 'uuid';
-import { basesDir, loadCorpus, writeCorpusBases } from '../env/corpus/load.js';
+import { basesDir, corpusStages, loadCorpus, writeCorpusBases } from '../env/corpus/load.js';
 import { DockerSandboxPool } from '../docker/pool.js';
 import { environmentImages, environmentShares } from '../env/corpus/environment.js';
 import { build } from '../server/app.js';
@@ -19,7 +19,7 @@ const corpus = await loadCorpus(dir);
 const images = environmentImages(corpus.instances.values());
 const bases = basesDir(corpus);
 await writeCorpusBases(corpus, bases);
-const pool = await DockerSandboxPool.start({ warm, max: maxEpisodes + warm, ownerId: instanceId, images, shares: environmentShares(corpus.instances.values()), bases });
+const pool = await DockerSandboxPool.start({ warm, max: maxEpisodes + warm, ownerId: instanceId, images, shares: environmentShares(corpus.instances.values()), bases, stages: await corpusStages(corpus) });
 // Long episodes: the benchmark steps one episode hundreds of times.
 // HGYM_BENCH_CACHE_DIR: prepared workspaces go there (a fresh directory measures a cold cache).
 const cacheDir = process.env.HGYM_BENCH_CACHE_DIR || undefined;

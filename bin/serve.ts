@@ -1,7 +1,7 @@
 /** `hgym serve`: the HTTP API on a corpus, with a warm pool of sandboxes. */
 import { parseArgs } from 'node:util';
 import { v4 as uuidv4 } from 'uuid';
-import { basesDir, loadCorpus, writeCorpusBases } from '../env/corpus/load.js';
+import { basesDir, corpusStages, loadCorpus, writeCorpusBases } from '../env/corpus/load.js';
 import { DockerEngine, engineHosts } from '../docker/engine.js';
 import { environmentImages, environmentShares } from '../env/corpus/environment.js';
 import { DockerSandboxPool } from '../docker/pool.js';
@@ -60,7 +60,8 @@ export async function serve(argv: string[], defaultCorpus: string): Promise<numb
     warm,
     max: maxEpisodes + warm,
     ownerId: instanceId,
-    ...(bases === undefined ? {} : { bases }),
+    // Warm sandboxes of an environment that serves one snapshot lay out its work tree ahead.
+    ...(bases === undefined ? {} : { bases, stages: await corpusStages(corpus) }),
   });
   const app = await build({
     instanceId,

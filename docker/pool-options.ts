@@ -1,6 +1,7 @@
 /** What a DockerSandboxPool is started with (pool.ts). */
 import type { Logger } from 'pino';
 import type { SandboxLimits } from './container.js';
+import type { StageSpec } from '../env/sandbox.js';
 import type { ContainerEngine } from './engine.js';
 
 export interface DockerPoolOptions {
@@ -93,6 +94,11 @@ export interface DockerPoolOptions {
    * from the base instead of unpacking the whole archive. Default: none.
    */
   bases?: string;
+  /**
+   * By image: a base its warm sandboxes lay out ahead, but the files any instance changes
+   * (corpusStages), so that a reset of it only finishes the work tree. Default: none.
+   */
+  stages?: Readonly<Record<string, StageSpec>>;
   /** How long close() waits for leased sandboxes before removing them. */
   drainTimeoutMs?: number;
   /** How often every engine is pinged; an engine that fails `probeFailures` pings in a row is down. */

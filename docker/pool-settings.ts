@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { DEFAULT_LIMITS, type SandboxLimits } from './container.js';
+import type { StageSpec } from '../env/sandbox.js';
 import type { DockerPoolOptions } from './pool-options.js';
 import type { RemovalPace } from './removals.js';
 import type { WarmPolicy } from './warm-targets.js';
@@ -15,6 +16,7 @@ export interface PoolSettings {
   readonly image: string;
   readonly limits: SandboxLimits;
   readonly bases: string | undefined;
+  readonly stages: ReadonlyMap<string, StageSpec>;
   /** Its shares leave out the base image. */
   readonly policy: WarmPolicy & { readonly shares: ReadonlyMap<string, number> };
   readonly max: number;
@@ -43,6 +45,7 @@ export function poolSettings(options: DockerPoolOptions): PoolSettings {
     image,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     bases: options.bases,
+    stages: new Map(Object.entries(options.stages ?? {})),
     policy: { warm, envWarm, maxWarm: Math.max(0, options.maxWarm ?? warm + envWarm), windowMs: Math.max(1, options.demandWindowMs ?? 120_000), shares },
     max: Math.max(1, options.max ?? 16),
     readyTimeoutMs: options.readyTimeoutMs ?? 30_000,

@@ -309,6 +309,7 @@ export class DockerSandboxPool implements SandboxPool {
       e.counters.created++;
       slots.failureStreak = 0;
       const warm = new WarmContainer(id, conn, Date.now(), new Set(ready.bases));
+      await warm.stage(this.settings.stages.get(slots.image));
       conn.onLost((reason) => this.onWarmLost(e, slots.image, warm, reason));
       if (this.closed || !e.up) {
         this.discard(e, warm, this.closed ? 'the pool closed while it started' : 'its engine went down while it started');
@@ -378,9 +379,8 @@ export class DockerSandboxPool implements SandboxPool {
 
   /**
    * Starts containers in the background until every image's warm target is met on every engine
-   * that answers, in refill order, a few at a time (refillConcurrency). Not while anyone waits:
-   * then every free slot is a waiter's. While acquires come in, only an image with no warm
-   * sandbox left on an engine starts one, one at a time (refill-hold.ts).
+   * that answers, in refill order, a few at a time (refillConcurrency). Not while anyone waits
+   * (every free slot is a waiter's); while acquires come in, only empty images (refill-hold.ts).
    */
   private fill(): void {
     if (this.closed || this.waiters.length > 0) return;

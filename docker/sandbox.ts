@@ -16,6 +16,7 @@ import {
   type PutOptions,
   type ReadOptions,
   type Sandbox,
+  type StageSpec,
   type WorkspaceLayout,
   type WriteOptions,
 } from '../env/sandbox.js';
@@ -36,6 +37,8 @@ const FILE_OP_DEADLINE_MS = 30_000;
 const UNTAR_DEADLINE_PER_MIB_MS = 10_000;
 /** A warm sandbox's readiness check; an executor that is only slow (a loaded engine) still passes. */
 const PING_DEADLINE_MS = 10_000;
+/** A stage unpacks a base's work tree: tens of megabytes at most, while the pool refills. */
+const STAGE_DEADLINE_MS = 60_000;
 
 /**
  * Archive bytes in flight to sandboxes at once, across the process. A burst of resets would
@@ -57,6 +60,20 @@ export class WarmContainer {
     /** The repository bases its executor holds (docker/executor/bases.py). */
     readonly bases: ReadonlySet<string> = new Set(),
   ) {}
+
+  /**
+   * Lays out `spec`'s work tree ahead (a base it holds; else nothing), so that a reset of that
+   * base only finishes it (docker/executor/bases.py). Whether it did: a stage that fails leaves
+   * the sandbox as it was, and its reset lays out everything.
+   */
+  async stage(spec: StageSpec | undefined): Promise<boolean> {
+    if (!spec || !this.bases.has(spec.base) || this.conn.lost !== null) return false;
+    try {
+      return (await this.conn.request({ op: 'stage', base: spec.base, leave_out: spec.leaveOut }, STAGE_DEADLINE_MS)).type === 'staged';
+    } catch {
+      return false;
+    }
+  }
 
   /** Confirms the executor answers before the container is handed out. */
   async check(): Promise<boolean> {
@@ -234,10 +251,10 @@ export class LeasedSandbox implements Sandbox {
     return this.bases.has(name);
   }
 
-  async materialize(dir: string, layout: WorkspaceLayout, options?: PutOptions): Promise<void> {
+  async materialize(dir: string, layout: WorkspaceLayout, options?: PutOptions): Promise<boolean> {
     // Light work in the sandbox (a local tar of the base, a few small files), so no budget.
     const bytes = layout.archive.length + layout.pack.reduce((n, p) => n + (typeof p === 'string' ? p.length : p[1]), 0);
-    await this.call(
+    const frame = await this.call(
       {
         op: 'materialize',
         path: dir,
@@ -249,6 +266,7 @@ export class LeasedSandbox implements Sandbox {
       },
       FILE_OP_DEADLINE_MS + Math.ceil(bytes / 2 ** 20) * UNTAR_DEADLINE_PER_MIB_MS,
     );
+    return frame.staged === true;
   }
 
   /** Whether its release halted every process but the executor's: its removal can wait its turn. */

@@ -13,7 +13,7 @@
  */
 import { v4 as uuidv4 } from 'uuid';
 import { hgymError, HgymError } from './errors.js';
-import { prepareWorkspace, putWorkspace, type PreparedWorkspace } from './corpus/workspace.js';
+import { prepareWorkspace, putWorkspace, type PreparedWorkspace, type WorkspaceFrom } from './corpus/workspace.js';
 import { imageOf } from './corpus/environment.js';
 import type { Snapshot } from './corpus/snapshot.js';
 import type { OutputChunk, Sandbox, SandboxPool } from './sandbox.js';
@@ -82,8 +82,8 @@ export class Episode {
     private readonly snapshot: Snapshot,
     private readonly cacheDir: string,
     private readonly pool: SandboxPool,
-    /** How the workspace came: laid out from the repository's base the sandbox holds, or sent whole. */
-    readonly workspaceFrom: 'base' | 'archive' = 'archive',
+    /** How the workspace came (WorkspaceFrom): finished from a stage, laid out from the base, or sent whole. */
+    readonly workspaceFrom: WorkspaceFrom = 'archive',
   ) {
     this.toolbox = new ToolBox(sandbox, { bash: { timeoutMs: limits.commandTimeoutMs, maxOutputChars: limits.maxOutputChars } });
   }
@@ -95,7 +95,7 @@ export class Episode {
     }
     const workspace = await prepareWorkspace(input.instance, input.snapshot, input.cacheDir);
     const sandbox = await input.pool.acquire(imageOf(input.instance.repo));
-    let from: 'base' | 'archive';
+    let from: WorkspaceFrom;
     try {
       const root = workspacePath(input.instance.repo.name);
       // The agent's shell starts in the repository.

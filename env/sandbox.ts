@@ -112,6 +112,15 @@ export interface WorkspaceLayout {
   trailer: string;
 }
 
+/**
+ * What a warm sandbox of an image lays out ahead, before it is leased (docker/executor/bases.py,
+ * `stage`): the work tree of `base` but `leaveOut`, every file any instance of that base changes.
+ */
+export interface StageSpec {
+  base: string;
+  leaveOut: readonly string[];
+}
+
 /** How a workspace is put into a sandbox. */
 export interface PutOptions {
   /**
@@ -147,8 +156,11 @@ export interface Sandbox extends AsyncDisposable {
   putArchive(dir: string, tar: Buffer, options?: PutOptions): Promise<void>;
   /** Whether the sandbox holds the base `name`, to lay out a workspace from it (materialize). */
   holdsBase?(name: string): boolean;
-  /** Lays out a workspace in `dir` from a base the sandbox holds: what putArchive does, without the base's bytes. */
-  materialize?(dir: string, layout: WorkspaceLayout, options?: PutOptions): Promise<void>;
+  /**
+   * Lays out a workspace in `dir` from a base the sandbox holds: what putArchive does, without
+   * the base's bytes. Whether it finished a stage laid out ahead (StageSpec).
+   */
+  materialize?(dir: string, layout: WorkspaceLayout, options?: PutOptions): Promise<boolean>;
   /**
    * Runs the sandbox at its engine's least CPU weight, on the CPU other sandboxes leave (for a
    * grader's run beside episodes that still step); whether it could.

@@ -25,7 +25,7 @@ export function createMetrics(pool: SandboxPool | null, running: () => Map<strin
     resetSeconds: new Histogram({ name: 'hgym_reset_seconds', help: 'Reset latency, by task', labelNames: ['task'], buckets: LATENCY_BUCKETS, registers: [registry] }),
     workspacesTotal: new Counter({
       name: 'hgym_workspaces_total',
-      help: "Workspaces given at reset, by how: laid out from the repository's base the sandbox holds (base), or sent whole (archive)",
+      help: "Workspaces given at reset, by how: finished from the repository's base laid out ahead in the sandbox (stage), laid out from the base the sandbox holds (base), or sent whole (archive)",
       labelNames: ['from'],
       registers: [registry],
     }),

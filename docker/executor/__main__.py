@@ -6,7 +6,7 @@ writes to stdout, and it is not dumpable, so nothing the agent runs can write a 
 a command's output reaches the server only as a JSON string inside an `out` or `exit`
 frame.
 
-Requests  {"id": N, "op": "exec"|"halt"|"read"|"write"|"unlink"|"list"|"digest"|"untar"|"materialize"|"ping", ...}
+Requests  {"id": N, "op": "exec"|"halt"|"read"|"write"|"unlink"|"list"|"digest"|"untar"|"stage"|"materialize"|"ping", ...}
 Answers   {"id": N, "type": "out"|"exit"|"halted"|"file"|"written"|"listing"|"pong"|"error", ...}
 Unsolicited frames: {"type": "ready"} once, {"type": "expired"} before the lifetime ends it.
 
@@ -77,6 +77,8 @@ class Executor:
     def __init__(self, held=None):
         # The repository bases opened before the executor became the agent's user (bases.py).
         self.held = held if held is not None else {}
+        # A base's work tree laid out ahead in bases.STAGE_DIR (stage), or empty.
+        self.staged = {}
         self.sel = selectors.DefaultSelector()
         self.inbuf = bytearray()
         self.shell = None
@@ -341,10 +343,11 @@ class Executor:
         except ValueError as e:
             return self.emit({"id": None, "type": "error", "code": "BAD_REQUEST", "message": str(e)})
         op = req.get("op")
-        if op not in ("ping", "materialize") and self.held:
-            # The workspace came otherwise: no base stays open while the agent works.
+        if op not in ("ping", "materialize", "stage") and self.held:
+            # The workspace came otherwise: no base stays open while the agent works, nor its stage.
             bases.release(self.held)
-        if op != "ping" and not self.used:
+            bases.drop_stage(self.staged)
+        if op not in ("ping", "stage") and not self.used:
             self.used = True
             self.next_watchdog = min(self.next_watchdog, now() + WATCHDOG_S)
         try:
@@ -352,8 +355,12 @@ class Executor:
                 self.op_exec(req)
             elif op == "halt":
                 self.op_halt(req)
+            elif op == "stage":
+                frame = bases.stage(req, self.held, self.staged)
+                frame["id"] = req["id"]
+                self.emit(frame)
             elif op == "materialize":
-                frame = bases.materialize(req, self.held)
+                frame = bases.materialize(req, self.held, self.staged)
                 frame["id"] = req["id"]
                 self.emit(frame)
                 self.start_in(req)

@@ -15,17 +15,25 @@ episode.
 then a small archive from the server (those files and `.git`'s small files), then `.git`'s pack,
 assembled from pieces of the base's objects and pieces the server sent, and checked against its
 SHA-1 trailer. The original text of a changed file is never written: tar skips it.
+
+`stage` does most of that before the sandbox is leased, while the machine is idle: the base's work
+tree but `leave_out` (every file any instance of that base changes: the server's list) into
+STAGE_DIR. A `materialize` of that base whose changed files are all among `leave_out` then only
+renames the stage into place and unpacks the files of `leave_out` it does not change; any other
+request drops the stage first. The original text of a changed file is still never written.
 """
 
 import base64
 import ctypes
 import hashlib
 import os
+import shutil
 import subprocess
 
 import files
 
 BASES_DIR = "/opt/hgym/bases"
+STAGE_DIR = "/workspace/.hgym-stage"
 AGENT_UID = 1000
 AGENT_GID = 1000
 TAR_TIMEOUT_S = 300
@@ -99,21 +107,83 @@ def inside(dest, relative):
     return path
 
 
-def materialize(req, held):
+def untar_base(tar_fd, dest, exclude=(), members=None):
+    """The base's work tree into `dest`: every member but `exclude`, or only `members`."""
+    os.lseek(tar_fd, 0, os.SEEK_SET)
+    # Paths are literal and whole (no wildcards, anchored at the archive's root).
+    args = ["tar", "-x", "-f", "-", "-C", dest, "--no-same-owner", "--no-same-permissions", "--no-wildcards", "--anchored"]
+    args += ["--exclude=./" + path for path in exclude]
+    if members is not None:
+        args += ["--"] + ["./" + path for path in members]
+    done = subprocess.run(args, stdin=tar_fd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=TAR_TIMEOUT_S)
+    if done.returncode != 0:
+        raise ValueError("unpacking the base failed: %s" % done.stderr.decode("utf-8", "replace")[-500:])
+
+
+def stage(req, held, staged):
+    """Unpacks base `req["base"]` but `req["leave_out"]` into STAGE_DIR; records it in `staged`."""
+    name = req["base"]
+    if name not in held:
+        raise NoBase(name)
+    drop_stage(staged)
+    leave_out = set(str(p) for p in req["leave_out"])
+    tar_fd = held[name][0]
+    os.makedirs(STAGE_DIR)
+    try:
+        untar_base(tar_fd, STAGE_DIR, exclude=sorted(leave_out))
+        # Which of them the base holds (a file an instance adds is not in it): those are unpacked
+        # at materialize, and tar stops at a member it does not find.
+        os.lseek(tar_fd, 0, os.SEEK_SET)
+        listed = subprocess.run(["tar", "-t", "-f", "-"], stdin=tar_fd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TAR_TIMEOUT_S)
+        if listed.returncode != 0:
+            raise ValueError("listing the base failed")
+        members = set(line[2:] for line in listed.stdout.decode("utf-8", "surrogateescape").split("\n") if line.startswith("./"))
+    except BaseException:
+        shutil.rmtree(STAGE_DIR, ignore_errors=True)
+        raise
+    staged.update(base=name, leave_out=leave_out, in_base=leave_out & members)
+    return {"type": "staged"}
+
+
+def drop_stage(staged):
+    if staged:
+        shutil.rmtree(STAGE_DIR, ignore_errors=True)
+        staged.clear()
+
+
+def moved(dest):
+    """Renames the stage to `dest` (a new path on its file system); whether it could."""
+    if os.path.lexists(dest):
+        return False
+    try:
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        os.rename(STAGE_DIR, dest)
+        return True
+    except OSError:
+        return False
+
+
+def materialize(req, held, staged=None):
     name = req["base"]
     if name not in held:
         raise NoBase(name)
     tar_fd, objects_fd = held[name]
+    staged = staged if staged is not None else {}
+    from_stage = False
     try:
         dest = os.path.realpath(req["path"])
-        os.makedirs(dest, exist_ok=True)
-        os.lseek(tar_fd, 0, os.SEEK_SET)
-        # Paths are literal and whole (no wildcards, anchored at the archive's root).
-        args = ["tar", "-x", "-f", "-", "-C", dest, "--no-same-owner", "--no-same-permissions", "--no-wildcards", "--anchored"]
-        args += ["--exclude=./" + path for path in req.get("exclude", [])]
-        done = subprocess.run(args, stdin=tar_fd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=TAR_TIMEOUT_S)
-        if done.returncode != 0:
-            raise ValueError("unpacking the base failed: %s" % done.stderr.decode("utf-8", "replace")[-500:])
+        exclude = set(req.get("exclude", []))
+        if staged.get("base") == name and exclude <= staged["leave_out"] and moved(dest):
+            # Staged: the rest of the work tree is what the stage left out and this instance keeps.
+            rest = sorted(staged["in_base"] - exclude)
+            staged.clear()
+            from_stage = True
+            if rest:
+                untar_base(tar_fd, dest, members=rest)
+        else:
+            drop_stage(staged)
+            os.makedirs(dest, exist_ok=True)
+            untar_base(tar_fd, dest, exclude=sorted(exclude))
         if req.get("archive"):
             files.untar({"path": dest, "data": req["archive"]})
         pack = req.get("pack")
@@ -122,7 +192,8 @@ def materialize(req, held):
     finally:
         # One workspace per sandbox: nothing of any base stays open once it is laid out.
         release(held)
-    return {"type": "written", "bytes": 0}
+        drop_stage(staged)
+    return {"type": "written", "bytes": 0, "staged": from_stage}
 
 
 def write_pack(path, pieces, trailer, objects_fd):

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import type { TaskInstance } from '../../schemas/tasks.js';
 import { assertValid, readInstances } from '../tasks/generate.js';
 import { snapshotOf, type Snapshot } from './snapshot.js';
-import { writeBase } from './workspace.js';
+import type { StageSpec } from '../sandbox.js';
+import { imageOf } from './environment.js';
+import { baseStage, writeBase } from './workspace.js';
 
 export interface Corpus {
   dir: string;
@@ -78,4 +80,26 @@ export async function writeCorpusBases(corpus: Corpus, dir: string, warn: (repo:
     }
   }
   return written;
+}
+
+/**
+ * What warm sandboxes lay out ahead, by environment image (DockerPoolOptions.stages): for each
+ * image whose instances all come from one snapshot, its base and every file they change. The
+ * base image serves many snapshots and gets none; nor does an environment shared by several.
+ */
+export async function corpusStages(corpus: Corpus): Promise<Record<string, StageSpec>> {
+  const byImage = new Map<string, { roots: Set<string>; instance: TaskInstance; changed: Set<string> }>();
+  for (const instance of corpus.instances.values()) {
+    const { image } = imageOf(instance.repo);
+    if (!image) continue;
+    let entry = byImage.get(image);
+    if (!entry) byImage.set(image, (entry = { roots: new Set(), instance, changed: new Set() }));
+    entry.roots.add(snapshotRoot(corpus.dir, instance));
+    for (const edit of instance.edits) entry.changed.add(edit.file);
+  }
+  const stages: Record<string, StageSpec> = {};
+  for (const [image, entry] of byImage) {
+    if (entry.roots.size === 1) stages[image] = await baseStage(await corpus.snapshot(entry.instance), entry.changed);
+  }
+  return stages;
 }

@@ -22,7 +22,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Header, Pax } from 'tar';
 import type { Edit } from '../../schemas/tasks.js';
-import type { PutOptions, Sandbox, WorkspaceLayout } from '../sandbox.js';
+import type { PutOptions, Sandbox, StageSpec, WorkspaceLayout } from '../sandbox.js';
 import type { WorkspaceBaseline } from '../tasks/changes.js';
 import { applyEdits } from '../tasks/edits.js';
 import { gzipOf, segment, type Segment } from './deflate-segments.js';
@@ -225,6 +225,14 @@ export async function writeBase(snapshot: Snapshot, dir: string): Promise<string
   return name;
 }
 
+/**
+ * A stage of the snapshot's base (StageSpec): its name, and `changed` (every file any instance
+ * of it changes), which a stage leaves out so that their originals are never written.
+ */
+export async function baseStage(snapshot: Snapshot, changed: Iterable<string>): Promise<StageSpec> {
+  return { base: baseLayoutOf(snapshot.id, await partsOf(snapshot)).name, leaveOut: [...new Set(changed)].sort() };
+}
+
 /** Tree objects packed at most (a few kilobytes each): the trees of a few dozen repositories. */
 const MAX_PACKED_TREES = 8192;
 const packedTrees = new Map<string, Promise<PackedObject>>();
@@ -376,18 +384,21 @@ function baseline(dir: string, snapshot: Snapshot, files: Map<string, string>, e
   };
 }
 
+/** How a workspace came into its sandbox: finished from a stage of its base, laid out from the base, or sent whole. */
+export type WorkspaceFrom = 'stage' | 'base' | 'archive';
+
 /**
  * Puts the workspace into `dir` of a sandbox: laid out from its base when the sandbox holds it
- * (a few small files sent), else unpacked from the whole archive; says which. `git: false`
- * leaves out `.git`; `shell: true` starts the agent's shell in it (PutOptions).
+ * (a few small files sent; finished from its stage if the sandbox laid one out ahead), else
+ * unpacked from the whole archive; says which. `git: false` leaves out `.git`; `shell: true`
+ * starts the agent's shell in it (PutOptions).
  */
-export async function putWorkspace(sandbox: Sandbox, dir: string, workspace: PreparedWorkspace, options: { git?: boolean } & PutOptions = {}): Promise<'base' | 'archive'> {
+export async function putWorkspace(sandbox: Sandbox, dir: string, workspace: PreparedWorkspace, options: { git?: boolean } & PutOptions = {}): Promise<WorkspaceFrom> {
   const what = { git: options.git ?? true };
   const put = options.shell ? { shell: true } : undefined;
   const layout = sandbox.materialize && sandbox.holdsBase ? await workspace.layout(what) : null;
   if (layout && sandbox.holdsBase!(layout.base)) {
-    await sandbox.materialize!(dir, layout, put);
-    return 'base';
+    return (await sandbox.materialize!(dir, layout, put)) ? 'stage' : 'base';
   }
   await sandbox.putArchive(dir, await workspace.archive(what), put);
   return 'archive';

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { DockerSandboxPool } from '../../docker/pool.js';
 import { writeCorpusBases } from '../../env/corpus/load.js';
-import { prepareWorkspace, putWorkspace, writeBase } from '../../env/corpus/workspace.js';
+import { baseStage, prepareWorkspace, putWorkspace, writeBase } from '../../env/corpus/workspace.js';
+import { DEFAULT_IMAGE } from '../../docker/pool-settings.js';
 import type { Sandbox } from '../../env/sandbox.js';
 import { fixtureCorpus } from '../helpers/fixture-corpus.js';
 
@@ -71,6 +72,35 @@ for (const instance of [...new Map(edited.map((i) => [i.task, i])).values()]) {
     t.notOk(fromBase.holdsBase?.('no-such-base'), 'a base it was not given');
   });
 }
+
+t.test('warm sandboxes that lay out the base ahead (stages): the same workspaces, and no stage left', async (t) => {
+  const spec = await baseStage(snapshot, instances.flatMap((i) => i.edits.map((e) => e.file)));
+  t.ok(spec.leaveOut.length > 0, 'the files the instances change are left out');
+  const staged = await DockerSandboxPool.start({ warm: 1, max: 4, bases, stages: { [DEFAULT_IMAGE]: spec } });
+  t.teardown(() => staged.close());
+  for (const instance of [...new Map(edited.map((i) => [i.task, i])).values()]) {
+    const workspace = await prepareWorkspace(instance, snapshot, cacheDir);
+    await using fromStage = await staged.acquire();
+    await using fromArchive = await without.acquire();
+    t.equal(await putWorkspace(fromStage, ROOT, workspace, { shell: true }), 'stage', `${instance.task}: finished from the stage`);
+    await putWorkspace(fromArchive, ROOT, workspace);
+    const a = await seen(fromStage);
+    const b = await seen(fromArchive);
+    t.same(a.digest, b.digest, `${instance.task}: the same files with the same contents`);
+    t.equal(a.git.out, b.git.out, `${instance.task}: the same git`);
+    t.equal((await sh(fromStage, 'ls -A /workspace')).out, 'shapes\n', `${instance.task}: nothing but the workspace in /workspace`);
+  }
+  // A spec that leaves out none of the changed files: the stage is dropped, the work tree laid out whole.
+  const uncovered = await DockerSandboxPool.start({ warm: 1, max: 2, bases, stages: { [DEFAULT_IMAGE]: { base: spec.base, leaveOut: [] } } });
+  t.teardown(() => uncovered.close());
+  const workspace = await prepareWorkspace(edited[0]!, snapshot, cacheDir);
+  await using fromUncovered = await uncovered.acquire();
+  await using fromArchive = await without.acquire();
+  t.equal(await putWorkspace(fromUncovered, ROOT, workspace), 'base', 'not covered: laid out from the base');
+  await putWorkspace(fromArchive, ROOT, workspace);
+  t.same((await seen(fromUncovered)).digest, (await seen(fromArchive)).digest, 'not covered: the same workspace all the same');
+  t.equal((await sh(fromUncovered, 'ls -A /workspace')).out, 'shapes\n', 'and no stage left');
+});
 
 t.test('nothing the agent runs can read a base, or the descriptors the executor read it through', async (t) => {
   const instance = edited[0]!;

@@ -1,0 +1,81 @@
+/**
+ * The executor's stage (docker/executor/bases.py), run on this host with its Python: a stage
+ * never holds a file the base's instances change, and a workspace finished from it is the one
+ * laid out without it, file for file; a stage that does not cover an instance's changes is
+ * dropped and the workspace laid out whole.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+
+const EXECUTOR = new URL('../../docker/executor/', import.meta.url).pathname;
+
+const SCRIPT = String.raw`
+import hashlib, io, json, os, sys, tarfile
+sys.path.insert(0, sys.argv[1])
+import bases
+root = sys.argv[2]
+bases.STAGE_DIR = os.path.join(root, "workspace", ".hgym-stage")
+os.makedirs(os.path.join(root, "workspace"))
+files = {"pkg/__init__.py": b"", "pkg/a.py": b"def a():\n    return 'original a'\n", "pkg/b.py": b"def b():\n    return 'original b'\n", "README": b"readme\n", "pkg/sub/c.py": b"c = 1\n"}
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+    for d in ["./", "./pkg/", "./pkg/sub/"]:
+        info = tarfile.TarInfo(d); info.type = tarfile.DIRTYPE; info.mode = 0o755; tar.addfile(info)
+    for path, data in sorted(files.items()):
+        info = tarfile.TarInfo("./" + path); info.size = len(data); info.mode = 0o644; tar.addfile(info, io.BytesIO(data))
+tar_path = os.path.join(root, "base.tar")
+with open(tar_path, "wb") as f:
+    f.write(buf.getvalue())
+def held():
+    return {"base": (os.open(tar_path, os.O_RDONLY), os.open(tar_path, os.O_RDONLY))}
+def tree(d):
+    out = {}
+    for dirpath, dirs, names in os.walk(d):
+        for n in names:
+            p = os.path.join(dirpath, n)
+            out[os.path.relpath(p, d)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
+    return out
+result = {}
+# The instance changes pkg/a.py; its base's instances change pkg/a.py, pkg/b.py and add new.py.
+staged = {}
+h = held()
+bases.stage({"base": "base", "leave_out": ["pkg/a.py", "pkg/b.py", "new.py"]}, h, staged)
+result["stage"] = sorted(tree(bases.STAGE_DIR))
+bases.materialize({"path": os.path.join(root, "workspace", "staged"), "base": "base", "exclude": ["pkg/a.py"]}, h, staged)
+result["staged"] = tree(os.path.join(root, "workspace", "staged"))
+result["stage_left"] = os.path.exists(bases.STAGE_DIR)
+h = held()
+bases.materialize({"path": os.path.join(root, "workspace", "whole"), "base": "base", "exclude": ["pkg/a.py"]}, h, {})
+result["whole"] = tree(os.path.join(root, "workspace", "whole"))
+# A stage that does not cover the instance's changes (README) is dropped: the whole work tree.
+staged = {}
+h = held()
+bases.stage({"base": "base", "leave_out": ["pkg/b.py"]}, h, staged)
+bases.materialize({"path": os.path.join(root, "workspace", "uncovered"), "base": "base", "exclude": ["README"]}, h, staged)
+result["uncovered"] = tree(os.path.join(root, "workspace", "uncovered"))
+result["uncovered_stage_left"] = os.path.exists(bases.STAGE_DIR)
+# Any other request drops a stage: drop_stage, as handle() calls it.
+staged = {}
+h = held()
+bases.stage({"base": "base", "leave_out": []}, h, staged)
+bases.drop_stage(staged)
+result["dropped"] = os.path.exists(bases.STAGE_DIR)
+print(json.dumps(result))
+`;
+
+const root = mkdtempSync(join(tmpdir(), 'hgym-stage-'));
+t.teardown(() => rmSync(root, { recursive: true, force: true }));
+const python = process.env.HGYM_PYTHON ?? 'python3';
+const r = JSON.parse(execFileSync(python, ['-c', SCRIPT, EXECUTOR, root], { encoding: 'utf8' })) as Record<string, unknown>;
+
+t.same(r.stage, ['README', 'pkg/__init__.py', 'pkg/sub/c.py'], 'the stage holds no file any instance changes');
+t.same(r.staged, r.whole, 'finished from the stage: the workspace laid out whole, file for file');
+t.notOk('pkg/a.py' in (r.whole as object), "the instance's changed file is not unpacked either way");
+t.ok('pkg/b.py' in (r.staged as object), 'a file the stage left out and this instance keeps is unpacked');
+t.equal(r.stage_left, false, 'the stage became the workspace');
+t.same(Object.keys(r.uncovered as object).sort(), ['pkg/__init__.py', 'pkg/a.py', 'pkg/b.py', 'pkg/sub/c.py'], 'a stage that does not cover the changes: the whole work tree but them');
+t.equal(r.uncovered_stage_left, false, 'and the stage is gone');
+t.equal(r.dropped, false, 'drop_stage removes it');
