@@ -126,22 +126,15 @@ def stage(req, held, staged):
     if name not in held:
         raise NoBase(name)
     drop_stage(staged)
+    # Files of the base (the server's list): each one left out is unpacked at materialize if kept.
     leave_out = set(str(p) for p in req["leave_out"])
-    tar_fd = held[name][0]
     os.makedirs(STAGE_DIR)
     try:
-        untar_base(tar_fd, STAGE_DIR, exclude=sorted(leave_out))
-        # Which of them the base holds (a file an instance adds is not in it): those are unpacked
-        # at materialize, and tar stops at a member it does not find.
-        os.lseek(tar_fd, 0, os.SEEK_SET)
-        listed = subprocess.run(["tar", "-t", "-f", "-"], stdin=tar_fd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TAR_TIMEOUT_S)
-        if listed.returncode != 0:
-            raise ValueError("listing the base failed")
-        members = set(line[2:] for line in listed.stdout.decode("utf-8", "surrogateescape").split("\n") if line.startswith("./"))
+        untar_base(held[name][0], STAGE_DIR, exclude=sorted(leave_out))
     except BaseException:
         shutil.rmtree(STAGE_DIR, ignore_errors=True)
         raise
-    staged.update(base=name, leave_out=leave_out, in_base=leave_out & members)
+    staged.update(base=name, leave_out=leave_out)
     return {"type": "staged"}
 
 
@@ -175,12 +168,17 @@ def materialize(req, held, staged=None):
         exclude = set(req.get("exclude", []))
         if staged.get("base") == name and exclude <= staged["leave_out"] and moved(dest):
             # Staged: the rest of the work tree is what the stage left out and this instance keeps.
-            rest = sorted(staged["in_base"] - exclude)
+            rest = sorted(staged["leave_out"] - exclude)
             staged.clear()
             from_stage = True
-            if rest:
-                untar_base(tar_fd, dest, members=rest)
-        else:
+            try:
+                if rest:
+                    untar_base(tar_fd, dest, members=rest)
+            except ValueError:
+                # A member the base does not hold (tar stops at it): the whole work tree instead.
+                shutil.rmtree(dest)
+                from_stage = False
+        if not from_stage:
             drop_stage(staged)
             os.makedirs(dest, exist_ok=True)
             untar_base(tar_fd, dest, exclude=sorted(exclude))

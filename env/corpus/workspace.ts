@@ -226,11 +226,13 @@ export async function writeBase(snapshot: Snapshot, dir: string): Promise<string
 }
 
 /**
- * A stage of the snapshot's base (StageSpec): its name, and `changed` (every file any instance
- * of it changes), which a stage leaves out so that their originals are never written.
+ * A stage of the snapshot's base (StageSpec): its name, and the files of `changed` (every file
+ * any instance of it changes) that it holds, which a stage leaves out so that their originals
+ * are never written.
  */
 export async function baseStage(snapshot: Snapshot, changed: Iterable<string>): Promise<StageSpec> {
-  return { base: baseLayoutOf(snapshot.id, await partsOf(snapshot)).name, leaveOut: [...new Set(changed)].sort() };
+  const parts = await partsOf(snapshot);
+  return { base: baseLayoutOf(snapshot.id, parts).name, leaveOut: [...new Set(changed)].filter((path) => parts.files.has(path)).sort() };
 }
 
 /** Tree objects packed at most (a few kilobytes each): the trees of a few dozen repositories. */

@@ -39,12 +39,12 @@ def tree(d):
             out[os.path.relpath(p, d)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
     return out
 result = {}
-# The instance changes pkg/a.py; its base's instances change pkg/a.py, pkg/b.py and add new.py.
+# The instance changes pkg/a.py; its base's instances change pkg/a.py and pkg/b.py.
 staged = {}
 h = held()
-bases.stage({"base": "base", "leave_out": ["pkg/a.py", "pkg/b.py", "new.py"]}, h, staged)
+bases.stage({"base": "base", "leave_out": ["pkg/a.py", "pkg/b.py"]}, h, staged)
 result["stage"] = sorted(tree(bases.STAGE_DIR))
-bases.materialize({"path": os.path.join(root, "workspace", "staged"), "base": "base", "exclude": ["pkg/a.py"]}, h, staged)
+result["staged_frame"] = bases.materialize({"path": os.path.join(root, "workspace", "staged"), "base": "base", "exclude": ["pkg/a.py"]}, h, staged)
 result["staged"] = tree(os.path.join(root, "workspace", "staged"))
 result["stage_left"] = os.path.exists(bases.STAGE_DIR)
 h = held()
@@ -57,6 +57,12 @@ bases.stage({"base": "base", "leave_out": ["pkg/b.py"]}, h, staged)
 bases.materialize({"path": os.path.join(root, "workspace", "uncovered"), "base": "base", "exclude": ["README"]}, h, staged)
 result["uncovered"] = tree(os.path.join(root, "workspace", "uncovered"))
 result["uncovered_stage_left"] = os.path.exists(bases.STAGE_DIR)
+# A file left out that the base does not hold (tar stops at it): the whole work tree instead.
+staged = {}
+h = held()
+bases.stage({"base": "base", "leave_out": ["pkg/a.py", "pkg/b.py", "not-in-base.py"]}, h, staged)
+result["odd_frame"] = bases.materialize({"path": os.path.join(root, "workspace", "odd"), "base": "base", "exclude": ["pkg/a.py"]}, h, staged)
+result["odd"] = tree(os.path.join(root, "workspace", "odd"))
 # Any other request drops a stage: drop_stage, as handle() calls it.
 staged = {}
 h = held()
@@ -73,6 +79,9 @@ const r = JSON.parse(execFileSync(python, ['-c', SCRIPT, EXECUTOR, root], { enco
 
 t.same(r.stage, ['README', 'pkg/__init__.py', 'pkg/sub/c.py'], 'the stage holds no file any instance changes');
 t.same(r.staged, r.whole, 'finished from the stage: the workspace laid out whole, file for file');
+t.match(r.staged_frame, { type: 'written', staged: true }, 'and it says so');
+t.same(r.odd, r.whole, 'a left-out file the base does not hold: laid out whole all the same');
+t.match(r.odd_frame, { type: 'written', staged: false });
 t.notOk('pkg/a.py' in (r.whole as object), "the instance's changed file is not unpacked either way");
 t.ok('pkg/b.py' in (r.staged as object), 'a file the stage left out and this instance keeps is unpacked');
 t.equal(r.stage_left, false, 'the stage became the workspace');
