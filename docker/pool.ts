@@ -309,7 +309,7 @@ export class DockerSandboxPool implements SandboxPool {
       e.counters.created++;
       slots.failureStreak = 0;
       const warm = new WarmContainer(id, conn, Date.now(), new Set(ready.bases));
-      await warm.stage(this.settings.stages.get(slots.image));
+      void warm.stage(this.settings.stages.get(slots.image)); // in the background: requests wait their turn behind it
       conn.onLost((reason) => this.onWarmLost(e, slots.image, warm, reason));
       if (this.closed || !e.up) {
         this.discard(e, warm, this.closed ? 'the pool closed while it started' : 'its engine went down while it started');

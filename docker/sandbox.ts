@@ -64,7 +64,8 @@ export class WarmContainer {
   /**
    * Lays out `spec`'s work tree ahead (a base it holds; else nothing), so that a reset of that
    * base only finishes it (docker/executor/bases.py). Whether it did: a stage that fails leaves
-   * the sandbox as it was, and its reset lays out everything.
+   * the sandbox as it was, and its reset lays out everything. The executor answers requests in
+   * turn, so the container may be handed out meanwhile: its reset waits for the stage and uses it.
    */
   async stage(spec: StageSpec | undefined): Promise<boolean> {
     if (!spec || !this.bases.has(spec.base) || this.conn.lost !== null) return false;
