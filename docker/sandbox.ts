@@ -70,7 +70,7 @@ export class WarmContainer {
   async stage(spec: StageSpec | undefined): Promise<boolean> {
     if (!spec || !this.bases.has(spec.base) || this.conn.lost !== null) return false;
     try {
-      return (await this.conn.request({ op: 'stage', base: spec.base, leave_out: spec.leaveOut }, STAGE_DEADLINE_MS)).type === 'staged';
+      return (await this.conn.request({ op: 'stage', base: spec.base, leave_out: spec.leaveOut, files: spec.files }, STAGE_DEADLINE_MS)).type === 'staged';
     } catch {
       return false;
     }
@@ -261,6 +261,7 @@ export class LeasedSandbox implements Sandbox {
         path: dir,
         base: layout.base,
         exclude: layout.exclude,
+        files: layout.files,
         archive: layout.archive.toString('base64'),
         ...(layout.pack.length > 0 ? { pack: { path: layout.packPath, pieces: layout.pack, trailer: layout.trailer } } : {}),
         ...(options?.shell ? { shell: true } : {}),

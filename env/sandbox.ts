@@ -106,6 +106,12 @@ export class SandboxFileError extends Error {
 export interface WorkspaceLayout {
   base: string;
   exclude: string[];
+  /**
+   * Every file of the work tree, sorted: the sandbox creates them all first, in this order, and
+   * then writes their contents in place, so no file's inode number or times single out the
+   * changed ones (written after the rest).
+   */
+  files: string[];
   archive: Buffer;
   packPath: string;
   pack: (string | [number, number])[];
@@ -119,6 +125,8 @@ export interface WorkspaceLayout {
 export interface StageSpec {
   base: string;
   leaveOut: readonly string[];
+  /** Every file of the base's work tree, sorted (WorkspaceLayout.files). */
+  files: readonly string[];
 }
 
 /** How a workspace is put into a sandbox. */

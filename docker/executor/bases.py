@@ -107,11 +107,44 @@ def inside(dest, relative):
     return path
 
 
+def placeholders(dest, paths):
+    """Every file of the work tree created empty, in `paths`' order, before anything is unpacked
+    (which then writes into them, in place): the files' inode numbers follow their paths, not the
+    order their contents came in, which would single out the changed files (unpacked last)."""
+    made = set()
+    # On one CPU while it creates them: tmpfs hands out inode numbers in batches per CPU, so a
+    # process that moved between CPUs would number them out of order.
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
+    try:
+        for rel in paths:
+            if rel.startswith("/") or ".." in rel.split("/"):
+                raise ValueError("%r is outside the work tree" % rel)
+            path = os.path.join(dest, rel)
+            parent = os.path.dirname(path)
+            if parent not in made:
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    finally:
+        os.sched_setaffinity(0, cpus)
+
+
+def settle(dest, paths):
+    """Each file's access time set to its modification time, in `paths`' order: that also sets
+    every status-change time anew, in that order, so no time tells when a file's content came."""
+    for rel in paths:
+        path = os.path.join(dest, rel)
+        st = os.lstat(path)
+        os.utime(path, ns=(st.st_mtime_ns, st.st_mtime_ns), follow_symlinks=False)
+
+
 def untar_base(tar_fd, dest, exclude=(), members=None):
-    """The base's work tree into `dest`: every member but `exclude`, or only `members`."""
+    """The base's work tree into `dest`: every member but `exclude`, or only `members`; a file
+    already there (a placeholder) is written in place."""
     os.lseek(tar_fd, 0, os.SEEK_SET)
     # Paths are literal and whole (no wildcards, anchored at the archive's root).
-    args = ["tar", "-x", "-f", "-", "-C", dest, "--no-same-owner", "--no-same-permissions", "--no-wildcards", "--anchored"]
+    args = ["tar", "-x", "-f", "-", "-C", dest, "--overwrite", "--no-same-owner", "--no-same-permissions", "--no-wildcards", "--anchored"]
     args += ["--exclude=./" + path for path in exclude]
     if members is not None:
         args += ["--"] + ["./" + path for path in members]
@@ -130,11 +163,13 @@ def stage(req, held, staged):
     leave_out = set(str(p) for p in req["leave_out"])
     os.makedirs(STAGE_DIR)
     try:
+        # The files left out stay empty placeholders, written at materialize.
+        placeholders(STAGE_DIR, req.get("files", []))
         untar_base(held[name][0], STAGE_DIR, exclude=sorted(leave_out))
     except BaseException:
         shutil.rmtree(STAGE_DIR, ignore_errors=True)
         raise
-    staged.update(base=name, leave_out=leave_out)
+    staged.update(base=name, leave_out=leave_out, files=list(req.get("files", [])))
     return {"type": "staged"}
 
 
@@ -166,7 +201,8 @@ def materialize(req, held, staged=None):
     try:
         dest = os.path.realpath(req["path"])
         exclude = set(req.get("exclude", []))
-        if staged.get("base") == name and exclude <= staged["leave_out"] and moved(dest):
+        paths = req.get("files", [])
+        if staged.get("base") == name and exclude <= staged["leave_out"] and staged["files"] == paths and moved(dest):
             # Staged: the rest of the work tree is what the stage left out and this instance keeps.
             rest = sorted(staged["leave_out"] - exclude)
             staged.clear()
@@ -181,12 +217,14 @@ def materialize(req, held, staged=None):
         if not from_stage:
             drop_stage(staged)
             os.makedirs(dest, exist_ok=True)
+            placeholders(dest, paths)
             untar_base(tar_fd, dest, exclude=sorted(exclude))
         if req.get("archive"):
             files.untar({"path": dest, "data": req["archive"]})
         pack = req.get("pack")
         if pack:
             write_pack(inside(dest, pack["path"]), pack["pieces"], bytes.fromhex(pack["trailer"]), objects_fd)
+        settle(dest, paths)
     finally:
         # One workspace per sandbox: nothing of any base stays open once it is laid out.
         release(held)

@@ -210,7 +210,7 @@ export async function writeBase(snapshot: Snapshot, dir: string): Promise<string
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
   const entries = ['.', ...parts.dirs].map((d) => tarEntry(d === '.' ? './' : `./${d}/`, null, 0o755));
-  for (const path of [...parts.files.keys()].sort()) {
+  for (const path of workTreeFiles(parts)) {
     entries.push(tarEntry(`./${path}`, await readFile(join(snapshot.root, path)), parts.files.get(path)!.tracked.executable ? 0o755 : 0o644));
   }
   entries.push(END_OF_ARCHIVE);
@@ -232,7 +232,12 @@ export async function writeBase(snapshot: Snapshot, dir: string): Promise<string
  */
 export async function baseStage(snapshot: Snapshot, changed: Iterable<string>): Promise<StageSpec> {
   const parts = await partsOf(snapshot);
-  return { base: baseLayoutOf(snapshot.id, parts).name, leaveOut: [...new Set(changed)].filter((path) => parts.files.has(path)).sort() };
+  return { base: baseLayoutOf(snapshot.id, parts).name, leaveOut: [...new Set(changed)].filter((path) => parts.files.has(path)).sort(), files: workTreeFiles(parts) };
+}
+
+/** The work tree's files in the order the base's tar holds them (sorted). */
+function workTreeFiles(parts: SnapshotParts): string[] {
+  return [...parts.files.keys()].sort();
 }
 
 /** Tree objects packed at most (a few kilobytes each): the trees of a few dozen repositories. */
@@ -315,7 +320,7 @@ async function assembleLayouts(snapshotId: string, parts: SnapshotParts, edited:
     }
   }
   flush();
-  const common = { base: base.name, exclude: [...edited.keys()].sort(), packPath: `.git/objects/pack/${packed.name}.pack` };
+  const common = { base: base.name, exclude: [...edited.keys()].sort(), files: workTreeFiles(parts), packPath: `.git/objects/pack/${packed.name}.pack` };
   return {
     layout: { ...common, archive: gzipOf([...changed, gitFiles, end]), pack: pieces, trailer: packed.checksum.toString('hex') },
     gitless: { ...common, archive: gzipOf([...changed, end]), pack: [], trailer: '' },
@@ -421,8 +426,9 @@ export function prepareWorkspace(instance: { instance_id: string; edits: readonl
 
 const FILES = 'workspace.files.json';
 const EDITED = 'workspace.edited.json';
-const LAYOUT = 'workspace.layout.json';
-const LAYOUT_NOGIT = 'workspace.nogit.layout.json';
+// v2: with the work tree's files (WorkspaceLayout.files); a layout cached without them is made again.
+const LAYOUT = 'workspace.layout.v2.json';
+const LAYOUT_NOGIT = 'workspace.nogit.layout.v2.json';
 const ARCHIVE = 'workspace.tar.gz';
 const ARCHIVE_NOGIT = 'workspace.nogit.tar.gz';
 

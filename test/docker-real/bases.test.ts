@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { DockerSandboxPool } from '../../docker/pool.js';
 import { writeCorpusBases } from '../../env/corpus/load.js';
 import { baseStage, prepareWorkspace, putWorkspace, writeBase } from '../../env/corpus/workspace.js';
@@ -54,6 +54,8 @@ for (const instance of [...new Map(edited.map((i) => [i.task, i])).values()]) {
     const a = await seen(fromBase);
     const b = await seen(fromArchive);
     t.same(a.digest, b.digest, 'the same files with the same contents');
+    await creationOrderTellsNothing(t, fromBase, instance, 'from the base');
+    await creationOrderTellsNothing(t, fromArchive, instance, 'from the archive');
     t.equal(a.git.code, 0, a.git.out);
     t.equal(a.git.out, b.git.out, 'the same commit, index, clean status, fsck, modes and tree');
     // git found every file up to date by its stat data alone: it had nothing to refresh, so it
@@ -73,6 +75,22 @@ for (const instance of [...new Map(edited.map((i) => [i.task, i])).values()]) {
   });
 }
 
+/**
+ * A cheating agent's look at the work tree's inode numbers and times, which follow the order
+ * files were created and written: were the changed files written after the rest, they would
+ * stand out. They follow the paths' order, and modification times are the tar's.
+ */
+async function creationOrderTellsNothing(t: Test, sandbox: Sandbox, instance: (typeof instances)[number], how: string): Promise<void> {
+  // Each file's inode number, status-change time, access and modification times, by path.
+  const out = (await sh(sandbox, `cd ${ROOT} && find . -path ./.git -prune -o -type f -printf '%P\\t%i\\t%C@\\t%A@\\t%T@\\n'`)).out.trim();
+  const rows = out.split('\n').map((l) => l.split('\t')).sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0));
+  const rising = (values: number[], strictly: boolean) => values.every((v, i) => i === 0 || (strictly ? v > values[i - 1]! : v >= values[i - 1]!));
+  t.ok(rising(rows.map((r) => Number(r[1])), true), `${instance.task}, ${how}: inode numbers follow the paths`);
+  t.ok(rising(rows.map((r) => Number(r[2])), false), `${instance.task}, ${how}: so do status-change times`);
+  // Access times are set to the modification time at the lay-out; reading a file (the digest above) sets it anew.
+  t.equal(new Set(rows.map((r) => r[4])).size, 1, `${instance.task}, ${how}: one modification time for every file`);
+}
+
 t.test('warm sandboxes that lay out the base ahead (stages): the same workspaces, and no stage left', async (t) => {
   const spec = await baseStage(snapshot, instances.flatMap((i) => i.edits.map((e) => e.file)));
   t.ok(spec.leaveOut.length > 0, 'the files the instances change are left out');
@@ -89,9 +107,10 @@ t.test('warm sandboxes that lay out the base ahead (stages): the same workspaces
     t.same(a.digest, b.digest, `${instance.task}: the same files with the same contents`);
     t.equal(a.git.out, b.git.out, `${instance.task}: the same git`);
     t.equal((await sh(fromStage, 'ls -A /workspace')).out, 'shapes\n', `${instance.task}: nothing but the workspace in /workspace`);
+    await creationOrderTellsNothing(t, fromStage, instance, 'from a stage');
   }
   // A spec that leaves out none of the changed files: the stage is dropped, the work tree laid out whole.
-  const uncovered = await DockerSandboxPool.start({ warm: 1, max: 2, bases, stages: { [DEFAULT_IMAGE]: { base: spec.base, leaveOut: [] } } });
+  const uncovered = await DockerSandboxPool.start({ warm: 1, max: 2, bases, stages: { [DEFAULT_IMAGE]: { ...spec, leaveOut: [] } } });
   t.teardown(() => uncovered.close());
   const workspace = await prepareWorkspace(edited[0]!, snapshot, cacheDir);
   await using fromUncovered = await uncovered.acquire();
