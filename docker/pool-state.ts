@@ -62,8 +62,8 @@ export interface EngineState {
 }
 
 /**
- * An engine's state as the pool starts: the base image's slots with `baseWarm` as target, then
- * each environment's with its prior target (those with one), so they are warmed from the start.
+ * An engine's state as the pool starts: the base image's slots, then the environments' that
+ * have a target before demand (their prior), so they are warmed from the start.
  */
 export function newEngineState(engine: ContainerEngine, base: ImageSlots, environments: readonly ImageSlots[], unpacks: Budget): EngineState {
   const images = new Map([base, ...environments.filter((s) => s.target > 0)].map((s) => [s.image, s]));

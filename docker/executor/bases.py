@@ -161,15 +161,16 @@ def stage(req, held, staged):
     drop_stage(staged)
     # Files of the base (the server's list): each one left out is unpacked at materialize if kept.
     leave_out = set(str(p) for p in req["leave_out"])
+    paths = list(req.get("files", []))
     os.makedirs(STAGE_DIR)
     try:
         # The files left out stay empty placeholders, written at materialize.
-        placeholders(STAGE_DIR, req.get("files", []))
+        placeholders(STAGE_DIR, paths)
         untar_base(held[name][0], STAGE_DIR, exclude=sorted(leave_out))
     except BaseException:
         shutil.rmtree(STAGE_DIR, ignore_errors=True)
         raise
-    staged.update(base=name, leave_out=leave_out, files=list(req.get("files", [])))
+    staged.update(base=name, leave_out=leave_out, files=paths)
     return {"type": "staged"}
 
 

@@ -235,9 +235,13 @@ export async function baseStage(snapshot: Snapshot, changed: Iterable<string>): 
   return { base: baseLayoutOf(snapshot.id, parts).name, leaveOut: [...new Set(changed)].filter((path) => parts.files.has(path)).sort(), files: workTreeFiles(parts) };
 }
 
-/** The work tree's files in the order the base's tar holds them (sorted). */
+const workTrees = new WeakMap<SnapshotParts, string[]>();
+
+/** The work tree's files in the order the base's tar holds them (sorted), once per snapshot. */
 function workTreeFiles(parts: SnapshotParts): string[] {
-  return [...parts.files.keys()].sort();
+  let files = workTrees.get(parts);
+  if (!files) workTrees.set(parts, (files = [...parts.files.keys()].sort()));
+  return files;
 }
 
 /** Tree objects packed at most (a few kilobytes each): the trees of a few dozen repositories. */
