@@ -8,11 +8,14 @@
  * It talks to the server through the TypeScript client (clients/ts), as a trainer would.
  * Usage: node --import tsx bench/server.ts [--duration 60] [--episodes 64]
  * HGYM_BENCH_PROFILE=DIR writes a CPU profile of the server process into DIR.
+ * HGYM_BENCH_STEPS=FILE writes each step of the 64 episodes as a line of JSON into FILE: when it
+ * started (ms from the first), its time, and the command's own time in the sandbox.
  */
 import { startBenchServer } from './bench-server.js';
 import Docker from 'dockerode';
 import { HgymClient, HgymSocket, toolCall } from '../clients/ts/index.js';
 import { dockerExec } from './docker-exec.js';
+import { writeFileSync } from 'node:fs';
 import { numberArg, percentile, round, rssMiB } from './stats.js';
 
 const DURATION_S = numberArg('duration', 60);
@@ -95,14 +98,19 @@ async function concurrency(): Promise<{ errors: number; steps: number; times: nu
   );
   const deadline = Date.now() + DURATION_S * 1000;
   const times: number[] = [];
+  const log: string[] = [];
+  const start = performance.now();
   let errors = 0;
   await Promise.all(
     ids.map(async (id) => {
       while (Date.now() < deadline) {
         const t0 = performance.now();
         try {
-          await client.step(id, echo);
-          times.push(performance.now() - t0);
+          const r = await client.step(id, echo);
+          const ms = performance.now() - t0;
+          times.push(ms);
+          const exec = r.info.exec as { duration_ms?: number } | undefined;
+          log.push(JSON.stringify({ at_ms: round(t0 - start, 1), ms: round(ms, 1), exec_ms: exec?.duration_ms ?? null }));
         } catch {
           errors++;
         }
@@ -110,6 +118,7 @@ async function concurrency(): Promise<{ errors: number; steps: number; times: nu
     }),
   );
   await Promise.all(ids.map((id) => client.close(id)));
+  if (process.env.HGYM_BENCH_STEPS) writeFileSync(process.env.HGYM_BENCH_STEPS, `${log.join('\n')}\n`);
   return { errors, steps: times.length, times };
 }
 

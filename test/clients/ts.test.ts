@@ -9,7 +9,7 @@ import { applyFuncLocalizeGoldThroughSteps } from '../helpers/api-gold.js';
 import { freePort, liveServer } from './ts-live-server.js';
 
 const apiKey = 'client-test-key';
-const { url, instances, pool } = await liveServer(t, { apiKey, wsGraceMs: 200 });
+const { url, instances, pool, app } = await liveServer(t, { apiKey, wsGraceMs: 200 });
 const client = new HgymClient({ url, apiKey });
 const funcLocalize = instances.find((i): i is FuncLocalizeInstance => i.task === 'func_localize')!;
 const depSearch = instances.find((i): i is DepSearchInstance => i.task === 'dep_search')!;
@@ -73,6 +73,18 @@ t.test('REST errors carry the server code and status', async (t) => {
   await rejectsWith(t, new HgymClient({ url }).tasks(), 'HGYM_ERR_UNAUTHORIZED', 401);
   await rejectsWith(t, new HgymClient({ url, apiKey: 'wrong' }).tasks(), 'HGYM_ERR_UNAUTHORIZED', 401);
   t.same(await new HgymClient({ url }).health(), { status: 'ok', instance: pool.owner.id }, 'health needs no key');
+});
+
+t.test('calls in a row reuse one connection; calls at once each get their own answer', async (t) => {
+  let connections = 0;
+  const count = () => connections++;
+  app.server.on('connection', count);
+  t.teardown(() => void app.server.off('connection', count));
+  const fresh = new HgymClient({ url, apiKey });
+  for (let i = 0; i < 20; i++) t.equal((await fresh.health()).status, 'ok');
+  t.equal(connections, 1, 'twenty calls in a row over one kept-alive connection');
+  const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => fresh.state(`no-such-${i}`).catch((e: HgymApiError) => e.message)));
+  t.same(answers.map((m) => /no-such-(\d)/.exec(String(m))?.[1]), ['0', '1', '2', '3', '4', '5', '6', '7'], 'each call its own answer');
 });
 
 t.test('no server, or no answer in time, is a connection error', async (t) => {
