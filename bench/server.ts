@@ -9,7 +9,7 @@
  * Usage: node --import tsx bench/server.ts [--duration 60] [--episodes 64]
  * HGYM_BENCH_PROFILE=DIR writes a CPU profile of the server process into DIR.
  * HGYM_BENCH_STEPS=FILE writes each step of the 64 episodes as a line of JSON into FILE: when it
- * started (ms from the first), its time, and the command's own time in the sandbox.
+ * started (ms from the first, and since the epoch), its time, and the command's own time in the sandbox.
  */
 import { startBenchServer } from './bench-server.js';
 import Docker from 'dockerode';
@@ -110,7 +110,7 @@ async function concurrency(): Promise<{ errors: number; steps: number; times: nu
           const ms = performance.now() - t0;
           times.push(ms);
           const exec = r.info.exec as { duration_ms?: number } | undefined;
-          log.push(JSON.stringify({ at_ms: round(t0 - start, 1), ms: round(ms, 1), exec_ms: exec?.duration_ms ?? null }));
+          log.push(JSON.stringify({ at_ms: round(t0 - start, 1), epoch_ms: Math.round(performance.timeOrigin + t0), ms: round(ms, 1), exec_ms: exec?.duration_ms ?? null }));
         } catch {
           errors++;
         }

@@ -4,6 +4,7 @@
 import type Docker from 'dockerode';
 import { HgymError, hgymError } from '../env/errors.js';
 import type { ContainerEngine, SandboxSpec } from './engine.js';
+import { CHANNEL_MOUNT, CHANNEL_SOCKET } from './channel.js';
 import { ExecutorConnection } from './protocol.js';
 
 export interface SandboxLimits {
@@ -48,12 +49,16 @@ function tmpfs(bytes: number, extra = ''): string {
  * root with the capabilities to read it, to empty the bounding set and to change user, and
  * nothing else: the executor opens the bases, drops every capability (bounding set included)
  * and becomes the agent's user before anything else runs (docker/executor/bases.py), and a
- * container whose executor reports another user is never used.
+ * container whose executor reports another user is never used. With `channel` (a folder of
+ * this host holding the socket of docker/channel.ts), the folder is mounted read-only and the
+ * executor connects to it before anything else; the attached stdio stays, for its log and as
+ * the way to tell that the server went away.
  */
-export function containerSpec(image: string, limits: SandboxLimits, labels: Record<string, string>, bases?: string): Docker.ContainerCreateOptions {
+export function containerSpec(image: string, limits: SandboxLimits, labels: Record<string, string>, bases?: string, channel?: string): Docker.ContainerCreateOptions {
+  const binds = [...(bases === undefined ? [] : [`${bases}:${BASES_MOUNT}:ro`]), ...(channel === undefined ? [] : [`${channel}:${CHANNEL_MOUNT}:ro`])];
   return {
     Image: image,
-    Env: [`HGYM_LIFETIME_S=${Math.ceil(limits.lifetimeMs / 1000)}`],
+    Env: [`HGYM_LIFETIME_S=${Math.ceil(limits.lifetimeMs / 1000)}`, ...(channel === undefined ? [] : [`HGYM_CHANNEL=${CHANNEL_SOCKET}`])],
     Labels: labels,
     User: bases === undefined ? `${AGENT_UID}:${AGENT_UID}` : '0:0',
     WorkingDir: WORKSPACE,
@@ -69,7 +74,8 @@ export function containerSpec(image: string, limits: SandboxLimits, labels: Reco
     HostConfig: {
       NetworkMode: 'none',
       CapDrop: ['ALL'],
-      ...(bases === undefined ? {} : { CapAdd: ['DAC_READ_SEARCH', 'SETPCAP', 'SETUID', 'SETGID'], Binds: [`${bases}:${BASES_MOUNT}:ro`] }),
+      ...(bases === undefined ? {} : { CapAdd: ['DAC_READ_SEARCH', 'SETPCAP', 'SETUID', 'SETGID'] }),
+      ...(binds.length === 0 ? {} : { Binds: binds }),
       SecurityOpt: ['no-new-privileges'],
       ReadonlyRootfs: true,
       Memory: limits.memoryBytes,
@@ -127,7 +133,7 @@ export async function startSandbox(
     const created = await engine.create(spec);
     id = created.id;
     onCreated(id);
-    conn = new ExecutorConnection(created.stream, log);
+    conn = new ExecutorConnection(created.stream, log, created.channel);
     await engine.start(id);
     const lost = new Promise<never>((_, reject) => conn!.onLost((why) => reject(hgymError('HGYM_ERR_SANDBOX_START', why))));
     let timer: NodeJS.Timeout | undefined;

@@ -6,6 +6,7 @@
 import Docker from 'dockerode';
 import type { Duplex, Readable } from 'node:stream';
 import { hgymError } from '../env/errors.js';
+import { ExecutorChannel } from './channel.js';
 import { containerSpec, translateDockerError, type SandboxLimits } from './container.js';
 
 /** One sandbox container to create: the image, its limits and its ownership labels. */
@@ -21,6 +22,8 @@ export interface SandboxSpec {
 export interface CreatedContainer {
   id: string;
   stream: Duplex;
+  /** The socket its executor will connect to instead of speaking over `stream` (docker/channel.ts), if any. */
+  channel?: ExecutorChannel;
 }
 
 /** A labelled container as the engine lists it. */
@@ -93,12 +96,19 @@ function statusOf(err: unknown): number | undefined {
 
 export class DockerEngine implements ContainerEngine {
   readonly docker: Docker;
+  /**
+   * Whether sandboxes get a direct channel (docker/channel.ts): on an engine of this host, unless
+   * HGYM_DIRECT_CHANNEL=0 (frames then always go over the attached stdio).
+   */
+  readonly directChannel: boolean;
 
   constructor(
     readonly name: string,
     docker?: Docker,
+    options: { directChannel?: boolean } = {},
   ) {
     this.docker = docker ?? new Docker(dockerOptions(name));
+    this.directChannel = this.local && (options.directChannel ?? process.env.HGYM_DIRECT_CHANNEL !== '0');
   }
 
   /** The engine dockerode reaches by default (DOCKER_HOST, else the local socket). */
@@ -146,17 +156,21 @@ export class DockerEngine implements ContainerEngine {
   }
 
   /** The engine's create options for a sandbox: the hardened spec of docker/container.ts. */
-  protected createOptions(spec: SandboxSpec): Docker.ContainerCreateOptions {
-    return containerSpec(spec.image, spec.limits, spec.labels, this.local ? spec.bases : undefined);
+  protected createOptions(spec: SandboxSpec, channel?: ExecutorChannel): Docker.ContainerCreateOptions {
+    return containerSpec(spec.image, spec.limits, spec.labels, this.local ? spec.bases : undefined, channel?.dir);
   }
 
   async create(spec: SandboxSpec): Promise<CreatedContainer> {
-    const container = await this.docker.createContainer(this.createOptions(spec));
+    const channel = this.directChannel ? await ExecutorChannel.open() : undefined;
+    let id: string | undefined;
     try {
+      const container = await this.docker.createContainer(this.createOptions(spec, channel));
+      id = container.id;
       const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
-      return { id: container.id, stream };
+      return { id: container.id, stream, ...(channel ? { channel } : {}) };
     } catch (err) {
-      await this.remove(container.id);
+      channel?.close();
+      if (id !== undefined) await this.remove(id);
       throw err;
     }
   }

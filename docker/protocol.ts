@@ -1,8 +1,11 @@
 /**
  * The server side of the executor protocol: newline-delimited JSON frames over a
- * container's attached stdio, multiplexed by Docker (8-byte headers, Tty off).
+ * container's attached stdio, multiplexed by Docker (8-byte headers, Tty off), or over the
+ * sandbox's direct channel (docker/channel.ts) once its executor connected to it.
  */
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { ExecutorChannel } from './channel.js';
 import { hgymError } from '../env/errors.js';
 import type { OutputChunk } from '../env/sandbox.js';
 
@@ -47,13 +50,19 @@ export class ExecutorConnection {
   /** Resolves with the executor's `ready` frame. */
   readonly ready: Promise<Frame>;
   private readonly lostListeners: ((reason: string) => void)[] = [];
+  /** The executor's direct channel once it connected; until then (or without one) frames go over the attach. */
+  private socket: Socket | null = null;
 
   constructor(
     private readonly stream: Duplex,
     private readonly log: (line: string) => void = () => {},
+    private readonly channel?: ExecutorChannel,
   ) {
     this.ready = new Promise((resolve) => (this.readyResolve = resolve));
-    const demux = new Demuxer((kind, payload) => (kind === 2 ? this.onStderr(payload) : this.onStdout(payload)));
+    // Once the executor says ready, on either way, nothing may connect any more.
+    void this.ready.then(() => channel?.close());
+    void channel?.connected.then((socket) => socket && this.useSocket(socket));
+    const demux = new Demuxer((kind, payload) => (kind === 2 ? this.onStderr(payload) : this.onAttachedStdout(payload)));
     // Attach the handlers before anything else can happen: frames sent before they are
     // attached would be lost.
     stream.on('data', (data: Buffer) => demux.push(data));
@@ -64,6 +73,20 @@ export class ExecutorConnection {
 
   get lost(): string | null {
     return this.lostReason;
+  }
+
+  /** How frames travel: over the direct channel, or the attached stdio. */
+  get transport(): 'channel' | 'attach' {
+    return this.socket === null ? 'attach' : 'channel';
+  }
+
+  private useSocket(socket: Socket): void {
+    if (this.lostReason !== null) return void socket.destroy();
+    this.socket = socket;
+    socket.on('data', (data: Buffer) => this.onStdout(data));
+    socket.on('end', () => this.markLost('the executor closed its channel'));
+    socket.on('close', () => this.markLost('the executor closed its channel'));
+    socket.on('error', (err) => this.markLost(`the executor's channel failed: ${err.message}`));
   }
 
   onLost(listener: (reason: string) => void): void {
@@ -84,7 +107,7 @@ export class ExecutorConnection {
         this.markLost(`the executor did not answer a ${String(body.op)} request within ${deadlineMs} ms`);
       }, deadlineMs);
       this.pending.set(id, { resolve, reject, onOutput, timer });
-      this.stream.write(JSON.stringify({ ...body, id }) + '\n');
+      (this.socket ?? this.stream).write(JSON.stringify({ ...body, id }) + '\n');
     });
   }
 
@@ -92,11 +115,13 @@ export class ExecutorConnection {
   close(reason: string): void {
     this.markLost(reason);
     this.stream.destroy();
+    this.socket?.destroy();
   }
 
   private markLost(reason: string): void {
     if (this.lostReason !== null) return;
     this.lostReason = reason;
+    this.channel?.close();
     const err = hgymError('HGYM_ERR_SANDBOX_LOST', reason);
     for (const [, p] of this.pending) {
       clearTimeout(p.timer);
@@ -109,6 +134,12 @@ export class ExecutorConnection {
   private onStderr(payload: Buffer): void {
     const text = payload.toString('utf8').trimEnd();
     if (text) this.log(text);
+  }
+
+  /** The container's stdout: frames until the executor connected its channel, and nothing after. */
+  private onAttachedStdout(payload: Buffer): void {
+    if (this.socket === null) return this.onStdout(payload);
+    this.log(`output on the attached stdout of an executor that speaks over its channel: ${payload.subarray(0, 200).toString('utf8')}`);
   }
 
   private onStdout(payload: Buffer): void {

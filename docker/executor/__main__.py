@@ -1,10 +1,12 @@
 """hgym sandbox executor.
 
 Runs as PID 1 of a sandbox container and speaks newline-delimited JSON over the
-container's attached stdin/stdout (the container has no network). Only this process
-writes to stdout, and it is not dumpable, so nothing the agent runs can write a frame:
-a command's output reaches the server only as a JSON string inside an `out` or `exit`
-frame.
+container's attached stdin/stdout (the container has no network), or, when the server offers
+one (HGYM_CHANNEL, a unix socket mounted from the server's host: docker/channel.ts), over
+that socket, connected first of all and taken by the server at once. Only this process
+writes to stdout and holds the socket, and it is not dumpable, so nothing the agent runs can
+write a frame: a command's output reaches the server only as a JSON string inside an `out`
+or `exit` frame. With the socket, the end of stdin still ends the executor: the server went away.
 
 Requests  {"id": N, "op": "exec"|"halt"|"read"|"write"|"unlink"|"list"|"digest"|"untar"|"stage"|"materialize"|"ping", ...}
 Answers   {"id": N, "type": "out"|"exit"|"halted"|"file"|"written"|"listing"|"pong"|"error", ...}
@@ -24,6 +26,7 @@ import os
 import selectors
 import shlex
 import signal
+import socket
 import sys
 import time
 
@@ -73,8 +76,28 @@ def read_first(paths):
     return None
 
 
+def connect_channel():
+    """The server's direct channel, if it offers one and it can be reached: a connected socket,
+    else None (frames then go over stdin and stdout)."""
+    path = os.environ.get("HGYM_CHANNEL")
+    if not path:
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
 class Executor:
-    def __init__(self, held=None):
+    def __init__(self, held=None, channel=None):
+        # Where frames come in and go out: the channel's socket (kept referenced: it closes
+        # with its object), else stdin and stdout.
+        self.channel = channel
+        self.rfd = channel.fileno() if channel else 0
+        self.wfd = channel.fileno() if channel else 1
         # The repository bases opened before the executor became the agent's user (bases.py).
         self.held = held if held is not None else {}
         # A base's work tree laid out ahead in bases.STAGE_DIR (stage), or empty.
@@ -99,7 +122,7 @@ class Executor:
         view = memoryview(data)
         while view:
             try:
-                n = os.write(1, view)
+                n = os.write(self.wfd, view)
             except BlockingIOError:
                 time.sleep(0.0005)
                 continue
@@ -391,7 +414,7 @@ class Executor:
         # Large reads into a growing bytearray, and a newline looked for in the new bytes only:
         # a workspace arrives as one frame of megabytes, which bytes concatenation and a search
         # from the start made quadratic (seconds for a large repository, under load far more).
-        data = os.read(0, STDIN_CHUNK)
+        data = os.read(self.rfd, STDIN_CHUNK)
         if not data:
             return False
         start = len(self.inbuf)
@@ -408,14 +431,25 @@ class Executor:
             self.emit({"id": None, "type": "error", "code": "BAD_REQUEST", "message": "frame too large"})
         return True
 
+    def on_attach(self):
+        """Reads and drops what stdin holds beside a channel; False at its end."""
+        try:
+            return os.read(0, CHUNK) != b""
+        except BlockingIOError:
+            return True
+
     def run(self):
-        os.set_blocking(0, False)
+        os.set_blocking(self.rfd, False)
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_r, False)
         os.set_blocking(wake_w, False)
         signal.set_wakeup_fd(wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
-        self.sel.register(0, selectors.EVENT_READ, "stdin")
+        self.sel.register(self.rfd, selectors.EVENT_READ, "stdin")
+        if self.channel:
+            # Nothing comes on stdin then but its end, when the server's attach goes away.
+            os.set_blocking(0, False)
+            self.sel.register(0, selectors.EVENT_READ, "attach")
         self.sel.register(wake_r, selectors.EVENT_READ, "wake")
         self.start_shell()
         self.emit({"type": "ready", "protocol": PROTOCOL, "pid": os.getpid(), "pids_max": self.pids_max,
@@ -432,6 +466,9 @@ class Executor:
                 kind = key.data
                 if kind == "stdin":
                     if not self.on_stdin():
+                        return "stdin closed" if self.channel is None else "channel closed"
+                elif kind == "attach":
+                    if not self.on_attach():
                         return "stdin closed"
                 elif kind == "wake":
                     try:
@@ -458,14 +495,16 @@ class Executor:
 
 
 def main():
-    # First of all: a container started as root opens its bases and becomes the agent's user.
+    # First of all: the server's channel, before any other process exists in the container; then,
+    # in a container started as root, the bases are opened and the executor becomes the agent's user.
+    channel = connect_channel()
     held = bases.hold()
     set_not_dumpable()
     # As PID 1 only signals with a handler reach us from inside the container; make sure
     # SIGINT (which Python handles) cannot interrupt the executor.
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(s, signal.SIG_DFL)
-    ex = Executor(held)
+    ex = Executor(held, channel)
     reason = ex.run()
     ex.drop_shell()
     sys.stderr.write("hgym executor: exiting: %s\n" % reason)

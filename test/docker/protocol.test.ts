@@ -1,5 +1,9 @@
+import { existsSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import t from 'tap';
+import { ExecutorChannel } from '../../docker/channel.js';
 import { ExecutorConnection, type Frame } from '../../docker/protocol.js';
 import type { OutputChunk } from '../../env/sandbox.js';
 
@@ -85,4 +89,82 @@ t.test('an expired frame ends the connection; garbage lines are logged and skipp
   await t.rejects(pending, { code: 'HGYM_ERR_SANDBOX_LOST' });
   t.match(conn.lost, /lifetime/);
   t.match(logged[0], /unparseable/);
+});
+
+/** An executor's side of a direct channel: connects to the channel's socket as the executor does. */
+function connectExecutor(channel: ExecutorChannel): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(join(channel.dir, 'channel.sock'), () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** How a connection to the channel's socket ends: 'connected', or the error's code. */
+function tryConnect(channel: ExecutorChannel): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(join(channel.dir, 'channel.sock'));
+    socket.once('connect', () => (socket.destroy(), resolve('connected')));
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
+/** The newline-delimited frames a socket receives, as they come. */
+function framesOf(socket: Socket): Record<string, unknown>[] {
+  const got: Record<string, unknown>[] = [];
+  let rest = '';
+  socket.on('data', (data: Buffer) => {
+    const lines = (rest + data.toString('utf8')).split('\n');
+    rest = lines.pop()!;
+    for (const line of lines) got.push(JSON.parse(line));
+  });
+  return got;
+}
+
+t.test('a direct channel: frames over the socket, one connection only, the socket gone once taken', async (t) => {
+  const { stream, mux } = fakeStream();
+  const logged: string[] = [];
+  const channel = await ExecutorChannel.open();
+  const conn = new ExecutorConnection(stream, (l) => logged.push(l), channel);
+  t.equal(conn.transport, 'attach', 'attach until the executor connects');
+  const executor = await connectExecutor(channel);
+  const requests = framesOf(executor);
+  t.equal(await channel.connected !== null, true, 'the connection is taken');
+  t.equal(conn.transport, 'channel');
+  t.notOk(existsSync(channel.dir), 'the socket and its folder are removed once the connection is taken');
+  t.equal(await tryConnect(channel), 'ENOENT', 'no second connection');
+
+  executor.write('{"type":"ready","protocol":1}\n');
+  await conn.ready;
+  const answer = conn.request({ op: 'ping' }, 5000);
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(requests, [{ op: 'ping', id: 1 }], 'requests go over the channel');
+  // The container's stdout is no way in any more: a frame there is logged, not taken.
+  stream.push(mux(1, '{"id":1,"type":"pong","busy":true}\n'));
+  stream.push(mux(2, 'a diagnostic line\n'));
+  executor.write('{"id":1,"type":"pong","busy":false}\n');
+  t.same(await answer, { id: 1, type: 'pong', busy: false });
+  t.match(logged, [/output on the attached stdout/, 'a diagnostic line'], 'stderr is still the log');
+
+  // The executor going away is the sandbox lost.
+  const pending = conn.request({ op: 'exec', command: 'sleep 9' }, 5000);
+  executor.end();
+  await t.rejects(pending, { code: 'HGYM_ERR_SANDBOX_LOST' });
+});
+
+t.test('a channel nobody connects to is removed when the executor says ready over the attach, or the connection is lost', async (t) => {
+  const { stream, mux } = fakeStream();
+  const channel = await ExecutorChannel.open();
+  const conn = new ExecutorConnection(stream, () => {}, channel);
+  stream.push(mux(1, '{"type":"ready","protocol":1}\n'));
+  await conn.ready;
+  t.equal(await channel.connected, null);
+  t.notOk(existsSync(channel.dir));
+  t.equal(await tryConnect(channel), 'ENOENT', 'nothing to connect to any more');
+  t.equal(conn.transport, 'attach');
+
+  const other = await ExecutorChannel.open();
+  const lost = new ExecutorConnection(fakeStream().stream, () => {}, other);
+  lost.close('start failed');
+  t.equal(await other.connected, null);
+  t.notOk(existsSync(other.dir), 'removed with the connection');
 });
