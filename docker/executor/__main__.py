@@ -66,6 +66,17 @@ def set_not_dumpable():
         pass
 
 
+def batch_scheduling():
+    """SCHED_BATCH for the executor and everything it starts (the agent's shell and commands):
+    a sandbox's process that wakes then does not preempt the one running on its CPU, the
+    server's event loop serving every episode among them, but runs at the next tick or once that
+    one waits. Its share of the CPU is what it was."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    except (AttributeError, OSError):
+        pass
+
+
 def read_first(paths):
     for p in paths:
         try:
@@ -499,6 +510,7 @@ def main():
     # in a container started as root, the bases are opened and the executor becomes the agent's user.
     channel = connect_channel()
     held = bases.hold()
+    batch_scheduling()
     set_not_dumpable()
     # As PID 1 only signals with a handler reach us from inside the container; make sure
     # SIGINT (which Python handles) cannot interrupt the executor.

@@ -37,6 +37,9 @@ t.test('a pooled container carries every hardening setting', async (t) => {
     '1000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nNoNewPrivs:\t1\nlo\n',
     'commands run as uid 1000 with no capabilities and no network',
   );
+  // SCHED_BATCH (3): a sandbox's process that wakes does not preempt the server's event loop.
+  const policy = await sb.exec('python3 -c "import os; print(os.sched_getscheduler(0))"', { timeoutMs: 5_000 });
+  t.equal(policy.output, '3\n', "the agent's commands run under SCHED_BATCH, as the executor does");
 });
 
 t.test("background() gives a sandbox Docker's least CPU weight, and it still runs commands", async (t) => {
