@@ -1,7 +1,8 @@
 /**
  * The warm-up's Python facts computed off the event loop: one worker thread (facts-worker.ts)
- * at the lowest CPU priority (nice 19), so that warming a batch's files neither holds the
- * server's event loop nor takes CPU from anything that wants it, episodes' steps included. It
+ * at the lowest CPU priority (nice 19), so that warming a batch's files does not hold the
+ * server's event loop. Against other processes (sandboxes, the engine) the thread weighs as
+ * much as the server: the warm-up paces itself to a share of a CPU (WARM_CPU_SHARE). It
  * is started on first use and ends once it has had nothing to do for IDLE_MS (its memory is
  * the server's only while a batch's files are warmed); one that fails is not used again.
  */

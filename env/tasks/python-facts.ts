@@ -13,7 +13,7 @@ import { analyzeModule } from '../analysis/module.js';
 import { parsePython, type ParseResult } from '../analysis/parse.js';
 import { pythonDistrust, pythonText, readAsPython, type PythonReading } from '../analysis/python-text.js';
 import type { Definition } from '../analysis/types.js';
-import { factsOnThread } from './facts-thread.js';
+import { factsOnThread, IDLE_MS } from './facts-thread.js';
 import { codeSkeleton } from './skeleton.js';
 
 export interface PythonFacts {
@@ -88,6 +88,17 @@ export function forgetFacts(): void {
 
 /** Milliseconds in which no warming was asked before any is done: a burst of resets goes first. */
 export const WARM_QUIET_MS = 500;
+/**
+ * The share of one CPU warming takes at most: after each file, it waits three times as long as
+ * the file took (in wall time, which grows as the machine gets busier). The thread's nice 19
+ * ranks it below the server's own event loop only: Linux schedules a process's threads as one
+ * group against other processes (an autogroup per session, or the service's cgroup), so beside
+ * the sandboxes and the engine the thread had weighed as much as the whole server (measured:
+ * 6.5 CPU-seconds in the 9 s after 64 resets, the server's steps twice as slow meanwhile).
+ */
+export const WARM_CPU_SHARE = 0.25;
+/** The longest wait between two files: shorter than the thread's end when idle (facts-thread.ts), which a restart would cost. */
+const WARM_REST_MAX_MS = IDLE_MS * 0.75;
 /** Files waiting to be warmed at most; past it, a file is not warmed (grading parses it then). */
 const MAX_WARM_QUEUED = 4096;
 const warmQueue: { path: string; read: (path: string) => Promise<string | null>; done: () => void }[] = [];
@@ -98,8 +109,9 @@ let warming = false;
 /**
  * Computes the facts of files ahead of grading; resolves once they are in the cache (or could
  * not be had); never throws. Warming waits until none has been asked for WARM_QUIET_MS, then
- * parses one file per turn of the event loop: a batch of resets all asking at once would
- * otherwise spend seconds of CPU parsing while their sandboxes wait for it (measured: 2 s in
+ * parses one file at a time on the low-priority thread, at most WARM_CPU_SHARE of a CPU: a
+ * batch of resets all asking at once would otherwise spend seconds of CPU parsing while their
+ * sandboxes wait for it (measured: 2 s in
  * the first seconds of a burst of 128), for grading that comes a minute later. `now` warms at
  * once instead, past the queue: grading does, so that the files as given are parsed before, and
  * never within, its time for the agent's files (CHECK_MS), whenever the episode finishes.
@@ -135,8 +147,11 @@ async function runWarming(): Promise<void> {
       const quietFor = Date.now() - lastAsked;
       if (quietFor < WARM_QUIET_MS) return warmIn(WARM_QUIET_MS - quietFor + 1);
       const job = warmQueue.shift()!;
+      const started = performance.now();
       await warmOne(job.path, job.read, 'thread');
       job.done();
+      const rest = Math.min(WARM_REST_MAX_MS, (performance.now() - started) * (1 / WARM_CPU_SHARE - 1));
+      if (warmQueue.length > 0 && rest >= 1) await new Promise((resolve) => setTimeout(resolve, rest));
     }
   } finally {
     warming = false;

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { factsOnThread, IDLE_MS } from '../../../env/tasks/facts-thread.js';
-import { forgetFacts, pythonFacts, WARM_QUIET_MS, warmFacts } from '../../../env/tasks/python-facts.js';
+import { forgetFacts, pythonFacts, WARM_CPU_SHARE, WARM_QUIET_MS, warmFacts } from '../../../env/tasks/python-facts.js';
 
 const TEXT = `def area(w, h):
     return w * h
@@ -93,6 +93,21 @@ t.test('warming waits until none has been asked for a while: a burst of resets g
   await warmFacts(['c.py'], read, 'now');
   t.ok(readAt.get('c.py')! - asked < WARM_QUIET_MS, 'warmed without waiting for a quiet');
   t.notOk(readAt.has('d.py'), 'while the queued one still waits');
+});
+
+t.test('warming paces itself: after a file, it waits for longer than the file took', async (t) => {
+  const READ_MS = 60;
+  const readAt: number[] = [];
+  const read = async (path: string) => {
+    readAt.push(performance.now());
+    await new Promise((resolve) => setTimeout(resolve, READ_MS));
+    return `def ${path.replace('.py', '')}():\n    return 2\n`;
+  };
+  await warmFacts(['p.py', 'q.py', 'r.py'], read);
+  t.equal(readAt.length, 3);
+  // Each file took at least READ_MS; the next starts no sooner than that over WARM_CPU_SHARE.
+  const gaps = readAt.slice(1).map((at, i) => at - readAt[i]!);
+  for (const gap of gaps) t.ok(gap >= READ_MS / WARM_CPU_SHARE - 5, `${Math.round(gap)} ms from one file to the next`);
 });
 
 t.test('warmed facts are those pythonFacts computes, texts Python reads otherwise included', async (t) => {
