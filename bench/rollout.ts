@@ -160,6 +160,9 @@ const rssTimer = setInterval(() => {
 
 /** The pool's starts over time, from /readyz, to see how fast it refills after the burst. */
 interface PoolSample {
+  /** When the pool was asked: the state it reports is from after that, never before. */
+  asked: number;
+  /** When it answered. */
   at: number;
   created: number;
   warm: number;
@@ -171,12 +174,15 @@ const samples: PoolSample[] = [];
 let sampling = true;
 const sampler = (async () => {
   while (sampling) {
+    // A sample that arrived after the drain's last close but was asked before it once made the
+    // refill start before any drained container was being removed: `asked` tells them apart.
+    const asked = performance.now();
     const { pool } = await client.ready();
     if (pool) {
       // The base image's target and every environment's: `warm` counts the warm sandboxes of all.
       const environments = Object.values(pool.environments ?? {}).reduce((n, s) => n + Number(s.target ?? 0), 0);
       const removing = Object.values(pool.engines ?? {}).reduce((n, e) => n + Number(e.removing ?? 0), 0);
-      samples.push({ at: performance.now(), created: Number(pool.created ?? 0), warm: Number(pool.warm ?? 0), target: Number(pool.target ?? 0) + environments, removing });
+      samples.push({ asked, at: performance.now(), created: Number(pool.created ?? 0), warm: Number(pool.warm ?? 0), target: Number(pool.target ?? 0) + environments, removing });
     }
     await sleep(200);
   }
@@ -215,10 +221,12 @@ async function drainAndRefill(tasks: readonly string[]): Promise<Awaited<ReturnT
   const closed = performance.now();
   // Counted from the pool's first report after the last close with the drained containers
   // removed (a close does not wait for that): the raw engine's rate is of creating and starting.
-  const removed = (s: PoolSample) => s.at >= closed && s.removing === 0;
+  const removed = (s: PoolSample) => s.asked >= closed && s.removing === 0;
   while (!samples.some(removed) && performance.now() < closed + REFILL_WAIT_MS) await sleep(50);
   const first = samples.find(removed) ?? samples.at(-1)!;
-  return { drained: ids.length, removed_after_s: round((first.at - closed) / 1000, 2), ...(await refillFrom(first.at, first.created)) };
+  // From when that report was asked, and its created count as answered: if anything, a little
+  // longer and fewer started than the refill itself.
+  return { drained: ids.length, removed_after_s: round((first.asked - closed) / 1000, 2), ...(await refillFrom(first.asked, first.created)) };
 }
 
 const errors: string[] = [];
