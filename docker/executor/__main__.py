@@ -67,10 +67,10 @@ def set_not_dumpable():
 
 
 def batch_scheduling():
-    """SCHED_BATCH for the executor and everything it starts (the agent's shell and commands):
-    a sandbox's process that wakes then does not preempt the one running on its CPU, the
-    server's event loop serving every episode among them, but runs at the next tick or once that
-    one waits. Its share of the CPU is what it was."""
+    """SCHED_BATCH for the executor: woken by a request, it does not preempt the process running
+    on its CPU (the server's event loop serving every episode, often), but runs at the next tick
+    or once that one waits. Its share of the CPU is what it was. The agent's shell goes back to
+    SCHED_OTHER (shell.py)."""
     try:
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     except (AttributeError, OSError):

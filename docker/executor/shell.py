@@ -40,6 +40,15 @@ def lower_priority_for_oom():
         pass
 
 
+def normal_scheduling():
+    # The executor runs under SCHED_BATCH (__main__.py); the agent's shell and commands do not:
+    # a command of many processes (git, a pipeline) wakes many times, and each wait would count.
+    try:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    except (AttributeError, OSError):
+        pass
+
+
 class Shell:
     def __init__(self, restore):
         cmd_r, self.cmd_w = os.pipe()
@@ -53,6 +62,7 @@ class Shell:
             try:
                 os.setsid()
                 lower_priority_for_oom()
+                normal_scheduling()
                 # Copied above the targets first: a pipe end that is itself 0 to 4 (the lowest
                 # numbers are free once the executor closed its bases) is not overwritten by
                 # another before it is moved.
