@@ -36,6 +36,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { v4 as uuidv4 } from 'uuid';
 import { HgymApiError, HgymClient, toolCall, type Action } from '../clients/ts/index.js';
+import type { ExecutorChannel } from '../docker/channel.js';
 import { DEFAULT_LIMITS } from '../docker/container.js';
 import { DockerEngine } from '../docker/engine.js';
 import { ownerLabels } from '../docker/owner.js';
@@ -74,19 +75,24 @@ async function rawEngineRate(): Promise<{ containers: number; parallel: number; 
   const engine = DockerEngine.local();
   const owner = `bench-raw-${uuidv4()}`;
   const ids: string[] = [];
+  const channels: ExecutorChannel[] = [];
   const t0 = performance.now();
   await inParallel(
     Array.from({ length: RAW }, (_, i) => i),
     RAW_PARALLEL,
     async () => {
-      const { id, stream } = await engine.create({ image: DEFAULT_IMAGE, limits: DEFAULT_LIMITS, labels: ownerLabels(owner, Date.now(), 600_000) });
+      const { id, stream, channel } = await engine.create({ image: DEFAULT_IMAGE, limits: DEFAULT_LIMITS, labels: ownerLabels(owner, Date.now(), 600_000) });
       ids.push(id);
       stream.resume();
+      // The same spec as a pool's sandbox, its channel included: held open, as the attach is,
+      // so that no container ends before it is removed.
+      if (channel) channels.push(channel);
       await engine.start(id);
     },
   );
   const seconds = (performance.now() - t0) / 1000;
   await inParallel(ids, RAW_PARALLEL, (id) => engine.remove(id));
+  for (const channel of channels) void channel.connected.then((socket) => socket?.destroy());
   return { containers: RAW, parallel: RAW_PARALLEL, seconds: round(seconds, 2), per_s: round(RAW / seconds, 2) };
 }
 

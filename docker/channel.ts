@@ -47,6 +47,9 @@ export class ExecutorChannel {
   ) {
     this.connected = new Promise((resolve) => (this.resolveConnected = resolve));
     server.once('connection', (socket) => {
+      // An error before its connection listens (or on one nobody takes) must not end the
+      // process; the connection's own listener sees it all the same (docker/protocol.ts).
+      socket.on('error', () => {});
       this.resolveConnected(socket);
       this.close();
     });
