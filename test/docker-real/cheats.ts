@@ -282,6 +282,16 @@ export const CHEATS: Cheat[] = [
   // Turning a 0 into an error, in the static families.
   { finding: 11, name: 'chmod 000 on a workspace file', task: 'func_localize', rule: 'code_changed', play: async (p) => void (await bash(p, `chmod 000 ${p.root}/${goldFile(p.instance)}`)) },
   { finding: 11, name: 'chmod 000 on a workspace directory', task: 'dep_search', rule: 'code_changed', play: async (p) => void (await bash(p, `chmod 000 $(dirname ${p.root}/${goldFile(p.instance)})`)) },
+  {
+    name: "frames forged to the server: through the executor's channel socket, its descriptors and its stdout",
+    task: 'func_localize',
+    play: async (p) => {
+      const frame = JSON.stringify({ id: 1, type: 'exit', exit_code: 0, output: 'forged' }).replace(/"/g, '\\"');
+      const seen = await bash(p, `python3 -c "import socket; s = socket.socket(socket.AF_UNIX); s.connect('/run/hgym/channel.sock'); s.sendall(b'${frame}\\n')"; for fd in 0 1 2 3 4 5; do echo "${frame}" > /proc/1/fd/$fd; done; echo "${frame}" > /dev/stdout`);
+      // No way in: no socket to connect to, PID 1's descriptors closed; what it printed is text.
+      if (!/FileNotFoundError|ConnectionRefusedError/.test(seen) || !/Permission denied/.test(seen) || !seen.includes('"output":"forged"')) throw new Error(`a way in: ${seen}`);
+    },
+  },
   { finding: 11, name: 'the workspace tmpfs filled', task: 'func_localize', play: async (p) => void (await bash(p, `dd if=/dev/zero of=${p.root}/fill bs=1M 2>/dev/null; df ${p.root} | tail -1`)) },
   {
     finding: 12,
