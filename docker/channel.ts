@@ -13,7 +13,8 @@
  * does not see, say) speaks over the attach as before, and the socket is removed once it says
  * ready there.
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,9 +60,9 @@ export class ExecutorChannel {
 
   /** A listening channel in a new folder. */
   static async open(): Promise<ExecutorChannel> {
-    const dir = mkdtempSync(join(channelRoot(), 'c-'));
+    const dir = await mkdtemp(join(channelRoot(), 'c-'));
     // Inside the container the folder is the mount's root: the agent's user must be able to enter it.
-    chmodSync(dir, 0o755);
+    await chmod(dir, 0o755);
     const server = createServer();
     try {
       await new Promise<void>((resolve, reject) => {
@@ -69,10 +70,10 @@ export class ExecutorChannel {
         server.listen(join(dir, 'channel.sock'), () => (server.off('error', reject), resolve()));
       });
       // The executor may run as the agent's user (no bases) or as root without DAC_OVERRIDE.
-      chmodSync(join(dir, 'channel.sock'), 0o666);
+      await chmod(join(dir, 'channel.sock'), 0o666);
     } catch (err) {
       server.close();
-      rmSync(dir, { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true });
       throw err;
     }
     return new ExecutorChannel(dir, server);

@@ -132,9 +132,9 @@ export interface StageSpec {
 /** How a workspace is put into a sandbox. */
 export interface PutOptions {
   /**
-   * The agent's shell then starts afresh in the workspace, as if its first command had been `cd`
-   * there (a reset's): started by the sandbox after it answers, so the reset does not wait for
-   * it. The idle shell the sandbox started with is replaced; a command running is left alone.
+   * The agent's shell then works in the workspace, as if its first command had been `cd` there
+   * (a reset's): the sandbox sends its idle shell that `cd` after it answers, so the reset does
+   * not wait for it; a command running is left alone.
    */
   shell?: boolean;
 }

@@ -33,7 +33,7 @@ import time
 import bases
 import files
 from output import Output
-from shell import Shell
+from shell import Shell, set_scheduling
 
 FILE_OPS = {
     "read": files.read, "write": files.write, "unlink": files.unlink, "list": files.listing, "digest": files.digest,
@@ -63,17 +63,6 @@ def set_not_dumpable():
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
     except OSError:
-        pass
-
-
-def batch_scheduling():
-    """SCHED_BATCH for the executor: woken by a request, it does not preempt the process running
-    on its CPU (the server's event loop serving every episode, often), but runs at the next tick
-    or once that one waits. Its share of the CPU is what it was. The agent's shell goes back to
-    SCHED_OTHER (shell.py)."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
-    except (AttributeError, OSError):
         pass
 
 
@@ -510,7 +499,10 @@ def main():
     # in a container started as root, the bases are opened and the executor becomes the agent's user.
     channel = connect_channel()
     held = bases.hold()
-    batch_scheduling()
+    # SCHED_BATCH: woken by a request, the executor does not preempt the process running on its
+    # CPU (often the server's event loop, which serves every episode) but runs at the next tick
+    # or once that one waits; its share of the CPU is what it was. The shell goes back (shell.py).
+    set_scheduling(os.SCHED_BATCH)
     set_not_dumpable()
     # As PID 1 only signals with a handler reach us from inside the container; make sure
     # SIGINT (which Python handles) cannot interrupt the executor.

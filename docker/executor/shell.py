@@ -40,11 +40,10 @@ def lower_priority_for_oom():
         pass
 
 
-def normal_scheduling():
-    # The executor runs under SCHED_BATCH (__main__.py); the agent's shell and commands do not:
-    # a command of many processes (git, a pipeline) wakes many times, and each wait would count.
+def set_scheduling(policy):
+    """This process's scheduling policy (os.SCHED_*), where the system allows it."""
     try:
-        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        os.sched_setscheduler(0, policy, os.sched_param(0))
     except (AttributeError, OSError):
         pass
 
@@ -62,7 +61,10 @@ class Shell:
             try:
                 os.setsid()
                 lower_priority_for_oom()
-                normal_scheduling()
+                # The executor runs under SCHED_BATCH (__main__.py); the agent's shell and
+                # commands do not: a command of many processes (git, a pipeline) wakes many
+                # times, and each wake would wait for a tick.
+                set_scheduling(os.SCHED_OTHER)
                 # Copied above the targets first: a pipe end that is itself 0 to 4 (the lowest
                 # numbers are free once the executor closed its bases) is not overwritten by
                 # another before it is moved.
