@@ -57,6 +57,8 @@ t.test('a local engine: frames over the channel; the agent finds nothing to conn
   t.match(probe, /FileNotFoundError/, 'no socket to connect to');
   t.match(probe, /touch: cannot touch '\/run\/hgym\/channel.sock': (No such file or directory|Read-only file system)/, 'nothing can be made there');
   t.match(probe, /Permission denied/, "the executor's descriptors are closed to the agent");
+  const sockets = await exec(started.conn, 'for p in /proc/[0-9]*; do ls -l $p/fd 2>/dev/null; done | grep -c "socket:"');
+  t.equal(sockets, '0\n', "no process the agent can see holds a socket (the channel's is the executor's alone)");
   t.equal(await exec(started.conn, 'echo still'), 'still\n', 'the executor still answers');
 });
 
