@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findDocstring, textSpan } from './docstring.js';
+import { LineIndex } from './lines.js';
 import { parsePython, type ParseResult, type SyntaxNode } from './parse.js';
 import type { CallSite, Definition, ImportBinding, ModuleAnalysis } from './types.js';
 
@@ -56,11 +57,25 @@ const BUILTIN_VALUES = new Set([
   'list_comprehension', 'dictionary_comprehension', 'set_comprehension',
 ]);
 
+/** A dotted name and the parenthesis that opens a call's arguments, read where a call starts. */
+const DOTTED_CALL = new RegExp(String.raw`(${IDENT}(?:\s*\.\s*${IDENT})*)\s*\(`, 'uy');
+
 /**
  * What a call calls, read from its function expression: a dotted path, `super().name`, or
  * the method name of a call on some other expression (`f(x).m()`, `d[k].m()`, `"".join()`).
+ *
+ * `alone`: no other node analysis looks at starts where this call does. Its function expression
+ * then holds no call, so if a dotted name and `(` begin the call, that name is the expression:
+ * read from the text, without asking the tree for it (most calls, and the costly part). Calls
+ * that start like that but call something else (`a.b(x)(y)`, `a.b(x).c()`) hold a call that
+ * starts where they do.
  */
-function calleeOf(call: SyntaxNode, source: string): Pick<CallSite, 'callee' | 'method' | 'builtinReceiver'> {
+function calleeOf(call: SyntaxNode, start: number, alone: boolean, source: string): Pick<CallSite, 'callee' | 'method' | 'builtinReceiver'> {
+  if (alone) {
+    DOTTED_CALL.lastIndex = start;
+    const dotted = DOTTED_CALL.exec(source);
+    if (dotted) return { callee: dotted[1]!.replace(/\s+/g, '') };
+  }
   const fn = call.childForFieldName('function');
   if (!fn) return { callee: null };
   const text = source.slice(fn.startIndex, fn.endIndex);
@@ -84,13 +99,12 @@ function boundNames(node: SyntaxNode): string[] {
   return node.namedChildren.flatMap(boundNames);
 }
 
-function signatureEnd(def: SyntaxNode, body: SyntaxNode): number {
-  let colon = body.startPosition.row;
-  for (const child of def.children) {
-    if (child.startIndex >= body.startIndex) break;
-    if (child.type === ':') colon = child.endPosition.row;
+/** The line of the colon that ends a definition's header (the last one before its body). */
+function signatureEnd(body: SyntaxNode): number {
+  for (let child = body.previousSibling; child; child = child.previousSibling) {
+    if (child.type === ':') return child.endPosition.row + 1;
   }
-  return colon + 1;
+  return body.startPosition.row + 1;
 }
 
 function definitionOf(node: SyntaxNode, source: string, module: string, file: string, parent: Definition | null): Definition {
@@ -113,7 +127,7 @@ function definitionOf(node: SyntaxNode, source: string, module: string, file: st
     decorators: decorators.length
       ? { start: decorators[0]!.startPosition.row + 1, end: decorators[decorators.length - 1]!.endPosition.row + 1 }
       : null,
-    signature: { start: node.startPosition.row + 1, end: signatureEnd(node, body) },
+    signature: { start: node.startPosition.row + 1, end: signatureEnd(body) },
     body: textSpan(body),
     docstring: findDocstring(body, source),
     calls: [],
@@ -148,6 +162,7 @@ function importsOf(node: SyntaxNode, module: string, isPackage: boolean): Import
   }
   const moduleNode = node.childForFieldName('module_name');
   if (!moduleNode) return out;
+  const moduleStart = moduleNode.startIndex;
   let from = moduleNode.text;
   const relative = moduleNode.type === 'relative_import';
   if (relative) {
@@ -157,7 +172,8 @@ function importsOf(node: SyntaxNode, module: string, isPackage: boolean): Import
   }
   const extra = relative ? { relative } : {};
   for (const child of node.namedChildren) {
-    if (child === moduleNode) continue;
+    // By position: the binding may hand out two objects for one node.
+    if (child.startIndex === moduleStart) continue;
     if (child.type === 'dotted_name') {
       const name = child.text;
       out.push({ local: name, target: `${from}.${name}`, kind: 'from', from, name, ...extra });
@@ -171,14 +187,30 @@ function importsOf(node: SyntaxNode, module: string, isPackage: boolean): Import
   return out;
 }
 
+/** An assignment to one name (`x = …`, `x: T = …`, `x += …`), read where the assignment starts. */
+const NAME_ASSIGNED = new RegExp(String.raw`(${IDENT})\s*(?:=(?!=)|:|[-+*/%&|^@]=|//=|\*\*=|>>=|<<=)`, 'uy');
+
+/**
+ * The names a binding node binds. The commonest, an assignment to one name, is read from the
+ * text, without asking the tree for the target.
+ */
+function namesBoundBy(node: SyntaxNode, start: number, source: string): string[] {
+  if (node.type === 'assignment' || node.type === 'augmented_assignment') {
+    NAME_ASSIGNED.lastIndex = start;
+    const one = NAME_ASSIGNED.exec(source);
+    if (one) return [one[1]!];
+  }
+  const target = bindingTarget(node);
+  return target ? boundNames(target) : [];
+}
+
 /**
  * Names bound in a function body (or in a lambda or comprehension inside it) are its locals;
  * class bodies are not scopes that functions see.
  */
-function bindLocals(current: Definition | null, node: SyntaxNode): void {
-  if (!current || current.kind === 'class' || node.startIndex < current.body.startIndex) return;
-  const target = bindingTarget(node);
-  if (target) for (const local of boundNames(target)) if (!current.locals.includes(local)) current.locals.push(local);
+function bindLocals(current: Definition | null, node: SyntaxNode, start: number, source: string): void {
+  if (!current || current.kind === 'class' || start < current.body.startIndex) return;
+  for (const local of namesBoundBy(node, start, source)) if (!current.locals.includes(local)) current.locals.push(local);
 }
 
 export type ModuleResult = { analysis: ModuleAnalysis } | { error: string };
@@ -215,8 +247,12 @@ export function analyzeModule(file: string, source: string, parsed: ParseResult 
   const open: { end: number; def: Definition }[] = [];
   const lambdas: number[] = [];
   const assigned = new Set<string>();
-  for (const node of root.descendantsOfType(STRUCTURE)) {
-    const start = node.startIndex;
+  const nodes = root.descendantsOfType(STRUCTURE);
+  const starts = nodes.map((node) => node.startIndex);
+  const lines = new LineIndex(source);
+  for (let i = 0; i < nodes.length; i++) {
+    const node = nodes[i]!;
+    const start = starts[i]!;
     while (open.length && open[open.length - 1]!.end <= start) open.pop();
     while (lambdas.length && lambdas[lambdas.length - 1]! <= start) lambdas.pop();
     const current = open[open.length - 1]?.def ?? null;
@@ -224,7 +260,8 @@ export function analyzeModule(file: string, source: string, parsed: ParseResult 
     if (type === 'call') {
       // A call in a definition's default values runs in the enclosing scope, not the body.
       const owner = current && start < current.body.startIndex ? (open[open.length - 2]?.def ?? null) : current;
-      owner?.calls.push({ line: node.startPosition.row + 1, ...calleeOf(node, source), inLambda: lambdas.length > 0 });
+      const alone = starts[i + 1] !== start;
+      owner?.calls.push({ line: lines.rowOf(start) + 1, ...calleeOf(node, start, alone, source), inLambda: lambdas.length > 0 });
     } else if (type === 'function_definition' || type === 'class_definition') {
       const def = definitionOf(node, source, module, file, current);
       definitions.push(def);
@@ -233,13 +270,13 @@ export function analyzeModule(file: string, source: string, parsed: ParseResult 
       imports.push(...importsOf(node, module, isPackage));
     } else if (type === 'lambda') {
       lambdas.push(node.endIndex);
-      bindLocals(current, node);
+      bindLocals(current, node, start, source);
     } else if (current) {
-      bindLocals(current, node);
+      bindLocals(current, node, start, source);
     } else if (type !== 'for_in_clause') {
       // Module level, in any block (`if`, `try`, `for`, `with`): a name bound there to a
       // value the analysis does not follow. A comprehension's variable stays inside it.
-      for (const name of boundNames(bindingTarget(node)!)) assigned.add(name);
+      for (const name of namesBoundBy(node, start, source)) assigned.add(name);
     }
   }
   return {

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { analyzeModule, moduleName } from '../../../env/analysis/module.js';
-import { MAX_FILE_CHARS } from '../../../env/analysis/parse.js';
+import { MAX_FILE_CHARS, parsePython } from '../../../env/analysis/parse.js';
 import { analyzeRepo, pythonFiles, readSource } from '../../../env/analysis/repo.js';
 import type { Definition, ModuleAnalysis } from '../../../env/analysis/types.js';
 
@@ -277,4 +277,92 @@ t.test('analyzeRepo reports progress per file and is the same on worker threads'
   t.same(many.modules, one.modules, 'the same analyses in the same order');
   t.same(many.skipped, []);
   t.same(many.index.dependencies(many.index.definition('m42', 'f42')!).map((d) => d.qualname), ['g42']);
+});
+
+t.test('callees read from the text: only where the call starts with a dotted name and its parenthesis', async (t) => {
+  const a = analysis('m.py', py(
+    'def f():',
+    '    a.b(x)(y)', // 2: calls a.b(x)'s result, then a.b
+    '    a.b(x).c()', // 3
+    '    a . b (x)', // 4
+    '    (a  # comment',
+    '     .b  # comment',
+    '     (x))', // 7
+    '    d[k].m()', // 8
+    '    "".join(p)', // 9
+    '    super().run()', // 10
+    '    g(h(1), i.j(2))', // 11
+    '    print (1)', // 12
+    '    (lambda: 0)()', // 13
+  ));
+  t.same(byQualname(a, 'f').calls, [
+    { line: 2, callee: null, inLambda: false },
+    { line: 2, callee: 'a.b', inLambda: false },
+    { line: 3, callee: null, method: 'c', inLambda: false },
+    { line: 3, callee: 'a.b', inLambda: false },
+    { line: 4, callee: 'a.b', inLambda: false },
+    { line: 5, callee: null, method: 'b', inLambda: false }, // comments inside: read from the tree
+    { line: 8, callee: null, method: 'm', inLambda: false },
+    { line: 9, callee: null, method: 'join', builtinReceiver: true, inLambda: false },
+    { line: 10, callee: 'super().run', inLambda: false },
+    { line: 10, callee: 'super', inLambda: false },
+    { line: 11, callee: 'g', inLambda: false },
+    { line: 11, callee: 'h', inLambda: false },
+    { line: 11, callee: 'i.j', inLambda: false },
+    { line: 12, callee: 'print', inLambda: false },
+    { line: 13, callee: null, inLambda: false },
+  ]);
+});
+
+t.test('names bound by assignments, read from the text for one name and from the tree otherwise', async (t) => {
+  const a = analysis('m.py', py(
+    'A = 1',
+    'B: int = 2',
+    'C += 3',
+    'D //= 4',
+    'E, F = 5, 6',
+    '[G, *H] = I',
+    'J.k = 7',
+    'L[0] = 8',
+    'M == 9',
+    'N = O = 10',
+    'def f(p, q: int = 1, *r, s=g(), **t):',
+    '    u = 1',
+    '    v: str',
+    '    w **= 2',
+    '    x.y = 3',
+    '    for i, (j, k) in z: pass',
+    '    with open(p) as fh: pass',
+    '    [n for n in r]',
+  ));
+  t.same(a.assigned, ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'N', 'O']);
+  t.same(byQualname(a, 'f').locals, ['p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'i', 'j', 'k', 'fh', 'n']);
+});
+
+t.test('signatures end at the colon before the body, past comments and annotations', async (t) => {
+  const a = analysis('m.py', py(
+    'def f(a: int,', // 1
+    '      b: "x: y") -> dict[str,', // 2
+    '                          int]:  # a comment: with a colon', // 3
+    '    return a', // 4
+    'class C(', // 5
+    '    B):', // 6
+    '    # only a comment: here', // 7
+    '    pass',
+  ));
+  t.same(byQualname(a, 'f').signature, { start: 1, end: 3 });
+  t.same(byQualname(a, 'C').signature, { start: 5, end: 6 });
+});
+
+t.test('one parse analysed again gives the same imports (nodes are compared by position, not identity)', async (t) => {
+  const source = py(
+    ...Array.from({ length: 200 }, (_, i) => `from pkg${i}.sub import name${i}, other${i} as o${i}`),
+    ...Array.from({ length: 2000 }, (_, i) => `x${i} = f(${i})`),
+  );
+  const parsed = parsePython(source);
+  const counts = Array.from({ length: 5 }, () => {
+    const result = analyzeModule('m.py', source, parsed);
+    return 'analysis' in result ? result.analysis.imports.length : -1;
+  });
+  t.same(counts, [400, 400, 400, 400, 400]);
 });
