@@ -45,24 +45,17 @@ function isStringStatement(node: SyntaxNode | null): node is SyntaxNode {
   return !/[fFbB]/.test(prefix);
 }
 
-/** The first two statements of a body (comments are not statements); `statements` counts up to two. */
-function firstStatements(block: SyntaxNode): { first: SyntaxNode | null; second: SyntaxNode | null; statements: number } {
-  let first: SyntaxNode | null = null;
-  let second: SyntaxNode | null = null;
-  let statements = 0;
+/** The first statement of a body at or after `from` (comments are not statements). */
+function statementFrom(from: SyntaxNode | null): SyntaxNode | null {
   // Sibling steps, not namedChildren: a long body would otherwise be copied out whole.
-  for (let child = block.firstNamedChild; child && statements < 2; child = child.nextNamedSibling) {
-    if (child.type === 'comment') continue;
-    if (!first) first = child;
-    else second = child;
-    statements++;
-  }
-  return { first, second, statements };
+  let child = from;
+  while (child && child.type === 'comment') child = child.nextNamedSibling;
+  return child;
 }
 
 /** The docstring of a body (a `block`, or the module root), if its first statement is a string literal. */
 export function findDocstring(block: SyntaxNode, source: string): Docstring | null {
-  const { first, second, statements } = firstStatements(block);
+  const first = statementFrom(block.firstNamedChild);
   if (!isStringStatement(first)) return null;
   const raw = first.firstNamedChild!.text;
   const value = literalValue(raw);
@@ -72,7 +65,9 @@ export function findDocstring(block: SyntaxNode, source: string): Docstring | nu
   let lineEnd = source.indexOf('\n', span.endIndex);
   if (lineEnd < 0) lineEnd = source.length;
   const ownLines = !source.slice(lineStart, span.startIndex).trim() && !source.slice(span.endIndex, lineEnd).trim();
-  return { span, raw, text: cleandoc(value), ownLines, hasFollowingStatements: statements > 1, nextIsString: isStringStatement(second) };
+  // The statement after it is looked for only now: most bodies have no docstring.
+  const second = statementFrom(first.nextNamedSibling);
+  return { span, raw, text: cleandoc(value), ownLines, hasFollowingStatements: second !== null, nextIsString: isStringStatement(second) };
 }
 
 /**

@@ -107,8 +107,22 @@ function signatureEnd(body: SyntaxNode): number {
   return body.startPosition.row + 1;
 }
 
-function definitionOf(node: SyntaxNode, source: string, module: string, file: string, parent: Definition | null): Definition {
-  const name = node.childForFieldName('name')!.text;
+/** A definition's keywords and name, read where it starts (`async def f`, `class C`). */
+const DEFINED_NAME = new RegExp(String.raw`(?:async\s+)?(?:def|class)\s+(${IDENT})(?=\s*[(:[])`, 'uy');
+/** A parameter list of plain names only (`(self, a, b)`). */
+const PLAIN_PARAMETERS = new RegExp(String.raw`^\(\s*(?:${IDENT}\s*(?:,\s*${IDENT}\s*)*,?\s*)?\)$`, 'u');
+
+/** The names a function's parameters bind: read from the text for a list of plain names, from the tree otherwise. */
+function parameterNames(parameters: SyntaxNode, source: string): string[] {
+  const text = source.slice(parameters.startIndex, parameters.endIndex);
+  if (!PLAIN_PARAMETERS.test(text)) return boundNames(parameters);
+  return text.slice(1, -1).split(',').map((p) => p.trim()).filter(Boolean);
+}
+
+/** The definition `node`, which starts at `start`. */
+function definitionOf(node: SyntaxNode, start: number, source: string, module: string, file: string, parent: Definition | null): Definition {
+  DEFINED_NAME.lastIndex = start;
+  const name = DEFINED_NAME.exec(source)?.[1] ?? node.childForFieldName('name')!.text;
   const body = node.childForFieldName('body')!;
   const outer = node.parent?.type === 'decorated_definition' ? node.parent : node;
   const decorators = outer === node ? [] : outer.namedChildren.filter((c) => c.type === 'decorator');
@@ -131,7 +145,7 @@ function definitionOf(node: SyntaxNode, source: string, module: string, file: st
     body: textSpan(body),
     docstring: findDocstring(body, source),
     calls: [],
-    locals: isClass ? [] : boundNames(node.childForFieldName('parameters')!),
+    locals: isClass ? [] : parameterNames(node.childForFieldName('parameters')!, source),
     parent: parent?.qualname ?? null,
     bases,
   };
@@ -263,7 +277,7 @@ export function analyzeModule(file: string, source: string, parsed: ParseResult 
       const alone = starts[i + 1] !== start;
       owner?.calls.push({ line: lines.rowOf(start) + 1, ...calleeOf(node, start, alone, source), inLambda: lambdas.length > 0 });
     } else if (type === 'function_definition' || type === 'class_definition') {
-      const def = definitionOf(node, source, module, file, current);
+      const def = definitionOf(node, start, source, module, file, current);
       definitions.push(def);
       open.push({ end: node.endIndex, def });
     } else if (type === 'import_statement' || type === 'import_from_statement') {

@@ -366,3 +366,8 @@ t.test('one parse analysed again gives the same imports (nodes are compared by p
   });
   t.same(counts, [400, 400, 400, 400, 400]);
 });
+
+t.test('names read from the text stop nowhere inside an identifier (combining marks)', async (t) => {
+  const a = analysis('m.py', py('def cafe\u0301(x\u0301, y):', '    z\u0301 = 1', 'class C\u0301[T](B):', '    pass', 'def f[T](a): pass'));
+  t.same(a.definitions.map((d) => [d.name, d.locals]), [['cafe\u0301', ['x\u0301', 'y', 'z\u0301']], ['C\u0301', []], ['f', ['a']]]);
+});
