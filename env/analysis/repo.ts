@@ -1,6 +1,6 @@
 /** Analysis of a whole repository snapshot: every Python file, then one resolution index. */
 import { availableParallelism } from 'node:os';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { analyzeSource, readAhead, type FileAnswer } from './module.js';
 import { analyzeOnWorkers } from './pool.js';
@@ -45,8 +45,17 @@ export function analysisThreads(): number {
   return Math.max(1, Math.min(4, availableParallelism()));
 }
 
+/**
+ * `files` largest first (an unreadable one counts as empty): the workers then finish a
+ * repository together, on small files, instead of one of them alone on a large one.
+ */
+async function largestFirst(root: string, files: string[]): Promise<string[]> {
+  const sizes = await Promise.all(files.map((file) => stat(join(root, file)).then((s) => s.size, () => 0)));
+  return files.map((file, i) => ({ file, size: sizes[i]! })).sort((a, b) => b.size - a.size).map((f) => f.file);
+}
+
 async function analyzeFiles(root: string, files: string[], threads: number, onAnswer: (a: FileAnswer) => void): Promise<void> {
-  if (threads > 1 && files.length >= IN_PROCESS_BELOW) return analyzeOnWorkers(root, files, threads, onAnswer);
+  if (threads > 1 && files.length >= IN_PROCESS_BELOW) return analyzeOnWorkers(root, await largestFirst(root, files), threads, onAnswer);
   // In-process: reads run a few files ahead of parsing.
   const reads: ReturnType<typeof readAhead>[] = [];
   const AHEAD = 8;
