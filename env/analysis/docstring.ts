@@ -53,8 +53,14 @@ function statementFrom(from: SyntaxNode | null): SyntaxNode | null {
   return child;
 }
 
+/** A character that begins a statement but never a string or a comment. */
+const NO_STRING_START = /(?![rRuUbBfF]{0,2}['"])[\p{L}\p{N}_@([{.+\-~*]/uy;
+
 /** The docstring of a body (a `block`, or the module root), if its first statement is a string literal. */
 export function findDocstring(block: SyntaxNode, source: string): Docstring | null {
+  // Most bodies open with something else, which their first character tells without asking the tree.
+  NO_STRING_START.lastIndex = block.startIndex;
+  if (NO_STRING_START.test(source)) return null;
   const first = statementFrom(block.firstNamedChild);
   if (!isStringStatement(first)) return null;
   const raw = first.firstNamedChild!.text;

@@ -99,31 +99,45 @@ function boundNames(node: SyntaxNode): string[] {
   return node.namedChildren.flatMap(boundNames);
 }
 
-/** The line of the colon that ends a definition's header (the last one before its body). */
-function signatureEnd(body: SyntaxNode): number {
+/** Python's blanks. */
+const BLANK = new Set([' ', '\t', '\f', '\r', '\n']);
+
+/**
+ * The line of the colon that ends a definition's header (the last one before its body).
+ * Mostly only blanks lie between them; then it is found in the text, unless its line has a
+ * `#` (a comment can end with a colon too).
+ */
+function signatureEnd(body: SyntaxNode, bodyStart: number, lines: LineIndex, source: string): number {
+  let i = bodyStart - 1;
+  while (i >= 0 && BLANK.has(source[i]!)) i--;
+  if (source[i] === ':' && !source.slice(source.lastIndexOf('\n', i) + 1, i).includes('#')) return lines.rowOf(i) + 1;
   for (let child = body.previousSibling; child; child = child.previousSibling) {
     if (child.type === ':') return child.endPosition.row + 1;
   }
   return body.startPosition.row + 1;
 }
 
-/** A definition's keywords and name, read where it starts (`async def f`, `class C`). */
-const DEFINED_NAME = new RegExp(String.raw`(?:async\s+)?(?:def|class)\s+(${IDENT})(?=\s*[(:[])`, 'uy');
-/** A parameter list of plain names only (`(self, a, b)`). */
+/**
+ * A definition's keywords and name, and for a function whose name a parenthesis follows, its
+ * parameter list up to the first closing parenthesis: read where it starts (`async def f(a)`).
+ */
+const DEFINITION_HEAD = new RegExp(String.raw`(?:async\s+)?(?:def|class)\s+(${IDENT})(?=\s*[(:[])(?:\s*(\([^()]*\)))?`, 'uy');
+/** A parameter list of plain names only (`(self, a, b)`): then the first closing parenthesis is its end. */
 const PLAIN_PARAMETERS = new RegExp(String.raw`^\(\s*(?:${IDENT}\s*(?:,\s*${IDENT}\s*)*,?\s*)?\)$`, 'u');
 
-/** The names a function's parameters bind: read from the text for a list of plain names, from the tree otherwise. */
-function parameterNames(parameters: SyntaxNode, source: string): string[] {
-  const text = source.slice(parameters.startIndex, parameters.endIndex);
-  if (!PLAIN_PARAMETERS.test(text)) return boundNames(parameters);
-  return text.slice(1, -1).split(',').map((p) => p.trim()).filter(Boolean);
+/** The names a function's parameters bind: read from `head` if it is a list of plain names, from the tree otherwise. */
+function parameterNames(node: SyntaxNode, head: string | undefined): string[] {
+  if (head && PLAIN_PARAMETERS.test(head)) return head.slice(1, -1).split(',').map((p) => p.trim()).filter(Boolean);
+  return boundNames(node.childForFieldName('parameters')!);
 }
 
 /** The definition `node`, which starts at `start`. */
-function definitionOf(node: SyntaxNode, start: number, source: string, module: string, file: string, parent: Definition | null): Definition {
-  DEFINED_NAME.lastIndex = start;
-  const name = DEFINED_NAME.exec(source)?.[1] ?? node.childForFieldName('name')!.text;
+function definitionOf(node: SyntaxNode, start: number, lines: LineIndex, source: string, module: string, file: string, parent: Definition | null): Definition {
+  DEFINITION_HEAD.lastIndex = start;
+  const head = DEFINITION_HEAD.exec(source);
+  const name = head?.[1] ?? node.childForFieldName('name')!.text;
   const body = node.childForFieldName('body')!;
+  const bodySpan = textSpan(body);
   const outer = node.parent?.type === 'decorated_definition' ? node.parent : node;
   const decorators = outer === node ? [] : outer.namedChildren.filter((c) => c.type === 'decorator');
   const isClass = node.type === 'class_definition';
@@ -141,11 +155,11 @@ function definitionOf(node: SyntaxNode, start: number, source: string, module: s
     decorators: decorators.length
       ? { start: decorators[0]!.startPosition.row + 1, end: decorators[decorators.length - 1]!.endPosition.row + 1 }
       : null,
-    signature: { start: node.startPosition.row + 1, end: signatureEnd(body) },
-    body: textSpan(body),
+    signature: { start: node.startPosition.row + 1, end: signatureEnd(body, bodySpan.startIndex, lines, source) },
+    body: bodySpan,
     docstring: findDocstring(body, source),
     calls: [],
-    locals: isClass ? [] : parameterNames(node.childForFieldName('parameters')!, source),
+    locals: isClass ? [] : parameterNames(node, head?.[2]),
     parent: parent?.qualname ?? null,
     bases,
   };
@@ -277,7 +291,7 @@ export function analyzeModule(file: string, source: string, parsed: ParseResult 
       const alone = starts[i + 1] !== start;
       owner?.calls.push({ line: lines.rowOf(start) + 1, ...calleeOf(node, start, alone, source), inLambda: lambdas.length > 0 });
     } else if (type === 'function_definition' || type === 'class_definition') {
-      const def = definitionOf(node, start, source, module, file, current);
+      const def = definitionOf(node, start, lines, source, module, file, current);
       definitions.push(def);
       open.push({ end: node.endIndex, def });
     } else if (type === 'import_statement' || type === 'import_from_statement') {

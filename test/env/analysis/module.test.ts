@@ -349,9 +349,32 @@ t.test('signatures end at the colon before the body, past comments and annotatio
     '    B):', // 6
     '    # only a comment: here', // 7
     '    pass',
+    'def g(a):', // 9
+    '    # a comment that ends with a colon:',
+    '    pass',
   ));
   t.same(byQualname(a, 'f').signature, { start: 1, end: 3 });
   t.same(byQualname(a, 'C').signature, { start: 5, end: 6 });
+  t.same(byQualname(a, 'g').signature, { start: 9, end: 9 });
+});
+
+t.test('docstrings: found whatever opens the body, and only string literals count', async (t) => {
+  const a = analysis('m.py', py(
+    '',
+    '',
+    "'''Module after blank lines.'''",
+    'def f(): ...',
+    'def g(): u"Prefixed."',
+    "def h(): rb'bytes'",
+    'def i():',
+    '    # a comment first',
+    '    "After a comment."',
+    'def j(): -1',
+  ));
+  t.equal(a.docstring?.text, 'Module after blank lines.');
+  t.same(a.definitions.map((d) => d.docstring?.text ?? null), [null, 'Prefixed.', null, 'After a comment.', null]);
+  const bom = analysis('m.py', '\ufeff"""After a byte order mark."""\n');
+  t.equal(bom.docstring?.text, 'After a byte order mark.');
 });
 
 t.test('one parse analysed again gives the same imports (nodes are compared by position, not identity)', async (t) => {
