@@ -49,7 +49,9 @@ export function moduleName(file: string): { module: string; isPackage: boolean }
 }
 
 const IDENT = String.raw`[\p{L}_][\p{L}\p{N}_]*`;
-const DOTTED = new RegExp(String.raw`^${IDENT}(?:\s*\.\s*${IDENT})*$`, 'u');
+/** A dotted path (`a`, `a.b`, `a . b`). */
+const DOTTED_PATH = String.raw`${IDENT}(?:\s*\.\s*${IDENT})*`;
+const DOTTED = new RegExp(`^${DOTTED_PATH}$`, 'u');
 const SUPER = new RegExp(String.raw`^super\s*\(\s*(?:(${IDENT})\s*,\s*${IDENT}\s*)?\)\s*\.\s*(${IDENT})$`, 'u');
 /** Expressions whose value has a built-in type whatever the names around them. */
 const BUILTIN_VALUES = new Set([
@@ -58,7 +60,7 @@ const BUILTIN_VALUES = new Set([
 ]);
 
 /** A dotted name and the parenthesis that opens a call's arguments, read where a call starts. */
-const DOTTED_CALL = new RegExp(String.raw`(${IDENT}(?:\s*\.\s*${IDENT})*)\s*\(`, 'uy');
+const DOTTED_CALL = new RegExp(String.raw`(${DOTTED_PATH})\s*\(`, 'uy');
 
 /**
  * What a call calls, read from its function expression: a dotted path, `super().name`, or
